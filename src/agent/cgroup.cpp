@@ -1,0 +1,446 @@
+// Job cgroups on v1 (separate memory and cpuset hierarchies) and v2 (one unified
+// tree). Every kernel interaction goes through the small wrappers below so that
+// EINTR never surfaces and every failure becomes "<what failed>: <why>".
+#include "agent/cgroup.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace drover::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Retries a system call that reports failure as -1 with errno while it fails with EINTR.
+template <class F>
+auto retry_eintr(F&& call) {
+  for (;;) {
+    auto rc = call();
+    if (rc != -1 || errno != EINTR) return rc;
+  }
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Reads a whole (small, pseudo-)file. The error carries only the errno text; callers
+// say what they were reading.
+Result<std::string> read_text(const std::string& path) {
+  const int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  if (fd < 0) return make_error("cannot read " + path, errno_text(errno));
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = retry_eintr([&] { return ::read(fd, buf, sizeof buf); });
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return make_error("cannot read " + path, errno_text(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+// Writes value with a single write(2): cgroup files act on each write separately,
+// so a value must never be split. Returns the errno (0 on success) because callers
+// word the message themselves, or ignore particular errors.
+int write_value(const std::string& path, const std::string& value) {
+  const int fd = retry_eintr([&] { return ::open(path.c_str(), O_WRONLY | O_CLOEXEC); });
+  if (fd < 0) return errno;
+  const ssize_t n = retry_eintr([&] { return ::write(fd, value.data(), value.size()); });
+  int err = 0;
+  if (n < 0)
+    err = errno;
+  else if (static_cast<std::size_t>(n) != value.size())
+    err = EIO;
+  if (::close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+  return err;
+}
+
+Status write_file(const std::string& path, const std::string& value) {
+  if (const int err = write_value(path, value))
+    return make_error("cannot write \"" + value + "\" to " + path, errno_text(err));
+  return {};
+}
+
+// mkdir that treats an existing directory as success.
+int make_dir(const std::string& path) {
+  if (retry_eintr([&] { return ::mkdir(path.c_str(), 0755); }) == 0) return 0;
+  return errno == EEXIST ? 0 : errno;
+}
+
+// rmdir that waits briefly while the kernel still counts exiting processes
+// (EBUSY with an empty cgroup.procs), and treats a missing directory as success.
+Status remove_dir(const std::string& path) {
+  for (int attempt = 0;; ++attempt) {
+    if (retry_eintr([&] { return ::rmdir(path.c_str()); }) == 0 || errno == ENOENT) return {};
+    const int err = errno;
+    bool live = false;
+    if (err == EBUSY) {
+      auto procs = read_text(path + "/cgroup.procs");
+      live = procs && procs->find_first_not_of(" \n") != std::string::npos;
+    }
+    if (err != EBUSY || live || attempt >= 100) {
+      std::string why = errno_text(err);
+      if (live) why += " (processes still in it)";
+      return make_error("cannot remove cgroup " + path, why);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  std::size_t start = 0;
+  while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
+  return s.substr(start);
+}
+
+bool is_filesystem(const std::string& path, long magic) {
+  struct statfs fs {};
+  if (retry_eintr([&] { return ::statfs(path.c_str(), &fs); }) != 0) return false;
+  return static_cast<long>(fs.f_type) == magic;
+}
+
+// Whether the space-separated list in <dir>/cgroup.controllers names controller.
+bool has_controller(const std::string& file, const std::string& controller) {
+  auto text = read_text(file);
+  if (!text) return false;
+  std::size_t pos = 0;
+  const std::string& s = *text;
+  while (pos < s.size()) {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\n')) ++pos;
+    std::size_t end = pos;
+    while (end < s.size() && s[end] != ' ' && s[end] != '\n') ++end;
+    if (s.compare(pos, end - pos, controller) == 0 && end > pos) return true;
+    pos = end;
+  }
+  return false;
+}
+
+// Value of "key N" in a flat keyed file such as memory.events or memory.oom_control.
+std::int64_t keyed_value(const std::string& text, const std::string& key) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == ' ')
+      return std::strtoll(line.c_str() + key.size() + 1, nullptr, 10);
+    pos = end + 1;
+  }
+  return 0;
+}
+
+// The parent name split into its components, so that "a/b" creates both levels.
+std::vector<std::string> path_components(const std::string& parent) {
+  std::vector<std::string> parts;
+  std::size_t pos = 0;
+  while (pos <= parent.size()) {
+    std::size_t end = parent.find('/', pos);
+    if (end == std::string::npos) end = parent.size();
+    if (end > pos) parts.push_back(parent.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return parts;
+}
+
+// A new v1 cpuset starts with empty cpus and mems, and no task may join it until
+// both are set; give each level of the parent the set of the level above.
+Status fill_cpuset_from_parent(const std::string& dir, const std::string& above) {
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+    auto current = read_text(dir + "/" + file);
+    if (!current) return current.error();
+    if (!trim(*current).empty()) continue;
+    auto inherited = read_text(above + "/" + file);
+    if (!inherited) return inherited.error();
+    if (auto st = write_file(dir + "/" + file, trim(*inherited)); !st) return st;
+  }
+  return {};
+}
+
+CgroupLayout none(std::string why) {
+  CgroupLayout layout;
+  layout.why_none = std::move(why);
+  return layout;
+}
+
+CgroupLayout detect_v2(const std::string& root, const std::vector<std::string>& parts) {
+  // Controllers are only usable in a child when every ancestor below the root
+  // delegates them through cgroup.subtree_control.
+  const bool cpuset = has_controller(root + "/cgroup.controllers", "cpuset");
+  std::string dir = root;
+  for (const auto& part : parts) {
+    if (const int err = write_value(dir + "/cgroup.subtree_control", "+memory"))
+      return none("cannot enable the memory controller in " + dir +
+                  "/cgroup.subtree_control: " + errno_text(err));
+    // Without cpuset, jobs are still bound by sched_setaffinity.
+    if (cpuset) write_value(dir + "/cgroup.subtree_control", "+cpuset");
+    dir += "/" + part;
+    if (const int err = make_dir(dir))
+      return none("cgroup v2 hierarchy not writable: cannot create " + dir + ": " +
+                  errno_text(err));
+  }
+  if (const int err = write_value(dir + "/cgroup.subtree_control", "+memory"))
+    return none("cannot enable the memory controller in " + dir +
+                "/cgroup.subtree_control: " + errno_text(err));
+  if (cpuset) write_value(dir + "/cgroup.subtree_control", "+cpuset");
+  if (::access(dir.c_str(), W_OK) != 0)
+    return none("cgroup v2 hierarchy not writable: " + errno_text(errno));
+  CgroupLayout layout;
+  layout.mode = CgroupMode::V2;
+  layout.v2_dir = dir;
+  return layout;
+}
+
+CgroupLayout detect_v1(const std::string& memory_root, const std::string& cpuset_root,
+                       const std::vector<std::string>& parts) {
+  std::string memory = memory_root;
+  for (const auto& part : parts) {
+    memory += "/" + part;
+    if (const int err = make_dir(memory))
+      return none("cgroup v1 memory hierarchy not writable: " + errno_text(err));
+  }
+  // The parent may survive from a run with other privileges; mkdir then succeeds
+  // (EEXIST) although job directories could not be made in it.
+  if (::access(memory.c_str(), W_OK) != 0)
+    return none("cgroup v1 memory hierarchy not writable: " + errno_text(errno));
+  CgroupLayout layout;
+  layout.mode = CgroupMode::V1;
+  layout.v1_memory = memory;
+  // The cpuset hierarchy is optional: without it jobs are still bound by
+  // sched_setaffinity, only not fenced against sched_setaffinity of their own.
+  if (is_filesystem(cpuset_root, CGROUP_SUPER_MAGIC) &&
+      path_exists(cpuset_root + "/cpuset.cpus")) {
+    std::string above = cpuset_root;
+    std::string dir = cpuset_root;
+    bool ok = true;
+    for (const auto& part : parts) {
+      dir += "/" + part;
+      if (make_dir(dir) != 0 || !fill_cpuset_from_parent(dir, above)) {
+        ok = false;
+        break;
+      }
+      above = dir;
+    }
+    if (ok) layout.v1_cpuset = dir;
+  }
+  return layout;
+}
+
+}  // namespace
+
+CgroupLayout detect_cgroups(const std::string& parent, const std::string& mount_root) {
+  const auto parts = path_components(parent);
+  if (parts.empty()) return none("no cgroup parent name given");
+  for (const auto& part : parts)
+    if (part == "." || part == "..") return none("invalid cgroup parent name " + parent);
+
+  // v2 either owns the whole mount (unified systems) or sits at <root>/unified
+  // (hybrid systems, where it usually has no controllers and is of no use to us).
+  std::string v2_without_memory;
+  for (const std::string& root : {mount_root, mount_root + "/unified"}) {
+    if (!is_filesystem(root, CGROUP2_SUPER_MAGIC)) continue;
+    if (has_controller(root + "/cgroup.controllers", "memory")) return detect_v2(root, parts);
+    if (v2_without_memory.empty()) v2_without_memory = root;
+  }
+  const std::string memory_root = mount_root + "/memory";
+  if (is_filesystem(memory_root, CGROUP_SUPER_MAGIC) &&
+      path_exists(memory_root + "/memory.limit_in_bytes"))
+    return detect_v1(memory_root, mount_root + "/cpuset", parts);
+
+  if (!v2_without_memory.empty())
+    return none("cgroup v2 at " + v2_without_memory +
+                " has no memory controller and no cgroup v1 memory hierarchy is mounted at " +
+                memory_root);
+  return none("no cgroup v2 with a memory controller and no cgroup v1 memory hierarchy under " +
+              mount_root);
+}
+
+JobCgroup JobCgroup::open(const CgroupLayout& layout, const std::string& name) {
+  JobCgroup cgroup;
+  cgroup.mode_ = layout.mode;
+  auto keep = [&](const std::string& base) {
+    if (!base.empty() && path_exists(base + "/" + name)) cgroup.dirs_.push_back(base + "/" + name);
+  };
+  if (layout.mode == CgroupMode::V1) {
+    keep(layout.v1_memory);
+    keep(layout.v1_cpuset);
+  } else if (layout.mode == CgroupMode::V2) {
+    keep(layout.v2_dir);
+  }
+  if (cgroup.dirs_.empty()) cgroup.mode_ = CgroupMode::None;
+  return cgroup;
+}
+
+Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::string& name,
+                                    std::int64_t memory_limit_mib, const std::vector<int>& cpus) {
+  JobCgroup cgroup;
+  if (layout.mode == CgroupMode::None) return cgroup;
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return make_error("cannot create cgroup", "invalid name \"" + name + "\"");
+  cgroup.mode_ = layout.mode;
+
+  std::string cpu_list;
+  for (int cpu : cpus) {
+    if (!cpu_list.empty()) cpu_list += ',';
+    cpu_list += std::to_string(cpu);
+  }
+  const std::string limit =
+      std::to_string(memory_limit_mib * static_cast<std::int64_t>(1024 * 1024));
+
+  // On any failure the directories made so far go again; none holds a process yet.
+  auto fail = [&](Error error) -> Result<JobCgroup> {
+    (void)cgroup.remove();
+    return error;
+  };
+  auto make = [&](const std::string& dir) -> Status {
+    if (retry_eintr([&] { return ::mkdir(dir.c_str(), 0755); }) != 0)
+      return make_error("cannot create cgroup " + dir, errno_text(errno));
+    cgroup.dirs_.push_back(dir);
+    return {};
+  };
+
+  if (layout.mode == CgroupMode::V1) {
+    const std::string memory = layout.v1_memory + "/" + name;
+    if (auto st = make(memory); !st) return fail(st.error());
+    if (memory_limit_mib > 0) {
+      if (auto st = write_file(memory + "/memory.limit_in_bytes", limit); !st)
+        return fail(st.error());
+      // Without a memory+swap limit the job would be swapped out rather than
+      // OOM-killed, and run on slowly instead of failing clearly.
+      if (path_exists(memory + "/memory.memsw.limit_in_bytes"))
+        (void)write_value(memory + "/memory.memsw.limit_in_bytes", limit);
+      (void)write_value(memory + "/memory.swappiness", "0");
+    }
+    if (!layout.v1_cpuset.empty()) {
+      const std::string cpuset = layout.v1_cpuset + "/" + name;
+      if (auto st = make(cpuset); !st) return fail(st.error());
+      if (!cpu_list.empty()) {
+        if (auto st = write_file(cpuset + "/cpuset.cpus", cpu_list); !st) return fail(st.error());
+      }
+      if (auto st = fill_cpuset_from_parent(cpuset, layout.v1_cpuset); !st)
+        return fail(st.error());
+    }
+  } else {
+    const std::string dir = layout.v2_dir + "/" + name;
+    if (auto st = make(dir); !st) return fail(st.error());
+    if (memory_limit_mib > 0) {
+      if (auto st = write_file(dir + "/memory.max", limit); !st) return fail(st.error());
+      // Same reason as memsw on v1: swap would hide the limit.
+      if (path_exists(dir + "/memory.swap.max")) (void)write_value(dir + "/memory.swap.max", "0");
+    }
+    // An empty cpuset.cpus means "the parent's set", which is what we want without cpus.
+    if (!cpu_list.empty() && path_exists(dir + "/cpuset.cpus")) {
+      if (auto st = write_file(dir + "/cpuset.cpus", cpu_list); !st) return fail(st.error());
+    }
+  }
+  return cgroup;
+}
+
+Status JobCgroup::add(pid_t pid) const {
+  for (const auto& dir : dirs_) {
+    if (const int err = write_value(dir + "/cgroup.procs", std::to_string(pid)))
+      return make_error("cannot add process " + std::to_string(pid) + " to cgroup " + dir,
+                        errno_text(err));
+  }
+  return {};
+}
+
+std::vector<pid_t> JobCgroup::pids() const {
+  std::vector<pid_t> result;
+  if (dirs_.empty()) return result;
+  // v1: the memory directory comes first; every process of the job is in it.
+  auto text = read_text(dirs_.front() + "/cgroup.procs");
+  if (!text) return result;
+  const char* p = text->c_str();
+  while (*p) {
+    char* end = nullptr;
+    const long pid = std::strtol(p, &end, 10);
+    if (end == p) {
+      ++p;
+      continue;
+    }
+    if (pid > 0) result.push_back(static_cast<pid_t>(pid));
+    p = end;
+  }
+  return result;
+}
+
+int JobCgroup::signal_all(int sig) const {
+  int signalled = 0;
+  for (pid_t pid : pids())
+    if (::kill(pid, sig) == 0) ++signalled;
+  return signalled;
+}
+
+Status JobCgroup::kill_all() const {
+  if (dirs_.empty()) return {};
+  const std::string kill_file = dirs_.front() + "/cgroup.kill";
+  const bool has_kill_file = mode_ == CgroupMode::V2 && path_exists(kill_file);
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  // Repeat, because a process may fork between reading cgroup.procs and the kill;
+  // cgroup.kill (v2, Linux 5.14+) does it atomically, but we still wait for exit.
+  for (;;) {
+    const auto left = pids();
+    if (left.empty()) return {};
+    if (has_kill_file) {
+      (void)write_value(kill_file, "1");
+    } else {
+      for (pid_t pid : left) ::kill(pid, SIGKILL);
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error("cannot kill the processes of cgroup " + dirs_.front(),
+                        std::to_string(left.size()) + " still running after 2 s");
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+bool JobCgroup::oom_killed() const {
+  if (dirs_.empty()) return false;
+  const std::string file =
+      dirs_.front() + (mode_ == CgroupMode::V1 ? "/memory.oom_control" : "/memory.events");
+  auto text = read_text(file);
+  return text && keyed_value(*text, "oom_kill") > 0;
+}
+
+std::int64_t JobCgroup::memory_peak_bytes() const {
+  if (dirs_.empty()) return 0;
+  // v2 only reports a peak from Linux 5.19 (memory.peak).
+  const std::string file =
+      dirs_.front() + (mode_ == CgroupMode::V1 ? "/memory.max_usage_in_bytes" : "/memory.peak");
+  auto text = read_text(file);
+  if (!text) return 0;
+  return std::strtoll(text->c_str(), nullptr, 10);
+}
+
+Status JobCgroup::remove() const {
+  Status result;
+  // Leaves first is not needed (job cgroups have no children); try every
+  // directory even when one fails, and report the first failure.
+  for (const auto& dir : dirs_) {
+    auto st = remove_dir(dir);
+    if (!st && result) result = st;
+  }
+  return result;
+}
+
+}  // namespace drover::agent

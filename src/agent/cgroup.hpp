@@ -1,0 +1,69 @@
+// A job's control group: memory limit, CPU set, and the set of the job's
+// processes, so that every process of a job can be found and killed. Supports
+// cgroup v1 (memory + cpuset hierarchies, as mounted on these machines) and v2
+// (unified, with memory and cpuset controllers enabled in the parent).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace drover::agent {
+
+enum class CgroupMode { None, V1, V2 };
+
+// Where job cgroups are made: <mount>/<parent>/job_<id>. Detected once at start.
+struct CgroupLayout {
+  CgroupMode mode = CgroupMode::None;
+  std::string v1_memory;  // e.g. /sys/fs/cgroup/memory/<parent>
+  std::string v1_cpuset;  // e.g. /sys/fs/cgroup/cpuset/<parent>
+  std::string v2_dir;     // e.g. /sys/fs/cgroup/<parent>
+  std::string why_none;   // when mode is None: what was missing, for the log
+};
+
+// Finds a usable cgroup hierarchy and creates the parent directory `parent`
+// (e.g. "drover" or a unique name in tests). mount_root is normally
+// /sys/fs/cgroup. Never fails: falls back to None with why_none set.
+CgroupLayout detect_cgroups(const std::string& parent,
+                            const std::string& mount_root = "/sys/fs/cgroup");
+
+class JobCgroup {
+ public:
+  // Creates <parent>/<name>; memory_limit_mib 0 means no limit; cpus empty means
+  // the parent's set. With mode None returns an object that does nothing.
+  static Result<JobCgroup> create(const CgroupLayout& layout, const std::string& name,
+                                  std::int64_t memory_limit_mib, const std::vector<int>& cpus);
+  // Refers to an existing job cgroup without changing it, e.g. one left behind by
+  // an earlier agent, so that it can be killed and removed. Directories that do not
+  // exist are left out; with none the result does nothing.
+  static JobCgroup open(const CgroupLayout& layout, const std::string& name);
+  JobCgroup() = default;
+
+  // Puts a process in the cgroup (from the parent, before it runs the job).
+  Status add(pid_t pid) const;
+  // Processes currently in the cgroup (empty with mode None).
+  std::vector<pid_t> pids() const;
+  // Sends sig to every process in the cgroup; returns how many were signalled.
+  int signal_all(int sig) const;
+  // SIGKILLs every process and waits (bounded, ~2 s) until the cgroup is empty.
+  Status kill_all() const;
+  // Whether the kernel's OOM killer acted inside this cgroup.
+  bool oom_killed() const;
+  // Peak memory in bytes when the kernel reports it, else 0.
+  std::int64_t memory_peak_bytes() const;
+  // Removes the cgroup directories (must be empty of processes).
+  Status remove() const;
+  bool active() const { return mode_ != CgroupMode::None; }
+  const std::vector<std::string>& dirs() const { return dirs_; }
+
+ private:
+  CgroupMode mode_ = CgroupMode::None;
+  std::vector<std::string> dirs_;  // every directory made for this job (v1: memory, cpuset)
+};
+
+}  // namespace drover::agent

@@ -1,0 +1,474 @@
+// Starting a job process: everything that allocates (paths, argv, environment,
+// group lists, CPU masks) is prepared before fork(), because the agent may be
+// multithreaded and a forked child may then only use async-signal-safe calls.
+// The child reports a failure before exec through a close-on-exec pipe, so the
+// parent learns "exec succeeded" (EOF, no data) or exactly what went wrong.
+#include "agent/job_launcher.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace drover::agent {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+template <class F>
+auto retry_eintr(F&& call) {
+  for (;;) {
+    auto rc = call();
+    if (rc != -1 || errno != EINTR) return rc;
+  }
+}
+
+// What execvpe(3) searches when the environment has no PATH.
+constexpr const char* kDefaultPath = "/bin:/usr/bin";
+
+struct CpuSetDeleter {
+  void operator()(cpu_set_t* set) const { CPU_FREE(set); }
+};
+
+// Everything the child needs, computed in the parent.
+struct ChildPlan {
+  std::vector<std::string> exec_candidates;  // argv[0] resolved through the job's PATH
+  std::string program;                       // argv[0] as given, for messages
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::vector<std::string> cgroup_procs;     // cgroup.procs files to join
+  std::unique_ptr<cpu_set_t, CpuSetDeleter> cpu_set;
+  std::size_t cpu_set_size = 0;
+  std::string cpu_list;
+  bool change_ids = false;
+  std::vector<gid_t> groups;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string uid_text;
+  std::string gid_text;
+  std::string working_dir;
+  std::string stdout_path;
+  std::string stderr_path;  // empty: same file as stdout
+  bool append_output = false;
+  int max_fd = 1024;         // for closing descriptors where close_range is missing
+};
+
+// ---- child side: async-signal-safe only --------------------------------------
+
+// Appends a C string to a fixed buffer, truncating.
+void append(char* buf, std::size_t size, std::size_t& len, const char* text) {
+  while (*text && len + 1 < size) buf[len++] = *text++;
+  buf[len] = '\0';
+}
+
+// Sends "<what> <subject>: <why>" to the parent and ends the child. strerrordesc_np
+// returns a constant string, unlike strerror, which may translate and allocate.
+[[noreturn]] void child_fail(int error_fd, const char* what, const char* subject, int err) {
+  char buf[2048];
+  std::size_t len = 0;
+  buf[0] = '\0';
+  append(buf, sizeof buf, len, what);
+  if (subject && *subject) {
+    append(buf, sizeof buf, len, " ");
+    append(buf, sizeof buf, len, subject);
+  }
+  append(buf, sizeof buf, len, ": ");
+  const char* why = strerrordesc_np(err);
+  append(buf, sizeof buf, len, why ? why : "unknown error");
+  std::size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::write(error_fd, buf + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::_exit(127);
+}
+
+int open_output(const std::string& path, bool append_output) {
+  const int flags = O_WRONLY | O_CREAT | O_NOCTTY | O_CLOEXEC | (append_output ? O_APPEND : O_TRUNC);
+  return retry_eintr([&] { return ::open(path.c_str(), flags, 0644); });
+}
+
+// Moves fd above the standard descriptors so that dup2 onto 0..2 cannot clobber it.
+int lift_fd(int fd) {
+  if (fd > 2) return fd;
+  return ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+[[noreturn]] void run_child(const ChildPlan& plan, int error_fd) {
+  // The agent may handle or ignore signals (SIGCHLD through signalfd, SIGPIPE
+  // ignored); ignored dispositions and the mask survive exec, so reset both.
+  // Dispositions first, so that no agent handler runs here once unblocked.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(sig, &action, nullptr);  // fails harmlessly for glibc's internal signals
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  // Own session and process group, so that the job can be signalled as a whole
+  // and does not receive the agent's terminal signals.
+  if (::setsid() < 0) child_fail(error_fd, "cannot start a new session", "", errno);
+
+  // Join the cgroup before anything of the job runs, while still privileged;
+  // "0" means the writing process.
+  for (const auto& procs : plan.cgroup_procs) {
+    const int fd = retry_eintr([&] { return ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); });
+    if (fd < 0) child_fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
+    if (retry_eintr([&] { return ::write(fd, "0", 1); }) != 1) {
+      const int err = errno;
+      ::close(fd);
+      child_fail(error_fd, "cannot join cgroup", procs.c_str(), err);
+    }
+    ::close(fd);
+  }
+
+  // After joining a v1 cpuset, whose join resets the affinity to the cpuset.
+  if (plan.cpu_set && ::sched_setaffinity(0, plan.cpu_set_size, plan.cpu_set.get()) != 0)
+    child_fail(error_fd, "cannot bind to CPUs", plan.cpu_list.c_str(), errno);
+
+  if (plan.change_ids) {
+    // Groups before gid before uid: each later step removes the right to do the earlier.
+    if (::setgroups(plan.groups.size(), plan.groups.data()) != 0)
+      child_fail(error_fd, "cannot set supplementary groups for uid", plan.uid_text.c_str(),
+                 errno);
+    if (::setgid(plan.gid) != 0)
+      child_fail(error_fd, "cannot set group id to", plan.gid_text.c_str(), errno);
+    if (::setuid(plan.uid) != 0)
+      child_fail(error_fd, "cannot set user id to", plan.uid_text.c_str(), errno);
+  }
+
+  // From here on the user's own permissions apply.
+  if (retry_eintr([&] { return ::chdir(plan.working_dir.c_str()); }) != 0)
+    child_fail(error_fd, "cannot change to working directory", plan.working_dir.c_str(), errno);
+
+  int out_fd = open_output(plan.stdout_path, plan.append_output);
+  if (out_fd < 0) child_fail(error_fd, "cannot open output file", plan.stdout_path.c_str(), errno);
+  int err_fd = out_fd;
+  if (!plan.stderr_path.empty()) {
+    err_fd = open_output(plan.stderr_path, plan.append_output);
+    if (err_fd < 0)
+      child_fail(error_fd, "cannot open error file", plan.stderr_path.c_str(), errno);
+  }
+  int in_fd = retry_eintr([] { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); });
+  if (in_fd < 0) child_fail(error_fd, "cannot open", "/dev/null", errno);
+
+  const bool same = err_fd == out_fd;
+  in_fd = lift_fd(in_fd);
+  out_fd = lift_fd(out_fd);
+  err_fd = same ? out_fd : lift_fd(err_fd);
+  if (in_fd < 0 || out_fd < 0 || err_fd < 0)
+    child_fail(error_fd, "cannot set up standard streams", "", errno);
+  if (retry_eintr([&] { return ::dup2(in_fd, 0); }) < 0 ||
+      retry_eintr([&] { return ::dup2(out_fd, 1); }) < 0 ||
+      retry_eintr([&] { return ::dup2(err_fd, 2); }) < 0)
+    child_fail(error_fd, "cannot set up standard streams", "", errno);
+
+  // No descriptor of the agent (sockets, the database, other jobs' files) may leak
+  // into the job. Marking them close-on-exec keeps error_fd usable until exec.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < plan.max_fd; ++fd) {
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+
+  // Search like execvpe, but through the job's PATH: EACCES anywhere wins over
+  // "not found", and anything else stops the search.
+  int err = ENOENT;
+  bool denied = false;
+  for (const auto& candidate : plan.exec_candidates) {
+    for (int busy = 0;; ++busy) {
+      ::execve(candidate.c_str(), plan.argv.data(), plan.envp.data());
+      // ETXTBSY: another thread's fork may briefly hold the freshly written script open.
+      if (errno != ETXTBSY || busy >= 50) break;
+      const struct timespec pause {0, 10'000'000};
+      ::nanosleep(&pause, nullptr);
+    }
+    err = errno;
+    if (err == EACCES) {
+      denied = true;
+      continue;
+    }
+    if (err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT)
+      continue;
+    break;
+  }
+  if (denied && (err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV ||
+                 err == ETIMEDOUT))
+    err = EACCES;
+  child_fail(error_fd, "cannot execute", plan.program.c_str(), err);
+}
+
+// ---- parent side ----------------------------------------------------------
+
+std::vector<std::string> exec_candidates(const std::string& program, const KeyValues& env) {
+  if (program.find('/') != std::string::npos) return {program};
+  const std::string* path_value = find_value(env, "PATH");
+  const std::string path = path_value ? *path_value : kDefaultPath;
+  std::vector<std::string> result;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t end = path.find(':', pos);
+    std::string dir = path.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    // An empty PATH entry means the current directory, by POSIX.
+    result.push_back(dir.empty() ? program : dir + "/" + program);
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return result;
+}
+
+Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
+  if (user.empty()) return std::vector<gid_t>{gid};
+  int count = 32;
+  std::vector<gid_t> groups;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    groups.resize(static_cast<std::size_t>(count));
+    int n = count;
+    if (::getgrouplist(user.c_str(), gid, groups.data(), &n) >= 0) {
+      groups.resize(static_cast<std::size_t>(n));
+      return groups;
+    }
+    // -1 with n set to the number needed; grow and ask again.
+    count = std::max(n, count * 2);
+  }
+  return make_error("cannot list the groups of user " + user, "group list keeps growing");
+}
+
+// Writes the batch script into the agent's job directory, owned by the job's user,
+// who may then read (and run) it but not the agent's other jobs' scripts.
+Result<std::string> write_script(const LaunchSpec& spec) {
+  if (spec.job_dir.empty())
+    return make_error("cannot write job script", "no job directory given");
+  if (spec.script.rfind("#!", 0) != 0)
+    return make_error("cannot run job script",
+                      "its first line must name an interpreter, e.g. #!/bin/bash");
+  if (retry_eintr([&] { return ::mkdir(spec.job_dir.c_str(), 0700); }) != 0 && errno != EEXIST)
+    return make_error("cannot create job directory " + spec.job_dir, errno_text(errno));
+  // O_NOFOLLOW and fd-relative calls: the user owns the directory afterwards and
+  // could plant links in it for a later attempt of the same job.
+  const int dir_fd = retry_eintr([&] {
+    return ::open(spec.job_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  });
+  if (dir_fd < 0) return make_error("cannot open job directory " + spec.job_dir, errno_text(errno));
+  auto fail = [&](const std::string& what) -> Result<std::string> {
+    const int err = errno;
+    ::close(dir_fd);
+    return make_error(what, errno_text(err));
+  };
+  if (::fchown(dir_fd, spec.uid, spec.gid) != 0)
+    return fail("cannot give job directory " + spec.job_dir + " to uid " +
+                std::to_string(spec.uid));
+  if (::fchmod(dir_fd, 0700) != 0) return fail("cannot set the mode of " + spec.job_dir);
+
+  const std::string path = spec.job_dir + "/script";
+  if (::unlinkat(dir_fd, "script", 0) != 0 && errno != ENOENT)
+    return fail("cannot replace job script " + path);
+  const int fd = retry_eintr([&] {
+    return ::openat(dir_fd, "script", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+  });
+  if (fd < 0) return fail("cannot create job script " + path);
+  ::close(dir_fd);
+  auto fail_file = [&](const std::string& what) -> Result<std::string> {
+    const int err = errno;
+    ::close(fd);
+    return make_error(what, errno_text(err));
+  };
+  std::size_t done = 0;
+  while (done < spec.script.size()) {
+    const ssize_t n = retry_eintr(
+        [&] { return ::write(fd, spec.script.data() + done, spec.script.size() - done); });
+    if (n < 0) return fail_file("cannot write job script " + path);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fchown(fd, spec.uid, spec.gid) != 0)
+    return fail_file("cannot give job script " + path + " to uid " + std::to_string(spec.uid));
+  // The umask may have removed bits from the 0700 given to open.
+  if (::fchmod(fd, 0700) != 0) return fail_file("cannot set the mode of " + path);
+  if (::close(fd) != 0 && errno != EINTR)
+    return make_error("cannot write job script " + path, errno_text(errno));
+  return path;
+}
+
+// A cgroup of the same name can only be left over from an earlier agent that
+// crashed while the job ran; its processes are orphans of a lost attempt.
+Status clear_stale_cgroup(const CgroupLayout& layout, const std::string& name) {
+  const JobCgroup stale = JobCgroup::open(layout, name);
+  if (!stale.active()) return {};
+  if (auto st = stale.kill_all(); !st)
+    return make_error("cannot clear stale cgroup " + name, st.message());
+  if (auto st = stale.remove(); !st)
+    return make_error("cannot clear stale cgroup " + name, st.message());
+  return {};
+}
+
+void discard_cgroup(const JobCgroup& cgroup) {
+  (void)cgroup.kill_all();
+  (void)cgroup.remove();
+}
+
+}  // namespace
+
+Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgroups) {
+  ChildPlan plan;
+  const bool root = ::geteuid() == 0;
+  if (!root && spec.uid != ::getuid())
+    return make_error("cannot run job as uid " + std::to_string(spec.uid),
+                      "the agent runs as uid " + std::to_string(::getuid()) +
+                          ", not as root, and can only run jobs as itself");
+  if (!root && spec.gid != ::getgid())
+    return make_error("cannot run job with gid " + std::to_string(spec.gid),
+                      "the agent runs with gid " + std::to_string(::getgid()) +
+                          ", not as root, and can only run jobs with its own group");
+  if (spec.script.empty() && (spec.argv.empty() || spec.argv.front().empty()))
+    return make_error("cannot start job " + std::to_string(spec.job_id),
+                      "it has neither a script nor a command");
+
+  // getgrouplist may consult NSS (files, LDAP): never after fork.
+  if (root) {
+    auto groups = supplementary_groups(spec.user, spec.gid);
+    if (!groups) return groups.error();
+    plan.groups = std::move(*groups);
+    plan.change_ids = true;
+  }
+  plan.uid = spec.uid;
+  plan.gid = spec.gid;
+  plan.uid_text = std::to_string(spec.uid);
+  plan.gid_text = std::to_string(spec.gid);
+
+  if (!spec.script.empty()) {
+    auto path = write_script(spec);
+    if (!path) return path.error();
+    plan.argv_storage = {*path};
+    // With a script, argv holds the script's arguments (sbatch script.sh a b).
+    plan.argv_storage.insert(plan.argv_storage.end(), spec.argv.begin(), spec.argv.end());
+  } else {
+    plan.argv_storage = spec.argv;
+  }
+  plan.program = plan.argv_storage.front();
+  plan.exec_candidates = exec_candidates(plan.program, spec.environment);
+  for (auto& arg : plan.argv_storage) plan.argv.push_back(arg.data());
+  plan.argv.push_back(nullptr);
+  for (const auto& [key, value] : spec.environment) plan.env_storage.push_back(key + "=" + value);
+  for (auto& entry : plan.env_storage) plan.envp.push_back(entry.data());
+  plan.envp.push_back(nullptr);
+
+  if (!spec.cpus.empty()) {
+    const int highest = *std::max_element(spec.cpus.begin(), spec.cpus.end());
+    for (int cpu : spec.cpus) {
+      if (cpu < 0) return make_error("cannot bind job to CPUs", "invalid CPU index " + std::to_string(cpu));
+      if (!plan.cpu_list.empty()) plan.cpu_list += ',';
+      plan.cpu_list += std::to_string(cpu);
+    }
+    plan.cpu_set.reset(CPU_ALLOC(highest + 1));
+    if (!plan.cpu_set) return make_error("cannot bind job to CPUs", errno_text(ENOMEM));
+    plan.cpu_set_size = CPU_ALLOC_SIZE(highest + 1);
+    CPU_ZERO_S(plan.cpu_set_size, plan.cpu_set.get());
+    for (int cpu : spec.cpus) CPU_SET_S(static_cast<std::size_t>(cpu), plan.cpu_set_size, plan.cpu_set.get());
+  }
+
+  plan.working_dir = !spec.working_dir.empty() ? spec.working_dir
+                     : !spec.job_dir.empty()   ? spec.job_dir
+                                               : "/";
+  plan.stdout_path = spec.stdout_path.empty() ? "/dev/null" : spec.stdout_path;
+  if (!spec.stderr_path.empty() && spec.stderr_path != plan.stdout_path)
+    plan.stderr_path = spec.stderr_path;
+  plan.append_output = spec.append_output;
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
+    plan.max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
+
+  const std::string name = "job_" + std::to_string(spec.job_id);
+  if (auto st = clear_stale_cgroup(cgroups, name); !st) return st.error();
+  auto cgroup = JobCgroup::create(cgroups, name, spec.memory_limit_mib, spec.cpus);
+  if (!cgroup) return cgroup.error();
+  for (const auto& dir : cgroup->dirs()) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    const int err = errno;
+    discard_cgroup(*cgroup);
+    return make_error("cannot start job process: cannot create pipe", errno_text(err));
+  }
+  // The child rearranges descriptors 0..2; its end of the pipe must not be one of them.
+  if (pipe_fds[1] <= 2) {
+    const int lifted = ::fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 3);
+    ::close(pipe_fds[1]);
+    if (lifted < 0) {
+      const int err = errno;
+      ::close(pipe_fds[0]);
+      discard_cgroup(*cgroup);
+      return make_error("cannot start job process: cannot move pipe", errno_text(err));
+    }
+    pipe_fds[1] = lifted;
+  }
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    discard_cgroup(*cgroup);
+    return make_error("cannot start job process", errno_text(err));
+  }
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    run_child(plan, pipe_fds[1]);
+  }
+
+  ::close(pipe_fds[1]);
+  std::string message;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = retry_eintr([&] { return ::read(pipe_fds[0], buf, sizeof buf); });
+    if (n <= 0) break;
+    message.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  if (message.empty()) return LaunchedJob{pid, std::move(*cgroup)};
+
+  // The child has exited or is about to (_exit right after its message); reap it
+  // here, as the agent never learned of this pid. With SIGCHLD ignored the kernel
+  // reaps it and waitpid fails with ECHILD, which is fine.
+  int status = 0;
+  (void)retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+  discard_cgroup(*cgroup);
+  return Error{std::move(message)};
+}
+
+void signal_job(const LaunchedJob& job, int sig) {
+  // The process group reaches everything when there are no cgroups; the cgroup
+  // also reaches processes that left the group (setsid, daemonized helpers).
+  if (job.pid > 0) ::kill(-job.pid, sig);
+  job.cgroup.signal_all(sig);
+}
+
+ExitStatus decode_wait_status(int status) {
+  ExitStatus result;
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+}  // namespace drover::agent

@@ -1,0 +1,77 @@
+// drover-noded: the node agent. Options, signals, and the event loop.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "agent/node_agent.hpp"
+#include "transport/log.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  drover::agent::AgentConfig cfg;
+  double grace_s = 30;
+  po::options_description opts(
+      "drover-noded: the Drover node agent; runs jobs on this node for droverd.\n"
+      "Usually started by `drover up`. Example:\n"
+      "  drover-noded --head /run/drover/agents.sock --name node01 --state-dir /var/lib/drover-node\n\n"
+      "Options");
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  opts.add_options()("help,h", "show this help")(
+      "head", po::value(&cfg.head_address)->required(), "droverd's agent address (socket path or tcp:HOST:PORT)")(
+      "name", po::value(&cfg.node_name)->default_value(host), "this node's name")(
+      "state-dir", po::value(&cfg.state_dir)->required(), "directory for job scripts")(
+      "topology-xml", po::value(&cfg.topology_xml), "use an hwloc XML topology instead of this machine's (testing)")(
+      "cgroup-parent", po::value(&cfg.cgroup_parent)->default_value("drover"),
+      "cgroup directory (under each hierarchy) for job cgroups")(
+      "kill-grace", po::value(&grace_s)->default_value(30),
+      "seconds between SIGTERM and SIGKILL when a job is stopped");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    if (vm.count("help")) {
+      std::cout << opts << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "drover-noded: " << e.what() << "\n(see drover-noded --help)\n";
+    return 2;
+  }
+  cfg.kill_grace_ms = static_cast<std::int64_t>(grace_s * 1000);
+  drover::log::set_name("drover-noded[" + cfg.node_name + "]");
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    drover::agent::NodeAgent agent(cfg);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    if (auto s = agent.start(); !s) {
+      std::cerr << "drover-noded: " << s.message() << "\n";
+      return 1;
+    }
+    const int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    bool kill_jobs = false;
+    agent.loop().add(sfd, EPOLLIN, [&](std::uint32_t) {
+      signalfd_siginfo si{};
+      while (::read(sfd, &si, sizeof si) == sizeof si) {
+        // SIGINT (drover down): stop the jobs too. SIGTERM: leave them running.
+        kill_jobs = si.ssi_signo == SIGINT;
+        agent.stop();
+      }
+    });
+    agent.loop().run();
+    if (kill_jobs) agent.kill_all_jobs();
+  } catch (const std::exception& e) {
+    std::cerr << "drover-noded: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

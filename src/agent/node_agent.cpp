@@ -1,0 +1,262 @@
+#include "agent/node_agent.hpp"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "place/discovery.hpp"
+#include "transport/log.hpp"
+
+namespace drover::agent {
+
+using proto::Json;
+
+namespace {
+constexpr const char* kTimeoutReason = "Job attempt duration exceeded timeout";
+constexpr const char* kOomReason = "OutOfMemoryError: Container killed due to memory usage";
+}  // namespace
+
+NodeAgent::NodeAgent(AgentConfig config) : config_(std::move(config)) {}
+
+NodeAgent::~NodeAgent() {
+  if (sigchld_fd_ >= 0) {
+    loop_.remove(sigchld_fd_);
+    ::close(sigchld_fd_);
+  }
+}
+
+Status NodeAgent::start() {
+  auto topo = place::discover_topology(config_.topology_xml);
+  if (!topo) return topo.error();
+  topology_ = std::move(*topo);
+  cgroups_ = detect_cgroups(config_.cgroup_parent);
+  if (cgroups_.mode == CgroupMode::None)
+    log::warn("no usable cgroups (" + cgroups_.why_none +
+              "): jobs run without memory limits or CPU sets, only CPU affinity");
+  else
+    log::info(std::string("cgroups: ") + (cgroups_.mode == CgroupMode::V1 ? "v1" : "v2"));
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir + "/jobs", ec);
+  if (ec) return make_error("cannot create " + config_.state_dir + "/jobs", ec.message());
+  ::chmod((config_.state_dir + "/jobs").c_str(), 0711);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  sigchld_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  loop_.add(sigchld_fd_, EPOLLIN, [this](std::uint32_t) {
+    signalfd_siginfo si{};
+    while (::read(sigchld_fd_, &si, sizeof si) == sizeof si) {
+    }
+    reap();
+  });
+  log::info("node " + config_.node_name + ": " + std::to_string(topology_.pu_count()) + " PUs, " +
+            std::to_string(topology_.numa.size()) + " NUMA, " + std::to_string(topology_.memory_mib) +
+            " MiB, " + std::to_string(topology_.gpus.size()) + " GPUs; head at " + config_.head_address);
+  connect();
+  return {};
+}
+
+void NodeAgent::schedule_reconnect() {
+  if (reconnect_pending_) return;
+  reconnect_pending_ = true;
+  loop_.after(config_.reconnect_ms, [this] {
+    reconnect_pending_ = false;
+    connect();
+  });
+}
+
+void NodeAgent::connect() {
+  auto addr = transport::Address::parse(config_.head_address);
+  if (!addr) {
+    log::error(addr.message());
+    return;
+  }
+  auto fd = transport::connect_to(*addr);
+  if (!fd) {
+    schedule_reconnect();
+    return;
+  }
+  conn_ = transport::Connection::adopt(loop_, *fd, proto::kDefaultMaxFrame);
+  conn_->on_message([this](const auto&, std::string f) { on_message(std::move(f)); });
+  conn_->on_close([this](const auto&, const std::string& why) {
+    log::warn("lost the head (" + why + "); " + std::to_string(jobs_.size()) +
+              " jobs keep running; reconnecting");
+    loop_.defer([this] { conn_.reset(); });
+    schedule_reconnect();
+  });
+  conn_->start();
+  proto::AgentHello hello;
+  hello.node_name = config_.node_name;
+  hello.topology = topology_;
+  for (const auto& [id, j] : jobs_)
+    hello.running.push_back({id, j.order.attempt, j.started_at});
+  for (const auto& [id, e] : unacked_) hello.exited.push_back(e);
+  conn_->send(proto::dump(proto::to_json(hello)));
+  log::info("connected to the head");
+}
+
+void NodeAgent::send(const Json& j) {
+  if (conn_ && conn_->open()) conn_->send(proto::dump(j));
+}
+
+void NodeAgent::on_message(std::string frame) {
+  Json m = Json::parse(frame, nullptr, false);
+  if (m.is_discarded() || !m.is_object()) {
+    log::warn("garbled message from the head; ignored");
+    return;
+  }
+  const std::string type = m.value("type", "");
+  if (type == "launch") {
+    auto o = proto::launch_order_from_json(m);
+    if (!o) return log::warn(o.message());
+    on_launch(*o);
+  } else if (type == "kill") {
+    on_kill(m.value("jobId", std::int64_t{0}), m.value("attempt", 0), m.value("reason", ""));
+  } else if (type == "ack_exit") {
+    auto it = unacked_.find(m.value("jobId", std::int64_t{0}));
+    if (it != unacked_.end() && it->second.attempt == m.value("attempt", 0)) unacked_.erase(it);
+  } else if (m.contains("ok") && !m.value("ok", true)) {
+    log::error("the head refused this agent: " + m.value("error", ""));
+  } else {
+    log::warn("unknown message from the head: " + type);
+  }
+}
+
+void NodeAgent::on_launch(const proto::LaunchOrder& o) {
+  if (jobs_.count(o.job_id)) {
+    log::warn("job " + std::to_string(o.job_id) + " is already running here; launch ignored");
+    return;
+  }
+  LaunchSpec spec;
+  spec.job_id = o.job_id;
+  spec.uid = o.uid;
+  spec.gid = o.gid;
+  spec.user = o.user;
+  spec.argv = o.argv;
+  spec.script = o.script;
+  spec.environment = o.environment;
+  spec.working_dir = o.working_dir;
+  spec.stdout_path = o.stdout_path;
+  spec.stderr_path = o.stderr_path;
+  spec.cpus = o.cpus;
+  spec.memory_limit_mib = o.memory_mib;
+  spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
+  auto launched = launch_job(spec, cgroups_);
+  const auto now = transport::epoch_ms();
+  if (!launched) {
+    log::warn("job " + std::to_string(o.job_id) + " could not start: " + launched.message());
+    proto::ExitReport r;
+    r.job_id = o.job_id;
+    r.attempt = o.attempt;
+    r.at = now;
+    r.reason = "cannot start: " + launched.message();
+    report(r);
+    return;
+  }
+  RunningJob& j = jobs_[o.job_id];
+  j.order = o;
+  j.launched = std::move(*launched);
+  j.started_at = now;
+  job_of_pid_[j.launched.pid] = o.job_id;
+  if (o.timeout_seconds > 0) {
+    const auto id = o.job_id;
+    j.timeout_timer = loop_.after(o.timeout_seconds * 1000, [this, id] {
+      auto it = jobs_.find(id);
+      if (it == jobs_.end()) return;
+      it->second.timeout_timer = 0;
+      it->second.timed_out = true;
+      log::info("job " + std::to_string(id) + " reached its time limit");
+      terminate(it->second);
+    });
+  }
+  send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
+}
+
+void NodeAgent::terminate(RunningJob& job) {
+  signal_job(job.launched, SIGTERM);
+  if (job.kill_timer) return;
+  const auto id = job.order.job_id;
+  job.kill_timer = loop_.after(config_.kill_grace_ms, [this, id] {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    it->second.kill_timer = 0;
+    signal_job(it->second.launched, SIGKILL);
+    (void)it->second.launched.cgroup.kill_all();
+  });
+}
+
+void NodeAgent::on_kill(std::int64_t job_id, int attempt, const std::string& reason) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || (attempt && it->second.order.attempt != attempt)) return;
+  log::info("killing job " + std::to_string(job_id) + ": " + reason);
+  it->second.kill_reason = reason;
+  terminate(it->second);
+}
+
+void NodeAgent::reap() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    finish(pid, status);
+  }
+}
+
+void NodeAgent::finish(pid_t pid, int wait_status) {
+  auto p = job_of_pid_.find(pid);
+  if (p == job_of_pid_.end()) return;  // a grandchild reparented to us, or unknown
+  const auto id = p->second;
+  job_of_pid_.erase(p);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  RunningJob& j = it->second;
+  if (j.timeout_timer) loop_.cancel(j.timeout_timer);
+  if (j.kill_timer) loop_.cancel(j.kill_timer);
+  const bool oom = j.launched.cgroup.oom_killed();
+  // The job ends when its main process ends: nothing it started may outlive it.
+  (void)j.launched.cgroup.kill_all();
+  if (!j.launched.cgroup.active()) ::kill(-pid, SIGKILL);
+  (void)j.launched.cgroup.remove();
+  std::error_code ec;
+  std::filesystem::remove_all(config_.state_dir + "/jobs/" + std::to_string(id), ec);
+
+  const ExitStatus es = decode_wait_status(wait_status);
+  proto::ExitReport r;
+  r.job_id = id;
+  r.attempt = j.order.attempt;
+  r.at = transport::epoch_ms();
+  if (es.signal == 0) r.exit_code = es.exit_code;
+  r.signal = es.signal;
+  if (j.timed_out)
+    r.reason = kTimeoutReason;
+  else if (oom)
+    r.reason = kOomReason;
+  else if (!j.kill_reason.empty())
+    r.reason = j.kill_reason;
+  log::info("job " + std::to_string(id) + " ended: " +
+            (es.signal ? "signal " + std::to_string(es.signal) : "exit " + std::to_string(es.exit_code)) +
+            (r.reason.empty() ? "" : " (" + r.reason + ")"));
+  jobs_.erase(it);
+  report(r);
+}
+
+void NodeAgent::report(const proto::ExitReport& r) {
+  unacked_[r.job_id] = r;
+  send(proto::to_json(r));
+}
+
+void NodeAgent::kill_all_jobs() {
+  for (auto& [id, j] : jobs_) {
+    signal_job(j.launched, SIGKILL);
+    (void)j.launched.cgroup.kill_all();
+  }
+}
+
+}  // namespace drover::agent

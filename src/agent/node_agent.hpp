@@ -1,0 +1,79 @@
+// drover-noded's core: keeps one connection to the head, launches the jobs it
+// is given, enforces their time limits, and reports how they ended. Jobs keep
+// running while the head is away; their exits are held until the head has
+// acknowledged them, and a reconnecting agent tells the head what it runs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "agent/cgroup.hpp"
+#include "agent/job_launcher.hpp"
+#include "proto/agent_messages.hpp"
+#include "transport/connection.hpp"
+#include "transport/event_loop.hpp"
+
+namespace drover::agent {
+
+struct AgentConfig {
+  std::string head_address;     // unix:/path or tcp:host:port
+  std::string node_name;
+  std::string state_dir;        // job scratch directories (scripts)
+  std::string topology_xml;     // tests: an hwloc XML instead of this machine
+  std::string cgroup_parent = "drover";
+  std::int64_t kill_grace_ms = 30000;    // SIGTERM -> SIGKILL, like Slurm's KillWait
+  std::int64_t reconnect_ms = 500;
+};
+
+class NodeAgent {
+ public:
+  explicit NodeAgent(AgentConfig config);
+  ~NodeAgent();
+  Status start();
+  transport::EventLoop& loop() { return loop_; }
+  // Stops the loop; running jobs are left running (a restarted agent does not
+  // re-adopt them yet: the head requeues or fails them when it reconnects).
+  void stop() { loop_.stop(); }
+  // Kills every job (used on `drover down`).
+  void kill_all_jobs();
+
+ private:
+  struct RunningJob {
+    proto::LaunchOrder order;
+    LaunchedJob launched;
+    std::int64_t started_at = 0;
+    std::uint64_t timeout_timer = 0;
+    std::uint64_t kill_timer = 0;
+    bool timed_out = false;
+    std::string kill_reason;   // set when the head asked to kill it
+  };
+
+  void connect();
+  void schedule_reconnect();
+  void on_message(std::string frame);
+  void on_launch(const proto::LaunchOrder& order);
+  void on_kill(std::int64_t job_id, int attempt, const std::string& reason);
+  void terminate(RunningJob& job);  // SIGTERM now, SIGKILL after the grace period
+  void reap();
+  void finish(pid_t pid, int wait_status);
+  void report(const proto::ExitReport& r);
+  void send(const proto::Json& j);
+
+  AgentConfig config_;
+  transport::EventLoop loop_;
+  NodeTopology topology_;
+  CgroupLayout cgroups_;
+  std::shared_ptr<transport::Connection> conn_;
+  bool welcomed_ = false;
+  std::map<std::int64_t, RunningJob> jobs_;       // by job id
+  std::map<pid_t, std::int64_t> job_of_pid_;
+  std::map<std::int64_t, proto::ExitReport> unacked_;  // by job id
+  int sigchld_fd_ = -1;
+  bool reconnect_pending_ = false;
+};
+
+}  // namespace drover::agent

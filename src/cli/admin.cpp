@@ -1,0 +1,400 @@
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <cstring>
+#include <cerrno>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "core/units.hpp"
+
+namespace drover::cli {
+
+namespace po = boost::program_options;
+using proto::Json;
+
+namespace {
+
+struct Parsed {
+  po::variables_map vm;
+  Args rest;  // after "--"
+  bool help = false;
+};
+
+Parsed parse_sub(const std::string& usage, po::options_description& desc, const Args& args,
+                 po::positional_options_description* pos = nullptr) {
+  Parsed p;
+  Args opts;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      p.rest.assign(args.begin() + i + 1, args.end());
+      break;
+    }
+    opts.push_back(args[i]);
+  }
+  po::options_description all(usage);
+  all.add_options()("help,h", "show this help");
+  all.add(desc);
+  auto parser = po::command_line_parser(opts).options(all);
+  if (pos) parser.positional(*pos);
+  po::store(parser.run(), p.vm);
+  if (p.vm.count("help")) {
+    std::cout << all << "\n";
+    p.help = true;
+    return p;
+  }
+  po::notify(p.vm);
+  return p;
+}
+
+Result<Json> read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error("cannot read " + path, std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json j = Json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return make_error(path, "not valid JSON");
+  return j;
+}
+
+Result<Json> kv_object(const std::vector<std::string>& items, const std::string& opt) {
+  Json o = Json::object();
+  for (const auto& s : items) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) return make_error(opt + " '" + s + "'", "expected KEY=VALUE");
+    o[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return o;
+}
+
+int print_or_json(const Parsed& p, const Json& r) {
+  if (p.vm.count("json")) std::cout << r.dump(2) << "\n";
+  return 0;
+}
+
+std::string mib(std::int64_t m) {
+  if (m >= 10 * 1024) return std::to_string(m / 1024) + "G";
+  return std::to_string(m) + "M";
+}
+
+
+}  // namespace
+
+// ---- nodes -----------------------------------------------------------------------
+
+int cmd_nodes(const Global& g, const Args& args) {
+  po::options_description desc("Options");
+  std::string node;
+  desc.add_options()("json", "JSON")("long,l", po::value(&node)->implicit_value(""),
+                                      "details (cores, NUMA, GPUs in use) of one node or all");
+  auto p = parse_sub("Usage: drover nodes [-l [NODE]] [--json]\n\nNodes, like sinfo: state, vCPUs used/total, "
+                     "memory, GPUs.\n\nExamples:\n  drover nodes\n  drover nodes -l node01\n",
+                     desc, args);
+  if (p.help) return 0;
+  auto c = connect(g.socket);
+  if (!c) return fail("nodes", c.message());
+  auto r = c->call("ListNodes");
+  if (!r) return fail("nodes", r.message());
+  if (p.vm.count("json")) return print_or_json(p, *r);
+  if (p.vm.count("long")) {
+    for (const auto& n : (*r)["nodes"]) {
+      if (!node.empty() && str(n, "nodeName") != node) continue;
+      std::set<int> used;
+      for (const auto& x : n["cpusUsed"]) used.insert(x.get<int>());
+      const Json& t = n["topology"];
+      std::cout << str(n, "nodeName") << ": " << str(n, "state")
+                << (str(n, "stateReason").empty() ? "" : " (" + str(n, "stateReason") + ")") << ", "
+                << num(t, "packages") << " packages, " << t["numa"].size() << " NUMA, "
+                << t["cores"].size() << " cores, " << num(n, "vcpus") << " PUs, " << mib(num(n, "memoryMiB"))
+                << " memory (" << mib(num(n, "memoryUsedMiB")) << " in use)\n";
+      for (std::size_t d = 0; d < t["numa"].size(); ++d) {
+        const Json& nd = t["numa"][d];
+        std::cout << "  NUMA " << num(nd, "osIndex") << " (" << mib(num(nd, "memoryMiB")) << "): ";
+        for (const auto& core : t["cores"]) {
+          if (num(core, "numa") != static_cast<std::int64_t>(d)) continue;
+          std::cout << "[";
+          for (const auto& pu : core["pus"]) std::cout << (used.count(pu.get<int>()) ? '#' : '.');
+          std::cout << "]";
+        }
+        std::cout << "\n";
+      }
+      std::set<int> gused;
+      for (const auto& x : n["gpusUsed"]) gused.insert(x.get<int>());
+      for (const auto& gpu : t["gpus"])
+        std::cout << "  GPU " << num(gpu, "index") << " " << str(gpu, "pciBusId") << " " << str(gpu, "vendor")
+                  << (str(gpu, "name").empty() ? "" : " " + str(gpu, "name")) << " near NUMA "
+                  << num(gpu, "numa") << (gused.count(static_cast<int>(num(gpu, "index"))) ? "  in use" : "  free")
+                  << "\n";
+      std::cout << "  ('#' = PU in use, '.' = free; one [...] per core)\n";
+    }
+    return 0;
+  }
+  Table t({"NODE", "STATE", "CPUS(used/total)", "MEMORY(used/total)", "GPUS(used/total)", "JOBS", "REASON"});
+  for (const auto& n : (*r)["nodes"])
+    t.add({str(n, "nodeName"), str(n, "state"),
+           std::to_string(num(n, "vcpusUsed")) + "/" + std::to_string(num(n, "vcpus")),
+           mib(num(n, "memoryUsedMiB")) + "/" + mib(num(n, "memoryMiB")),
+           std::to_string(n["gpusUsed"].size()) + "/" + std::to_string(num(n, "gpus")),
+           std::to_string(num(n, "jobsRunning")), str(n, "stateReason")});
+  t.print(std::cout);
+  return 0;
+}
+
+// ---- definitions -------------------------------------------------------------------
+
+int cmd_definitions(const Global& g, const Args& args) {
+  const std::string usage =
+      "Usage: drover definitions register FILE.json | register --name NAME [options] -- COMMAND...\n"
+      "       drover definitions list [--all] | show NAME[:REV] | deregister NAME:REV\n\n"
+      "Job definitions are versioned templates (AWS Batch). Registering a name again adds a revision.\n"
+      "'Ref::key' in the command is replaced by the parameter 'key'.\n\n"
+      "Examples:\n"
+      "  drover definitions register --name greet --parameter who=world -- echo hello Ref::who\n"
+      "  drover submit --definition greet --parameter who=Ada\n"
+      "  drover definitions register blast.json\n";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string sub = args[0];
+  const Args rest(args.begin() + 1, args.end());
+  auto c = connect(g.socket);
+  if (sub == "register") {
+    std::string file, name, type = "single", mem, time;
+    int vcpus = 1, gpus = 0, retry = 1;
+    std::vector<std::string> env, params, tags;
+    po::options_description desc("Options");
+    desc.add_options()("file", po::value(&file), "a JSON definition (AWS RegisterJobDefinition shape)")(
+        "name", po::value(&name), "definition name")("type", po::value(&type), "single or multinode")(
+        "vcpus,c", po::value(&vcpus), "vCPUs")("mem", po::value(&mem), "memory, e.g. 4G")(
+        "gpus", po::value(&gpus), "GPUs")("time,t", po::value(&time), "time limit per attempt")(
+        "retry", po::value(&retry), "attempts 1-10")("env", po::value(&env)->composing(), "KEY=VALUE")(
+        "parameter", po::value(&params)->composing(), "default KEY=VALUE for Ref::KEY")(
+        "tag", po::value(&tags)->composing(), "KEY=VALUE")("json", "print the reply as JSON");
+    po::positional_options_description pos;
+    pos.add("file", 1);
+    auto p = parse_sub(usage, desc, rest, &pos);
+    if (p.help) return 0;
+    Json def;
+    if (!file.empty()) {
+      auto j = read_json_file(file);
+      if (!j) return fail("definitions register", j.message());
+      def = *j;
+    } else {
+      if (name.empty()) return fail("definitions register", "give a JSON file or --name (see --help)");
+      def = {{"jobDefinitionName", name}, {"type", type}, {"command", p.rest}};
+      Json rr = Json::array({{{"type", "VCPU"}, {"value", std::to_string(vcpus)}}});
+      if (!mem.empty()) {
+        auto m = parse_memory_mib(mem);
+        if (!m) return fail("definitions register", "--mem: " + m.message());
+        rr.push_back({{"type", "MEMORY"}, {"value", std::to_string(*m)}});
+      }
+      if (gpus) rr.push_back({{"type", "GPU"}, {"value", std::to_string(gpus)}});
+      def["resourceRequirements"] = rr;
+      if (!time.empty()) {
+        auto t = parse_time_limit(time);
+        if (!t) return fail("definitions register", "--time: " + t.message());
+        if (*t) def["timeout"] = {{"attemptDurationSeconds", *t}};
+      }
+      def["retryStrategy"] = {{"attempts", retry}};
+      Json e = Json::array();
+      for (const auto& s : env) {
+        const auto eq = s.find('=');
+        if (eq == std::string::npos) return fail("definitions register", "--env '" + s + "': expected KEY=VALUE");
+        e.push_back({{"name", s.substr(0, eq)}, {"value", s.substr(eq + 1)}});
+      }
+      def["environment"] = e;
+      auto pj = kv_object(params, "--parameter");
+      if (!pj) return fail("definitions register", pj.message());
+      def["parameters"] = *pj;
+      auto tj = kv_object(tags, "--tag");
+      if (!tj) return fail("definitions register", tj.message());
+      def["tags"] = *tj;
+    }
+    if (!c) return fail("definitions register", c.message());
+    auto r = c->call("RegisterJobDefinition", def);
+    if (!r) return fail("definitions register", r.message());
+    if (p.vm.count("json")) return print_or_json(p, *r);
+    std::cout << "Registered " << str(*r, "jobDefinitionName") << ":" << num(*r, "revision") << "\n";
+    return 0;
+  }
+  if (sub == "list" || sub == "show") {
+    std::string which;
+    po::options_description desc("Options");
+    desc.add_options()("name", po::value(&which), "NAME[:REV]")("all", "include deregistered revisions")("json", "JSON");
+    po::positional_options_description pos;
+    pos.add("name", 1);
+    auto p = parse_sub(usage, desc, rest, &pos);
+    if (p.help) return 0;
+    if (!c) return fail("definitions", c.message());
+    std::string name = which;
+    int rev = 0;
+    if (auto colon = which.rfind(':'); colon != std::string::npos) {
+      name = which.substr(0, colon);
+      rev = std::atoi(which.c_str() + colon + 1);
+    }
+    Json a = Json::object();
+    if (!name.empty()) a["jobDefinitionName"] = name;
+    if (!p.vm.count("all") && sub == "list") a["status"] = "ACTIVE";
+    auto r = c->call("DescribeJobDefinitions", a);
+    if (!r) return fail("definitions", r.message());
+    Json defs = Json::array();
+    for (const auto& d : (*r)["jobDefinitions"])
+      if (!rev || num(d, "revision") == rev) defs.push_back(d);
+    if (sub == "show") {
+      if (defs.empty()) return fail("definitions show", "no definition '" + which + "'");
+      if (!rev) defs = Json::array({defs.back()});
+      std::cout << defs.dump(2) << "\n";
+      return 0;
+    }
+    if (p.vm.count("json")) {
+      std::cout << Json{{"jobDefinitions", defs}}.dump(2) << "\n";
+      return 0;
+    }
+    Table t({"NAME", "REVISION", "STATUS", "TYPE", "COMMAND"});
+    for (const auto& d : defs) {
+      std::string cmd;
+      for (const auto& x : d["command"]) cmd += (cmd.empty() ? "" : " ") + x.get<std::string>();
+      t.add({str(d, "jobDefinitionName"), std::to_string(num(d, "revision")), str(d, "status"), str(d, "type"), cmd});
+    }
+    t.print(std::cout);
+    return 0;
+  }
+  if (sub == "deregister") {
+    if (rest.size() != 1) return fail("definitions deregister", "give NAME:REVISION, e.g. greet:1");
+    if (!c) return fail("definitions", c.message());
+    auto r = c->call("DeregisterJobDefinition", {{"jobDefinition", rest[0]}});
+    if (!r) return fail("definitions deregister", r.message());
+    std::cout << "Deregistered " << rest[0] << "\n";
+    return 0;
+  }
+  return fail("definitions", "unknown subcommand '" + sub + "' (register, list, show, deregister)");
+}
+
+// ---- queues and environments -----------------------------------------------------------
+
+static int list_queues(ApiClient& c, bool json) {
+  auto r = c.call("DescribeJobQueues");
+  if (!r) return fail("queues", r.message());
+  if (json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  Table t({"QUEUE", "STATE", "PRIORITY", "COMPUTE ENVIRONMENTS", "RUNNABLE"});
+  for (const auto& q : (*r)["jobQueues"]) {
+    std::string envs;
+    for (const auto& e : q["computeEnvironmentOrder"]) envs += (envs.empty() ? "" : ",") + str(e, "computeEnvironment");
+    t.add({str(q, "jobQueueName"), str(q, "state"), std::to_string(num(q, "priority")), envs,
+           std::to_string(num(q, "runnableJobs"))});
+  }
+  t.print(std::cout);
+  return 0;
+}
+
+int cmd_queues(const Global& g, const Args& args) {
+  const std::string usage =
+      "Usage: drover queues list | create NAME --envs CE[,CE2,CE3] [--priority N] [--disabled]\n"
+      "       drover queues update NAME [--envs ...] [--priority N] [--state ENABLED|DISABLED]\n\n"
+      "Job queues feed compute environments in order; higher priority queues go first.\n\n"
+      "Examples:\n  drover queues create gpu --envs gpu-nodes --priority 10\n"
+      "  drover queues update gpu --state DISABLED\n";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string sub = args[0];
+  std::string name, envs, state;
+  int priority = 1;
+  po::options_description desc("Options");
+  desc.add_options()("name", po::value(&name), "queue name")("envs", po::value(&envs), "compute environments, in order")(
+      "priority", po::value(&priority), "0-1000, higher first")("state", po::value(&state), "ENABLED or DISABLED")(
+      "disabled", "create it DISABLED")("json", "JSON");
+  po::positional_options_description pos;
+  pos.add("name", 1);
+  auto p = parse_sub(usage, desc, Args(args.begin() + 1, args.end()), &pos);
+  if (p.help) return 0;
+  auto c = connect(g.socket);
+  if (!c) return fail("queues", c.message());
+  if (sub == "list") return list_queues(*c, p.vm.count("json"));
+  if (sub != "create" && sub != "update") return fail("queues", "unknown subcommand '" + sub + "' (list, create, update)");
+  if (name.empty()) return fail("queues " + sub, "which queue? e.g. drover queues " + sub + " gpu");
+  Json a = {{"jobQueueName", name}};
+  if (!envs.empty() || sub == "create") {
+    Json order = Json::array();
+    std::stringstream ss(envs);
+    int i = 0;
+    for (std::string e; std::getline(ss, e, ',');)
+      if (!e.empty()) order.push_back({{"order", ++i}, {"computeEnvironment", e}});
+    a["computeEnvironmentOrder"] = order;
+  }
+  if (p.vm.count("priority") || sub == "create") a["priority"] = priority;
+  if (!state.empty()) a["state"] = state;
+  if (p.vm.count("disabled")) a["state"] = "DISABLED";
+  auto r = c->call(sub == "create" ? "CreateJobQueue" : "UpdateJobQueue", a);
+  if (!r) return fail("queues " + sub, r.message());
+  if (p.vm.count("json")) return print_or_json(p, *r);
+  std::cout << (sub == "create" ? "Created" : "Updated") << " queue " << name << "\n";
+  return 0;
+}
+
+int cmd_envs(const Global& g, const Args& args) {
+  const std::string usage =
+      "Usage: drover envs list | create NAME --nodes N1,N2 [--max-vcpus N] [--disabled]\n"
+      "       drover envs update NAME [--nodes ...] [--max-vcpus N] [--state ENABLED|DISABLED]\n\n"
+      "Compute environments are sets of nodes (AWS Batch UNMANAGED environments).\n\n"
+      "Examples:\n  drover envs create gpu-nodes --nodes gpu01,gpu02\n"
+      "  drover envs update gpu-nodes --state DISABLED\n";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string sub = args[0];
+  std::string name, nodes, state;
+  int max_vcpus = 0;
+  po::options_description desc("Options");
+  desc.add_options()("name", po::value(&name), "environment name")("nodes", po::value(&nodes), "node names, comma separated")(
+      "max-vcpus", po::value(&max_vcpus), "cap on vCPUs in use at once (0: none)")(
+      "state", po::value(&state), "ENABLED or DISABLED")("disabled", "create it DISABLED")("json", "JSON");
+  po::positional_options_description pos;
+  pos.add("name", 1);
+  auto p = parse_sub(usage, desc, Args(args.begin() + 1, args.end()), &pos);
+  if (p.help) return 0;
+  auto c = connect(g.socket);
+  if (!c) return fail("envs", c.message());
+  if (sub == "list") {
+    auto r = c->call("DescribeComputeEnvironments");
+    if (!r) return fail("envs", r.message());
+    if (p.vm.count("json")) return print_or_json(p, *r);
+    Table t({"ENVIRONMENT", "TYPE", "STATE", "MAXVCPUS", "NODES"});
+    for (const auto& e : (*r)["computeEnvironments"]) {
+      std::string ns;
+      for (const auto& n : e["nodes"]) ns += (ns.empty() ? "" : ",") + n.get<std::string>();
+      t.add({str(e, "computeEnvironmentName"), str(e, "type"), str(e, "state"),
+             num(e, "maxvCpus") ? std::to_string(num(e, "maxvCpus")) : "-", ns});
+    }
+    t.print(std::cout);
+    return 0;
+  }
+  if (sub != "create" && sub != "update") return fail("envs", "unknown subcommand '" + sub + "' (list, create, update)");
+  if (name.empty()) return fail("envs " + sub, "which environment? e.g. drover envs " + sub + " cpu-nodes");
+  Json a = {{"computeEnvironmentName", name}, {"type", "UNMANAGED"}};
+  if (!nodes.empty() || sub == "create") {
+    Json list = Json::array();
+    std::stringstream ss(nodes);
+    for (std::string n; std::getline(ss, n, ',');)
+      if (!n.empty()) list.push_back(n);
+    a["nodes"] = list;
+  }
+  if (p.vm.count("max-vcpus")) a["maxvCpus"] = max_vcpus;
+  if (!state.empty()) a["state"] = state;
+  if (p.vm.count("disabled")) a["state"] = "DISABLED";
+  auto r = c->call(sub == "create" ? "CreateComputeEnvironment" : "UpdateComputeEnvironment", a);
+  if (!r) return fail("envs " + sub, r.message());
+  if (p.vm.count("json")) return print_or_json(p, *r);
+  std::cout << (sub == "create" ? "Created" : "Updated") << " compute environment " << name << "\n";
+  return 0;
+}
+
+}  // namespace drover::cli

@@ -1,0 +1,33 @@
+// The `drover` command line: one function per subcommand, each taking the
+// arguments after its name. Output for people by default, JSON with --json.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace drover::cli {
+
+using Args = std::vector<std::string>;
+
+// Options every command accepts.
+struct Global {
+  std::string socket;  // empty: default_socket_path()
+};
+
+int run(int argc, char** argv);
+
+int cmd_submit(const Global& g, const Args& args);
+int cmd_jobs(const Global& g, const Args& args);
+int cmd_show(const Global& g, const Args& args);
+int cmd_cancel(const Global& g, const Args& args);
+int cmd_logs(const Global& g, const Args& args);
+int cmd_history(const Global& g, const Args& args);
+int cmd_nodes(const Global& g, const Args& args);
+int cmd_definitions(const Global& g, const Args& args);
+int cmd_queues(const Global& g, const Args& args);
+int cmd_envs(const Global& g, const Args& args);
+int cmd_up(const Global& g, const Args& args);
+int cmd_down(const Global& g, const Args& args);
+int cmd_status(const Global& g, const Args& args);
+
+}  // namespace drover::cli

@@ -1,0 +1,290 @@
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "core/units.hpp"
+
+namespace drover::cli {
+
+namespace po = boost::program_options;
+using proto::Json;
+
+namespace {
+
+bool parse(const char* help, po::options_description& desc, const Args& args, po::variables_map& vm,
+           po::positional_options_description* pos = nullptr) {
+  po::options_description all(help);
+  all.add_options()("help,h", "show this help");
+  all.add(desc);
+  auto parser = po::command_line_parser(args).options(all);
+  if (pos) parser.positional(*pos);
+  po::store(parser.run(), vm);
+  if (vm.count("help")) {
+    std::cout << all << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+std::string elapsed(const Json& j) {
+  const auto started = num(j, "startedAt");
+  if (!started) return "0:00";
+  const auto stopped = num(j, "stoppedAt");
+  return format_duration(((stopped ? stopped : now_ms()) - started) / 1000);
+}
+
+// Relative ("1h", "30m", "2d") or absolute (epoch seconds) times for --since.
+Result<std::int64_t> parse_since(const std::string& s) {
+  if (s.empty()) return std::int64_t{0};
+  const char unit = s.back();
+  const std::string n = std::isdigit(static_cast<unsigned char>(unit)) ? s : s.substr(0, s.size() - 1);
+  if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 12)
+    return make_error("--since '" + s + "'", "use 30m, 12h, 7d or epoch seconds");
+  const std::int64_t v = std::stoll(n);
+  switch (unit) {
+    case 's': return now_ms() - v * 1000;
+    case 'm': return now_ms() - v * 60'000;
+    case 'h': return now_ms() - v * 3'600'000;
+    case 'd': return now_ms() - v * 86'400'000;
+    default:
+      if (std::isdigit(static_cast<unsigned char>(unit))) return v * 1000;
+      return make_error("--since '" + s + "'", "use 30m, 12h, 7d or epoch seconds");
+  }
+}
+
+}  // namespace
+
+int cmd_jobs(const Global& g, const Args& args) {
+  std::string user, states, queue;
+  po::options_description desc("Options");
+  desc.add_options()("user,u", po::value(&user), "only this user's jobs")(
+      "state,t", po::value(&states), "only these states, comma separated (RUNNING,RUNNABLE,...)")(
+      "queue,p", po::value(&queue), "only this queue")("me", "only my jobs")(
+      "all,a", "include finished jobs still held in memory")("json", "JSON (jobSummaryList)");
+  po::variables_map vm;
+  if (!parse("Usage: drover jobs [options]\n\nQueued and running jobs, like squeue.\n\n"
+             "Examples:\n  drover jobs\n  drover jobs -u alice -t RUNNING\n  drover jobs --json\n",
+             desc, args, vm))
+    return 0;
+  Json a = Json::object();
+  if (vm.count("me")) user = std::to_string(::getuid());
+  if (!user.empty()) a["user"] = user;
+  if (!queue.empty()) a["jobQueue"] = queue;
+  Json st = Json::array();
+  std::stringstream ss(states);
+  for (std::string s; std::getline(ss, s, ',');)
+    if (!s.empty()) st.push_back(s);
+  if (vm.count("all") && st.empty())
+    st = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"};
+  if (!st.empty()) a["jobStatus"] = st;
+  auto c = connect(g.socket);
+  if (!c) return fail("jobs", c.message());
+  auto r = c->call("ListJobs", a);
+  if (!r) return fail("jobs", r.message());
+  if (vm.count("json")) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  Table t({"JOBID", "NAME", "USER", "QUEUE", "STATE", "TIME", "CPUS", "NODE (REASON)"});
+  for (const auto& j : (*r)["jobSummaryList"]) {
+    const std::string state = str(j, "status");
+    std::string where = str(j, "nodeName");
+    if (state == "RUNNABLE")
+      where = "(" + (str(j, "pendingReason").empty() ? std::string("Priority") : str(j, "pendingReason")) + ")";
+    else if (state == "PENDING")
+      where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency") : str(j, "statusReason")) + ")";
+    else if (state == "FAILED" || state == "SUCCEEDED")
+      where = str(j, "statusReason").empty() ? where : where + " (" + str(j, "statusReason") + ")";
+    t.add({str(j, "jobId"), str(j, "jobName"), str(j["owner"], "user"), str(j, "jobQueue"), state,
+           elapsed(j), std::to_string(num(j, "vcpus")), where});
+  }
+  t.print(std::cout);
+  return 0;
+}
+
+int cmd_show(const Global& g, const Args& args) {
+  std::vector<std::string> ids;
+  po::options_description desc("Options");
+  desc.add_options()("job", po::value(&ids), "job id")("json", "JSON (as AWS DescribeJobs)");
+  po::positional_options_description pos;
+  pos.add("job", -1);
+  po::variables_map vm;
+  if (!parse("Usage: drover show JOB... [--json]\n\nEverything about a job, its attempts included.\n\n"
+             "Example:\n  drover show 42\n",
+             desc, args, vm, &pos))
+    return 0;
+  if (ids.empty()) return fail("show", "which job? e.g. drover show 42");
+  auto c = connect(g.socket);
+  if (!c) return fail("show", c.message());
+  auto r = c->call("DescribeJobs", {{"jobs", ids}});
+  if (!r) return fail("show", r.message());
+  const Json& jobs = (*r)["jobs"];
+  if (vm.count("json")) {
+    std::cout << jobs.dump(2) << "\n";
+    return jobs.size() == ids.size() ? 0 : 1;
+  }
+  int rc = jobs.size() == ids.size() ? 0 : 1;
+  if (rc) std::cerr << "drover show: some jobs were not found\n";
+  for (const auto& j : jobs) {
+    auto line = [](const std::string& k, const std::string& v) {
+      if (!v.empty()) std::cout << "  " << k << std::string(k.size() < 18 ? 18 - k.size() : 1, ' ') << v << "\n";
+    };
+    std::cout << "Job " << str(j, "jobId") << " (" << str(j, "jobName") << ")\n";
+    line("state", str(j, "status"));
+    line("reason", str(j, "statusReason"));
+    line("waiting for", str(j, "pendingReason"));
+    line("owner", str(j["owner"], "user") + " (uid " + str(j["owner"], "uid") + ")");
+    line("queue", str(j, "jobQueue"));
+    line("definition", str(j, "jobDefinition"));
+    std::string res;
+    for (const auto& rr : j["resourceRequirements"])
+      res += (res.empty() ? "" : ", ") + str(rr, "value") + " " +
+             (str(rr, "type") == "MEMORY" ? std::string("MiB") : str(rr, "type") == "VCPU" ? std::string("vCPU") : str(rr, "type"));
+    line("resources", res);
+    if (j.contains("timeout")) line("time limit", format_duration(num(j["timeout"], "attemptDurationSeconds")));
+    line("retry attempts", str(j["retryStrategy"], "attempts"));
+    line("submitted", format_time(num(j, "createdAt")));
+    line("started", j.contains("startedAt") ? format_time(num(j, "startedAt")) : "");
+    line("stopped", j.contains("stoppedAt") ? format_time(num(j, "stoppedAt")) : "");
+    line("directory", str(j, "workingDirectory"));
+    line("output", str(j, "stdoutPath"));
+    line("error", str(j, "stderrPath"));
+    if (j.contains("dependsOn")) {
+      std::string d;
+      for (const auto& x : j["dependsOn"]) d += (d.empty() ? "" : ", ") + str(x, "type") + ":" + str(x, "jobId");
+      line("depends on", d);
+    }
+    if (j.contains("parameters")) line("parameters", j["parameters"].dump());
+    if (j.contains("tags")) line("tags", j["tags"].dump());
+    const Json& attempts = j["attempts"];
+    if (!attempts.empty()) {
+      std::cout << "  attempts:\n";
+      Table t({"    #", "NODE", "CPUS", "STARTED", "STOPPED", "EXIT", "REASON"});
+      int n = 0;
+      for (const auto& a : attempts) {
+        const Json& ct = a["container"];
+        std::string cpus;
+        for (const auto& x : ct.value("cpus", Json::array())) cpus += (cpus.empty() ? "" : ",") + x.dump();
+        std::string exit = ct.contains("exitCode") ? str(ct, "exitCode") : ct.contains("signal") ? "sig " + str(ct, "signal") : "-";
+        std::string reason = str(a, "statusReason").empty() ? str(ct, "reason") : str(a, "statusReason");
+        t.add({"    " + std::to_string(++n), str(ct, "nodeName"), cpus, format_time(num(a, "startedAt")),
+               format_time(num(a, "stoppedAt")), exit, reason});
+      }
+      t.print(std::cout);
+    }
+  }
+  return rc;
+}
+
+int cmd_cancel(const Global& g, const Args& args) {
+  std::vector<std::string> ids;
+  std::string reason;
+  po::options_description desc("Options");
+  desc.add_options()("job", po::value(&ids), "job ids")("reason", po::value(&reason), "why (recorded on the job)");
+  po::positional_options_description pos;
+  pos.add("job", -1);
+  po::variables_map vm;
+  if (!parse("Usage: drover cancel JOB... [--reason TEXT]\n\nCancel queued jobs and stop running ones "
+             "(SIGTERM, then SIGKILL after the grace period).\n\nExample:\n  drover cancel 42 43\n",
+             desc, args, vm, &pos))
+    return 0;
+  if (ids.empty()) return fail("cancel", "which job? e.g. drover cancel 42");
+  auto c = connect(g.socket);
+  if (!c) return fail("cancel", c.message());
+  int rc = 0;
+  for (const auto& id : ids) {
+    Json a = {{"jobId", id}};
+    if (!reason.empty()) a["reason"] = reason;
+    auto r = c->call("TerminateJob", a);
+    if (!r) {
+      rc = fail("cancel", r.message());
+      continue;
+    }
+    if (r->value("alreadyFinished", false))
+      std::cerr << "drover cancel: job " << id << " had already finished (" << str(*r, "status") << ")\n";
+  }
+  return rc;
+}
+
+int cmd_logs(const Global& g, const Args& args) {
+  std::string id;
+  po::options_description desc("Options");
+  desc.add_options()("job", po::value(&id), "job id")("follow,f", "keep printing until the job ends")(
+      "stderr", "the error file (when --error was given)");
+  po::positional_options_description pos;
+  pos.add("job", 1);
+  po::variables_map vm;
+  if (!parse("Usage: drover logs JOB [-f] [--stderr]\n\nPrint a job's output file.\n\n"
+             "Examples:\n  drover logs 42\n  drover logs -f 42\n",
+             desc, args, vm, &pos))
+    return 0;
+  if (id.empty()) return fail("logs", "which job? e.g. drover logs 42");
+  auto c = connect(g.socket);
+  if (!c) return fail("logs", c.message());
+  std::int64_t offset = 0;
+  const bool follow = vm.count("follow");
+  for (;;) {
+    Json a = {{"jobId", id}, {"offset", offset}, {"stream", vm.count("stderr") ? "stderr" : "stdout"}};
+    auto r = c->call("ReadLog", a);
+    if (!r) return fail("logs", r.message());
+    const std::string data = str(*r, "data");
+    std::cout << data << std::flush;
+    offset = num(*r, "offset");
+    const std::string state = str(*r, "status");
+    const bool ended = state == "SUCCEEDED" || state == "FAILED";
+    if (!data.empty()) continue;  // drain before deciding
+    if (!follow || ended) {
+      if (!r->value("exists", true) && !follow)
+        return fail("logs", "no output yet for job " + id + " (" + state + ")" +
+                                (str(*r, "path").empty() ? "" : ": " + str(*r, "path") + ": " + str(*r, "error")));
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+int cmd_history(const Global& g, const Args& args) {
+  std::string since, state, user, queue;
+  int limit = 1000;
+  po::options_description desc("Options");
+  desc.add_options()("since,S", po::value(&since), "finished within: 30m, 12h, 7d (default: all)")(
+      "state,s", po::value(&state), "SUCCEEDED or FAILED")("user,u", po::value(&user), "only this user")(
+      "queue,p", po::value(&queue), "only this queue")("limit", po::value(&limit), "at most this many (1000)")(
+      "json", "JSON");
+  po::variables_map vm;
+  if (!parse("Usage: drover history [options]\n\nFinished jobs, newest first, like sacct.\n\n"
+             "Examples:\n  drover history --since 1d\n  drover history --state FAILED -u alice --json\n",
+             desc, args, vm))
+    return 0;
+  auto s = parse_since(since);
+  if (!s) return fail("history", s.message());
+  Json a = {{"since", *s}, {"limit", limit}};
+  if (!state.empty()) a["jobStatus"] = state;
+  if (!user.empty()) a["user"] = user;
+  if (!queue.empty()) a["jobQueue"] = queue;
+  auto c = connect(g.socket);
+  if (!c) return fail("history", c.message());
+  auto r = c->call("ListJobHistory", a);
+  if (!r) return fail("history", r.message());
+  if (vm.count("json")) {
+    std::cout << (*r)["jobs"].dump(2) << "\n";
+    return 0;
+  }
+  Table t({"JOBID", "NAME", "USER", "QUEUE", "STATE", "EXIT", "ELAPSED", "ATTEMPTS", "END", "REASON"});
+  for (const auto& j : (*r)["jobs"]) {
+    const Json& ct = j.value("container", Json::object());
+    t.add({str(j, "jobId"), str(j, "jobName"), str(j["owner"], "user"), str(j, "jobQueue"), str(j, "status"),
+           ct.contains("exitCode") ? str(ct, "exitCode") : "-", elapsed(j), std::to_string(j["attempts"].size()),
+           format_time(num(j, "stoppedAt")), str(j, "statusReason")});
+  }
+  t.print(std::cout);
+  return 0;
+}
+
+}  // namespace drover::cli

@@ -1,0 +1,61 @@
+#include "cli/output.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+
+namespace drover::cli {
+
+void Table::print(std::ostream& out) const {
+  std::vector<std::size_t> w;
+  for (const auto& r : rows_)
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (w.size() <= i) w.push_back(0);
+      w[i] = std::max(w[i], r[i].size());
+    }
+  for (const auto& r : rows_) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+std::string format_time(std::int64_t ms) {
+  if (ms <= 0) return "-";
+  const std::time_t t = ms / 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int fail(const std::string& cmd, const std::string& message) {
+  std::cerr << "drover " << cmd << ": " << message << "\n";
+  return 1;
+}
+
+Result<ApiClient> connect(const std::string& socket) {
+  return ApiClient::connect(socket.empty() ? default_socket_path() : socket);
+}
+
+std::string str(const proto::Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::int64_t num(const proto::Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+}
+
+}  // namespace drover::cli

@@ -1,0 +1,469 @@
+#include "core/cluster_state.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+namespace drover {
+
+namespace {
+const std::set<std::int64_t> kNoJobs;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string describe_exit(const Attempt& a) {
+  if (!a.reason.empty()) return a.reason;
+  if (a.signal != 0) {
+    const char* name = sigabbrev_np(a.signal);
+    return "killed by signal " + std::to_string(a.signal) +
+           (name ? std::string(" (SIG") + name + ")" : std::string());
+  }
+  if (a.exit_code) return "exited with code " + std::to_string(*a.exit_code);
+  return "ended";
+}
+}  // namespace
+
+bool glob_match(const std::string& pattern, const std::string& text) {
+  // Iterative wildcard match with backtracking to the last '*'.
+  std::size_t p = 0, t = 0, star = std::string::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool should_retry(const Job& job, const Attempt& attempt) {
+  if (static_cast<int>(job.attempts.size()) >= job.retry.attempts) return false;
+  const std::string code = attempt.exit_code ? std::to_string(*attempt.exit_code) : "";
+  for (const auto& rule : job.retry.evaluate_on_exit) {
+    const bool match = (rule.on_exit_code.empty() || glob_match(rule.on_exit_code, code)) &&
+                       (rule.on_reason.empty() || glob_match(rule.on_reason, attempt.reason)) &&
+                       (rule.on_status_reason.empty() ||
+                        glob_match(rule.on_status_reason, attempt.status_reason));
+    if (match) return rule.action == "RETRY";
+  }
+  // No rule matched: retry, as AWS Batch does, except that a timed-out attempt is
+  // retried only when a rule asks for it (a job that ran out of time will likely
+  // run out of time again).
+  return attempt.reason.rfind("Job attempt duration exceeded timeout", 0) != 0;
+}
+
+Status ClusterState::apply(const Event& event) {
+  return std::visit([this](const auto& e) { return on(e); }, event);
+}
+
+// ---- definitions, queues, environments ---------------------------------------
+
+Status ClusterState::on(const DefinitionRegistered& e) {
+  auto& revs = definitions_[e.definition.name];
+  if (e.definition.revision != static_cast<int>(revs.size()) + 1)
+    return make_error("cannot register job definition " + e.definition.name,
+                      "revision " + std::to_string(e.definition.revision) + " out of order");
+  revs.push_back(e.definition);
+  dirty_.definitions.emplace(e.definition.name, e.definition.revision);
+  return {};
+}
+
+Status ClusterState::on(const DefinitionDeregistered& e) {
+  auto it = definitions_.find(e.name);
+  if (it == definitions_.end() || e.revision < 1 ||
+      e.revision > static_cast<int>(it->second.size()))
+    return make_error("cannot deregister job definition " + e.name + ":" +
+                          std::to_string(e.revision),
+                      "no such revision");
+  it->second[e.revision - 1].active = false;
+  dirty_.definitions.emplace(e.name, e.revision);
+  return {};
+}
+
+Status ClusterState::on(const QueueSaved& e) {
+  queues_[e.queue.name] = e.queue;
+  dirty_.queues.insert(e.queue.name);
+  return {};
+}
+
+Status ClusterState::on(const EnvironmentSaved& e) {
+  envs_[e.environment.name] = e.environment;
+  dirty_.environments.insert(e.environment.name);
+  return {};
+}
+
+// ---- nodes --------------------------------------------------------------------
+
+void ClusterState::resize_allocation(Node& node) {
+  int max_pu = -1;
+  for (const auto& c : node.topology.cores)
+    for (int pu : c.pus) max_pu = std::max(max_pu, pu);
+  node.pu_used.assign(static_cast<std::size_t>(max_pu + 1), false);
+  node.gpu_used.assign(node.topology.gpus.size(), false);
+  node.memory_used_mib = 0;
+  node.jobs_running = 0;
+}
+
+Status ClusterState::on(const NodeConnected& e) {
+  auto [it, inserted] = nodes_.try_emplace(e.name);
+  Node& n = it->second;
+  n.name = e.name;
+  const bool changed = inserted || !(n.topology == e.topology);
+  n.topology = e.topology;
+  n.connected = true;
+  n.last_seen = e.at;
+  if (n.state == NodeState::Down) {
+    n.state = NodeState::Up;
+    n.state_reason.clear();
+  }
+  if (changed) {
+    resize_allocation(n);
+    for (const auto& [id, job] : jobs_)
+      if (is_active(job.state) && job.current_attempt() && job.current_attempt()->node == e.name)
+        allocate(job);
+  }
+  dirty_.nodes.insert(e.name);
+  return {};
+}
+
+Status ClusterState::on(const NodeDisconnected& e) {
+  auto it = nodes_.find(e.name);
+  if (it == nodes_.end()) return make_error("unknown node " + e.name);
+  it->second.connected = false;
+  it->second.last_seen = e.at;
+  if (it->second.state == NodeState::Up) {
+    it->second.state = NodeState::Down;
+    it->second.state_reason = "agent not connected";
+  }
+  dirty_.nodes.insert(e.name);
+  return {};
+}
+
+Status ClusterState::on(const NodeStateSet& e) {
+  auto it = nodes_.find(e.name);
+  if (it == nodes_.end()) return make_error("unknown node " + e.name);
+  it->second.state = e.state;
+  it->second.state_reason = e.reason;
+  dirty_.nodes.insert(e.name);
+  return {};
+}
+
+void ClusterState::allocate(const Job& job) {
+  const Attempt* a = job.current_attempt();
+  if (!a) return;
+  auto it = nodes_.find(a->node);
+  if (it == nodes_.end()) return;
+  Node& n = it->second;
+  for (int pu : a->cpus)
+    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = true;
+  for (int g : a->gpus)
+    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = true;
+  n.memory_used_mib += job.request.memory_mib;
+  ++n.jobs_running;
+}
+
+void ClusterState::release(const Job& job) {
+  const Attempt* a = job.current_attempt();
+  if (!a) return;
+  auto it = nodes_.find(a->node);
+  if (it == nodes_.end()) return;
+  Node& n = it->second;
+  for (int pu : a->cpus)
+    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = false;
+  for (int g : a->gpus)
+    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = false;
+  n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib - job.request.memory_mib);
+  n.jobs_running = std::max(0, n.jobs_running - 1);
+}
+
+// ---- jobs ---------------------------------------------------------------------
+
+Job* ClusterState::mutable_job(std::int64_t id) {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+const Job* ClusterState::job(std::int64_t id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+void ClusterState::set_state(Job& job, JobState state) {
+  if (job.state == JobState::Runnable && state != JobState::Runnable) {
+    auto it = runnable_.find(job.queue);
+    if (it != runnable_.end()) it->second.erase(job.id);
+  }
+  if (state == JobState::Runnable && job.state != JobState::Runnable)
+    runnable_[job.queue].insert(job.id);
+  if (state != JobState::Runnable) job.pending_reason.clear();
+  job.state = state;
+  dirty_.jobs.insert(job.id);
+}
+
+void ClusterState::finish(Job& job, JobState state, std::string reason, std::int64_t at) {
+  set_state(job, state);
+  job.status_reason = std::move(reason);
+  job.stopped_at = at;
+  resolve_dependents(job.id, at);
+}
+
+Status ClusterState::on(const JobSubmitted& e) {
+  if (jobs_.count(e.job.id)) return make_error("job " + std::to_string(e.job.id) + " exists");
+  Job& job = jobs_.emplace(e.job.id, e.job).first->second;
+  next_job_id_ = std::max(next_job_id_, job.id + 1);
+  job.state = JobState::Submitted;
+  for (const auto& d : job.depends_on) {
+    const Job* dep = this->job(d.job_id);
+    if (dep && !is_terminal(dep->state)) dependents_[d.job_id].push_back(job.id);
+  }
+  set_state(job, JobState::Pending);
+  evaluate_dependencies(job, e.job.created_at);
+  dirty_.jobs.insert(job.id);
+  return {};
+}
+
+void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
+  if (job.state != JobState::Pending) return;
+  for (const auto& d : job.depends_on) {
+    const Job* dep = this->job(d.job_id);
+    if (!dep) continue;  // forgotten (purged) jobs count as satisfied
+    const JobState s = dep->state;
+    bool satisfied = false, impossible = false;
+    switch (d.type) {
+      case DependencyType::AfterOk:
+        satisfied = s == JobState::Succeeded;
+        impossible = s == JobState::Failed;
+        break;
+      case DependencyType::AfterNotOk:
+        satisfied = s == JobState::Failed;
+        impossible = s == JobState::Succeeded;
+        break;
+      case DependencyType::AfterAny:
+        satisfied = is_terminal(s);
+        break;
+      case DependencyType::After:
+        satisfied = s == JobState::Running || is_terminal(s);
+        break;
+    }
+    if (impossible) {
+      finish(job, JobState::Failed,
+             std::string("Dependency job ") + std::to_string(d.job_id) + " ended " +
+                 to_string(s) + " (" + to_string(d.type) + " can no longer be satisfied)",
+             at);
+      return;
+    }
+    if (!satisfied) {
+      job.status_reason = "Dependency";
+      return;
+    }
+  }
+  job.status_reason.clear();
+  set_state(job, JobState::Runnable);
+}
+
+void ClusterState::resolve_dependents(std::int64_t id, std::int64_t at) {
+  auto it = dependents_.find(id);
+  if (it == dependents_.end()) return;
+  // Copy: evaluating may finish jobs and recurse into this map.
+  const std::vector<std::int64_t> ids = it->second;
+  if (is_terminal(job(id)->state)) dependents_.erase(id);
+  for (auto d : ids)
+    if (Job* dj = mutable_job(d)) evaluate_dependencies(*dj, at);
+}
+
+Status ClusterState::on(const JobDispatched& e) {
+  Job* job = mutable_job(e.id);
+  if (!job) return make_error("cannot dispatch job " + std::to_string(e.id), "unknown job");
+  if (job->state != JobState::Runnable)
+    return make_error("cannot dispatch job " + std::to_string(e.id),
+                      std::string("it is ") + to_string(job->state));
+  if (!nodes_.count(e.node)) return make_error("cannot dispatch to " + e.node, "unknown node");
+  Attempt a;
+  a.node = e.node;
+  a.cpus = e.cpus;
+  a.gpus = e.gpus;
+  job->attempts.push_back(std::move(a));
+  job->status_reason.clear();
+  set_state(*job, JobState::Starting);
+  allocate(*job);
+  return {};
+}
+
+Status ClusterState::on(const JobStarted& e) {
+  Job* job = mutable_job(e.id);
+  if (!job || job->state != JobState::Starting)
+    return make_error("job " + std::to_string(e.id) + " was not starting");
+  job->attempts.back().started_at = e.at;
+  job->started_at = e.at;
+  set_state(*job, JobState::Running);
+  resolve_dependents(job->id, e.at);  // "after" dependencies wait for the start
+  return {};
+}
+
+Status ClusterState::on(const JobExited& e) {
+  Job* job = mutable_job(e.id);
+  if (!job || !is_active(job->state))
+    return make_error("job " + std::to_string(e.id) + " was not running");
+  release(*job);
+  Attempt& a = job->attempts.back();
+  a.stopped_at = e.at;
+  if (a.started_at == 0) a.started_at = e.at;
+  a.exit_code = e.exit_code;
+  a.signal = e.signal;
+  a.reason = e.reason;
+  const bool ok = e.exit_code && *e.exit_code == 0 && e.signal == 0 && e.reason.empty();
+  if (job->terminate_requested) {
+    a.status_reason = job->terminate_reason;
+    finish(*job, JobState::Failed, job->terminate_reason, e.at);
+    return {};
+  }
+  if (ok) {
+    finish(*job, JobState::Succeeded, "", e.at);
+    return {};
+  }
+  a.status_reason = describe_exit(a);
+  if (should_retry(*job, a)) {
+    job->status_reason = "Retrying (attempt " + std::to_string(job->attempts.size() + 1) +
+                         " of " + std::to_string(job->retry.attempts) +
+                         ") after: " + a.status_reason;
+    set_state(*job, JobState::Runnable);
+    return {};
+  }
+  finish(*job, JobState::Failed, a.status_reason, e.at);
+  return {};
+}
+
+Status ClusterState::on(const JobRequeued& e) {
+  Job* job = mutable_job(e.id);
+  if (!job || !is_active(job->state))
+    return make_error("job " + std::to_string(e.id) + " was not starting or running");
+  release(*job);
+  job->attempts.pop_back();
+  job->status_reason = e.reason;
+  set_state(*job, JobState::Runnable);
+  if (job->terminate_requested)
+    finish(*job, JobState::Failed, job->terminate_reason, e.at);
+  return {};
+}
+
+Status ClusterState::on(const JobTerminationRequested& e) {
+  Job* job = mutable_job(e.id);
+  if (!job) return make_error("job " + std::to_string(e.id) + " not found");
+  if (is_terminal(job->state)) return {};  // nothing to do: already ended
+  job->terminate_requested = true;
+  job->terminate_reason = e.reason;
+  dirty_.jobs.insert(job->id);
+  // Not yet on a node: ends now. On a node: ends when the agent reports the exit.
+  if (!is_active(job->state)) finish(*job, JobState::Failed, e.reason, e.at);
+  return {};
+}
+
+Status ClusterState::on(const JobPendingReasonSet& e) {
+  Job* job = mutable_job(e.id);
+  if (job && job->state == JobState::Runnable) job->pending_reason = e.reason;
+  return {};  // not persisted: recomputed by every scheduling pass
+}
+
+// ---- queries ------------------------------------------------------------------
+
+const JobDefinition* ClusterState::definition(const std::string& name, int revision) const {
+  auto it = definitions_.find(name);
+  if (it == definitions_.end()) return nullptr;
+  const auto& revs = it->second;
+  if (revision > 0)
+    return revision <= static_cast<int>(revs.size()) ? &revs[revision - 1] : nullptr;
+  for (auto r = revs.rbegin(); r != revs.rend(); ++r)
+    if (r->active) return &*r;
+  return nullptr;
+}
+
+const JobQueue* ClusterState::queue(const std::string& name) const {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : &it->second;
+}
+
+const ComputeEnvironment* ClusterState::environment(const std::string& name) const {
+  auto it = envs_.find(name);
+  return it == envs_.end() ? nullptr : &it->second;
+}
+
+const Node* ClusterState::node(const std::string& name) const {
+  auto it = nodes_.find(name);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+const std::set<std::int64_t>& ClusterState::runnable(const std::string& queue) const {
+  auto it = runnable_.find(queue);
+  return it == runnable_.end() ? kNoJobs : it->second;
+}
+
+std::size_t ClusterState::runnable_count() const {
+  std::size_t n = 0;
+  for (const auto& [q, ids] : runnable_) n += ids.size();
+  return n;
+}
+
+DirtySet ClusterState::take_dirty() {
+  DirtySet d;
+  std::swap(d, dirty_);
+  return d;
+}
+
+void ClusterState::mark_dirty(const DirtySet& d) {
+  dirty_.jobs.insert(d.jobs.begin(), d.jobs.end());
+  dirty_.definitions.insert(d.definitions.begin(), d.definitions.end());
+  dirty_.queues.insert(d.queues.begin(), d.queues.end());
+  dirty_.environments.insert(d.environments.begin(), d.environments.end());
+  dirty_.nodes.insert(d.nodes.begin(), d.nodes.end());
+}
+
+// ---- restore ------------------------------------------------------------------
+
+void ClusterState::restore(JobDefinition d) {
+  auto& revs = definitions_[d.name];
+  if (static_cast<int>(revs.size()) < d.revision) revs.resize(d.revision);
+  revs[d.revision - 1] = std::move(d);
+}
+void ClusterState::restore(JobQueue q) { queues_[q.name] = std::move(q); }
+void ClusterState::restore(ComputeEnvironment e) { envs_[e.name] = std::move(e); }
+void ClusterState::restore(Node n) {
+  n.connected = false;
+  if (n.state == NodeState::Up) {
+    n.state = NodeState::Down;
+    n.state_reason = "agent not connected";
+  }
+  resize_allocation(n);
+  nodes_[n.name] = std::move(n);
+}
+void ClusterState::restore(Job j) {
+  next_job_id_ = std::max(next_job_id_, j.id + 1);
+  const auto id = j.id;
+  jobs_[id] = std::move(j);
+}
+
+void ClusterState::finish_restore() {
+  runnable_.clear();
+  dependents_.clear();
+  for (auto& [name, n] : nodes_) resize_allocation(n);
+  for (auto& [id, job] : jobs_) {
+    if (job.state == JobState::Runnable) runnable_[job.queue].insert(id);
+    if (is_active(job.state)) allocate(job);
+    if (job.state == JobState::Pending)
+      for (const auto& d : job.depends_on) dependents_[d.job_id].push_back(id);
+  }
+}
+
+}  // namespace drover

@@ -1,0 +1,114 @@
+// The whole model held by the head: definitions, queues, compute environments,
+// nodes and jobs. It changes only through apply(Event), which keeps every derived
+// index (runnable order, node allocation, dependents) consistent and records what
+// changed so the server can persist exactly that.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/events.hpp"
+#include "core/result.hpp"
+
+namespace drover {
+
+struct DirtySet {
+  std::set<std::int64_t> jobs;
+  std::set<std::pair<std::string, int>> definitions;
+  std::set<std::string> queues;
+  std::set<std::string> environments;
+  std::set<std::string> nodes;
+  bool empty() const {
+    return jobs.empty() && definitions.empty() && queues.empty() && environments.empty() &&
+           nodes.empty();
+  }
+};
+
+class ClusterState {
+ public:
+  // Applies one event. An event that does not fit the state (unknown job, a job
+  // in the wrong state) is refused with an error and changes nothing.
+  Status apply(const Event& event);
+
+  // Restoring from the store: no validation, nothing marked dirty. Call
+  // finish_restore() once everything is in.
+  void restore(JobDefinition d);
+  void restore(JobQueue q);
+  void restore(ComputeEnvironment e);
+  void restore(Node n);
+  void restore(Job j);
+  void finish_restore();
+
+  const Job* job(std::int64_t id) const;
+  const std::unordered_map<std::int64_t, Job>& jobs() const { return jobs_; }
+  // The latest ACTIVE revision when revision is 0.
+  const JobDefinition* definition(const std::string& name, int revision = 0) const;
+  const std::map<std::string, std::vector<JobDefinition>>& definitions() const {
+    return definitions_;
+  }
+  const JobQueue* queue(const std::string& name) const;
+  const std::map<std::string, JobQueue>& queues() const { return queues_; }
+  const ComputeEnvironment* environment(const std::string& name) const;
+  const std::map<std::string, ComputeEnvironment>& environments() const { return envs_; }
+  const Node* node(const std::string& name) const;
+  const std::map<std::string, Node>& nodes() const { return nodes_; }
+
+  // RUNNABLE jobs of a queue in the order they are considered (FIFO by id).
+  const std::set<std::int64_t>& runnable(const std::string& queue) const;
+  std::size_t runnable_count() const;
+
+  std::int64_t allocate_job_id() { return next_job_id_++; }
+  std::int64_t next_job_id() const { return next_job_id_; }
+
+  DirtySet take_dirty();
+  // Puts back what a failed save did not write, to be saved next time.
+  void mark_dirty(const DirtySet& d);
+
+ private:
+  Status on(const DefinitionRegistered& e);
+  Status on(const DefinitionDeregistered& e);
+  Status on(const QueueSaved& e);
+  Status on(const EnvironmentSaved& e);
+  Status on(const NodeConnected& e);
+  Status on(const NodeDisconnected& e);
+  Status on(const NodeStateSet& e);
+  Status on(const JobSubmitted& e);
+  Status on(const JobDispatched& e);
+  Status on(const JobStarted& e);
+  Status on(const JobExited& e);
+  Status on(const JobRequeued& e);
+  Status on(const JobTerminationRequested& e);
+  Status on(const JobPendingReasonSet& e);
+
+  Job* mutable_job(std::int64_t id);
+  void set_state(Job& job, JobState state);
+  void finish(Job& job, JobState state, std::string reason, std::int64_t at);
+  void allocate(const Job& job);
+  void release(const Job& job);
+  void resize_allocation(Node& node);
+  // Re-evaluates jobs that depend on `id`, cascading failures.
+  void resolve_dependents(std::int64_t id, std::int64_t at);
+  // PENDING -> RUNNABLE / FAILED / stays, by the state of its dependencies.
+  void evaluate_dependencies(Job& job, std::int64_t at);
+
+  std::map<std::string, std::vector<JobDefinition>> definitions_;  // revisions in order
+  std::map<std::string, JobQueue> queues_;
+  std::map<std::string, ComputeEnvironment> envs_;
+  std::map<std::string, Node> nodes_;
+  std::unordered_map<std::int64_t, Job> jobs_;
+  std::map<std::string, std::set<std::int64_t>> runnable_;
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> dependents_;
+  std::int64_t next_job_id_ = 1;
+  DirtySet dirty_;
+};
+
+// Why an attempt that ended is or is not retried, per the job's retry strategy.
+bool should_retry(const Job& job, const Attempt& attempt);
+// Shell-style glob (* and ?) as AWS Batch evaluateOnExit uses.
+bool glob_match(const std::string& pattern, const std::string& text);
+
+}  // namespace drover

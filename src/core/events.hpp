@@ -1,0 +1,55 @@
+// Everything that changes the model is one of these events, applied by
+// ClusterState::apply. Names are in the past tense: they record what happened.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/job.hpp"
+#include "core/job_definition.hpp"
+#include "core/job_queue.hpp"
+#include "core/node.hpp"
+
+namespace drover {
+
+struct DefinitionRegistered { JobDefinition definition; };
+struct DefinitionDeregistered { std::string name; int revision = 0; };
+struct QueueSaved { JobQueue queue; };                  // created or updated
+struct EnvironmentSaved { ComputeEnvironment environment; };
+struct NodeConnected { std::string name; NodeTopology topology; std::int64_t at = 0; };
+struct NodeDisconnected { std::string name; std::int64_t at = 0; };
+struct NodeStateSet { std::string name; NodeState state; std::string reason; };
+
+struct JobSubmitted { Job job; };
+// The head chose a node and cores: a new attempt begins, the job is STARTING.
+struct JobDispatched {
+  std::int64_t id = 0;
+  std::string node;
+  std::vector<int> cpus;
+  std::vector<int> gpus;
+  std::int64_t at = 0;
+};
+struct JobStarted { std::int64_t id = 0; std::int64_t at = 0; };
+// The attempt ended: normal exit, signal, timeout, OOM, or could not start.
+struct JobExited {
+  std::int64_t id = 0;
+  std::int64_t at = 0;
+  std::optional<int> exit_code;
+  int signal = 0;
+  std::string reason;  // container.reason
+};
+// A dispatched attempt never reached the node (head restart): back to the queue,
+// the attempt is forgotten.
+struct JobRequeued { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
+// Cancel (pending) or terminate (running) asked by a user or the system.
+struct JobTerminationRequested { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
+struct JobPendingReasonSet { std::int64_t id = 0; std::string reason; };
+
+using Event = std::variant<DefinitionRegistered, DefinitionDeregistered, QueueSaved,
+                           EnvironmentSaved, NodeConnected, NodeDisconnected, NodeStateSet,
+                           JobSubmitted, JobDispatched, JobStarted, JobExited, JobRequeued,
+                           JobTerminationRequested, JobPendingReasonSet>;
+
+}  // namespace drover

@@ -1,0 +1,111 @@
+#include "core/job.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace drover {
+
+const char* to_string(JobState s) {
+  switch (s) {
+    case JobState::Submitted: return "SUBMITTED";
+    case JobState::Pending: return "PENDING";
+    case JobState::Runnable: return "RUNNABLE";
+    case JobState::Starting: return "STARTING";
+    case JobState::Running: return "RUNNING";
+    case JobState::Succeeded: return "SUCCEEDED";
+    case JobState::Failed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+static std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+std::optional<JobState> parse_job_state(const std::string& s) {
+  const std::string u = upper(s);
+  for (auto st : {JobState::Submitted, JobState::Pending, JobState::Runnable, JobState::Starting,
+                  JobState::Running, JobState::Succeeded, JobState::Failed})
+    if (u == to_string(st)) return st;
+  return std::nullopt;
+}
+
+const char* to_string(DependencyType t) {
+  switch (t) {
+    case DependencyType::AfterOk: return "afterok";
+    case DependencyType::AfterAny: return "afterany";
+    case DependencyType::AfterNotOk: return "afternotok";
+    case DependencyType::After: return "after";
+  }
+  return "afterok";
+}
+
+std::optional<DependencyType> parse_dependency_type(const std::string& s) {
+  std::string l = s;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (l == "afterok" || l.empty()) return DependencyType::AfterOk;
+  if (l == "afterany") return DependencyType::AfterAny;
+  if (l == "afternotok") return DependencyType::AfterNotOk;
+  if (l == "after") return DependencyType::After;
+  return std::nullopt;
+}
+
+std::string expand_output_pattern(const std::string& pattern, const Job& job,
+                                  const std::string& node) {
+  std::string out;
+  out.reserve(pattern.size() + 16);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c != '%' || i + 1 == pattern.size()) {
+      out += c;
+      continue;
+    }
+    const char k = pattern[++i];
+    switch (k) {
+      case 'j': out += std::to_string(job.id); break;
+      case 'x': out += job.name; break;
+      case 'u': out += job.user; break;
+      case 'N': out += node; break;
+      case '%': out += '%'; break;
+      default:  // unknown escapes are kept literally, so nothing is silently lost
+        out += '%';
+        out += k;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> substitute_parameters(const std::vector<std::string>& command,
+                                               const KeyValues& params) {
+  std::vector<std::string> out;
+  out.reserve(command.size());
+  static const std::string kRef = "Ref::";
+  for (const auto& arg : command) {
+    std::string s;
+    std::size_t pos = 0;
+    while (true) {
+      const auto at = arg.find(kRef, pos);
+      if (at == std::string::npos) {
+        s.append(arg, pos);
+        break;
+      }
+      s.append(arg, pos, at - pos);
+      auto end = at + kRef.size();
+      while (end < arg.size() &&
+             (std::isalnum(static_cast<unsigned char>(arg[end])) || arg[end] == '_' ||
+              arg[end] == '-'))
+        ++end;
+      const std::string name = arg.substr(at + kRef.size(), end - at - kRef.size());
+      if (const auto* v = find_value(params, name))
+        s += *v;
+      else
+        s.append(arg, at, end - at);
+      pos = end;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace drover

@@ -1,0 +1,96 @@
+// A job and its attempts. States and field names follow AWS Batch; HPC additions
+// (owner, placement, output paths) are named in the same spirit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job_definition.hpp"
+#include "core/resources.hpp"
+
+namespace drover {
+
+enum class JobState { Submitted, Pending, Runnable, Starting, Running, Succeeded, Failed };
+
+const char* to_string(JobState s);
+std::optional<JobState> parse_job_state(const std::string& s);  // case-insensitive
+inline bool is_terminal(JobState s) { return s == JobState::Succeeded || s == JobState::Failed; }
+inline bool is_active(JobState s) { return s == JobState::Starting || s == JobState::Running; }
+
+// Slurm's dependency kinds; AWS Batch's plain jobId dependency is AfterOk.
+enum class DependencyType { AfterOk, AfterAny, AfterNotOk, After };
+const char* to_string(DependencyType t);
+std::optional<DependencyType> parse_dependency_type(const std::string& s);
+
+struct Dependency {
+  std::int64_t job_id = 0;
+  DependencyType type = DependencyType::AfterOk;
+  bool operator==(const Dependency&) const = default;
+};
+
+struct Attempt {
+  std::string node;
+  std::vector<int> cpus;   // PU OS indexes the attempt was bound to
+  std::vector<int> gpus;   // Gpu::index values
+  std::int64_t started_at = 0;  // epoch ms; 0 until running
+  std::int64_t stopped_at = 0;
+  std::optional<int> exit_code;
+  int signal = 0;          // terminating signal, 0 if exited normally
+  std::string reason;      // container.reason: why the process ended (timeout, OOM...)
+  std::string status_reason;
+  bool operator==(const Attempt&) const = default;
+};
+
+// What the job runs: kept out of Job so that queued jobs stay small in the head's
+// memory; the store keeps it and it is loaded when the job is dispatched.
+struct JobPayload {
+  std::vector<std::string> command;  // argv, or empty when script is set
+  std::string script;                // a batch script's text (starts with #!)
+  KeyValues environment;             // the job's environment, submitter's included
+  bool operator==(const JobPayload&) const = default;
+};
+
+struct Job {
+  std::int64_t id = 0;
+  std::string name;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string user;
+  std::string queue;
+  std::string definition;  // "" when submitted without one
+  int definition_revision = 0;
+  JobState state = JobState::Submitted;
+  std::string status_reason;
+  std::int64_t created_at = 0;  // epoch ms
+  std::int64_t started_at = 0;  // of the latest attempt
+  std::int64_t stopped_at = 0;
+  Resources request;
+  std::int64_t timeout_seconds = 0;  // per attempt; 0: none
+  RetryStrategy retry;
+  std::vector<Dependency> depends_on;
+  std::vector<Attempt> attempts;
+  std::string working_dir;
+  std::string stdout_path;  // pattern as given (%j ...), relative to working_dir
+  std::string stderr_path;  // empty: same file as stdout
+  KeyValues parameters;
+  KeyValues tags;
+  bool terminate_requested = false;
+  std::string terminate_reason;
+  // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...).
+  std::string pending_reason;
+
+  const Attempt* current_attempt() const {
+    return attempts.empty() ? nullptr : &attempts.back();
+  }
+};
+
+// Default output file, like Slurm's "slurm-%j.out".
+inline constexpr const char* kDefaultOutputPattern = "drover-%j.out";
+
+// Expands %j (job id), %x (name), %u (user), %N (node), %% in an output pattern.
+std::string expand_output_pattern(const std::string& pattern, const Job& job,
+                                  const std::string& node);
+
+}  // namespace drover

@@ -1,0 +1,32 @@
+// Job queues and compute environments (AWS Batch CreateJobQueue /
+// CreateComputeEnvironment). An UNMANAGED environment is a set of registered nodes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace drover {
+
+inline constexpr int kMaxEnvironmentsPerQueue = 3;
+
+struct JobQueue {
+  std::string name;
+  bool enabled = true;    // DISABLED: accepts no new jobs, still runs what it holds
+  int priority = 1;       // higher is considered first
+  std::vector<std::string> compute_environments;  // in order of preference, at most 3
+  std::int64_t created_at = 0;
+  bool operator==(const JobQueue&) const = default;
+};
+
+struct ComputeEnvironment {
+  std::string name;
+  std::string type = "UNMANAGED";
+  bool enabled = true;        // DISABLED: starts nothing new
+  int max_vcpus = 0;          // 0: no cap beyond the nodes themselves
+  std::vector<std::string> nodes;  // node names; a node may sit in several environments
+  std::int64_t created_at = 0;
+  bool operator==(const ComputeEnvironment&) const = default;
+};
+
+}  // namespace drover

@@ -1,0 +1,254 @@
+#include "core/job_request.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace drover {
+
+Status validate_name(const std::string& field, const std::string& value) {
+  if (value.empty()) return make_error(field, "must not be empty");
+  if (value.size() > 128)
+    return make_error(field, "'" + value.substr(0, 32) + "...' is longer than 128 characters");
+  for (unsigned char c : value)
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '.')
+      return make_error(field, "'" + value + "' may contain only letters, digits, '-', '_' and '.'");
+  return {};
+}
+
+static Status validate_resources(const std::string& where, const Resources& r) {
+  if (r.vcpus < 1)
+    return make_error(where + "vcpus", std::to_string(r.vcpus) + " is not allowed: ask for at least 1");
+  if (r.vcpus > kMaxVcpus) return make_error(where + "vcpus", std::to_string(r.vcpus) + " is too large");
+  if (r.memory_mib < 0)
+    return make_error(where + "memory", std::to_string(r.memory_mib) + " MiB is negative");
+  if (r.gpus < 0) return make_error(where + "gpus", std::to_string(r.gpus) + " is negative");
+  return {};
+}
+
+static Status validate_retry(const std::string& where, const RetryStrategy& r) {
+  if (r.attempts < 1 || r.attempts > kMaxAttempts)
+    return make_error(where + "retryStrategy.attempts",
+                      std::to_string(r.attempts) + " is outside 1..10");
+  for (std::size_t i = 0; i < r.evaluate_on_exit.size(); ++i) {
+    const auto& rule = r.evaluate_on_exit[i];
+    const std::string f = where + "retryStrategy.evaluateOnExit[" + std::to_string(i) + "]";
+    if (rule.action != "RETRY" && rule.action != "EXIT")
+      return make_error(f + ".action", "'" + rule.action + "' is not RETRY or EXIT");
+    if (rule.on_exit_code.empty() && rule.on_reason.empty() && rule.on_status_reason.empty())
+      return make_error(f, "needs onExitCode, onReason or onStatusReason");
+  }
+  return {};
+}
+
+static Status validate_timeout(const std::string& where, std::int64_t t) {
+  if (t < 0) return make_error(where + "timeout.attemptDurationSeconds", "must not be negative");
+  if (t > kMaxTimeoutSeconds)
+    return make_error(where + "timeout.attemptDurationSeconds",
+                      std::to_string(t) + " s is longer than one year");
+  return {};
+}
+
+Status validate_definition(const JobDefinition& d) {
+  if (auto s = validate_name("jobDefinitionName", d.name); !s) return s;
+  if (auto s = validate_resources("", d.resources); !s) return s;
+  if (auto s = validate_retry("", d.retry); !s) return s;
+  if (auto s = validate_timeout("", d.timeout_seconds); !s) return s;
+  for (const auto& [k, v] : d.environment)
+    if (k.empty() || k.find('=') != std::string::npos)
+      return make_error("environment", "'" + k + "' is not a valid variable name");
+  return {};
+}
+
+Status validate_environment(const ComputeEnvironment& e) {
+  if (auto s = validate_name("computeEnvironmentName", e.name); !s) return s;
+  if (e.type != "UNMANAGED")
+    return make_error("type", "'" + e.type + "' is not supported: use UNMANAGED");
+  if (e.max_vcpus < 0) return make_error("maxvCpus", "must not be negative");
+  for (const auto& n : e.nodes)
+    if (auto s = validate_name("nodes", n); !s) return s;
+  return {};
+}
+
+Status validate_queue(const JobQueue& q, const ClusterState& state) {
+  if (auto s = validate_name("jobQueueName", q.name); !s) return s;
+  if (q.priority < 0 || q.priority > 1000)
+    return make_error("priority", std::to_string(q.priority) + " is outside 0..1000");
+  if (q.compute_environments.empty())
+    return make_error("computeEnvironmentOrder", "needs at least one compute environment");
+  if (q.compute_environments.size() > kMaxEnvironmentsPerQueue)
+    return make_error("computeEnvironmentOrder", "at most 3 compute environments");
+  for (const auto& ce : q.compute_environments)
+    if (!state.environment(ce))
+      return make_error("computeEnvironmentOrder", "unknown compute environment '" + ce + "'");
+  return {};
+}
+
+// Largest totals among the nodes a queue can use, to refuse jobs that could
+// never run there. known is false when no node of the queue has reported yet.
+struct QueueCapacity {
+  bool known = false;
+  int max_vcpus = 0;
+  std::int64_t max_memory_mib = 0;
+  int max_gpus = 0;
+  int env_vcpu_cap = 0;  // largest maxvCpus among the environments, 0: none
+  bool fits_one = false;
+};
+
+static QueueCapacity capacity_for(const JobQueue& q, const ClusterState& state,
+                                  const Resources& r) {
+  QueueCapacity c;
+  bool uncapped = false;
+  for (const auto& ce_name : q.compute_environments) {
+    const auto* ce = state.environment(ce_name);
+    if (!ce) continue;
+    if (ce->max_vcpus == 0) uncapped = true;
+    c.env_vcpu_cap = std::max(c.env_vcpu_cap, ce->max_vcpus);
+    for (const auto& n : ce->nodes) {
+      const Node* node = state.node(n);
+      if (!node || node->topology.cores.empty()) continue;
+      c.known = true;
+      const auto& t = node->topology;
+      c.max_vcpus = std::max(c.max_vcpus, t.pu_count());
+      c.max_memory_mib = std::max(c.max_memory_mib, t.memory_mib);
+      c.max_gpus = std::max(c.max_gpus, static_cast<int>(t.gpus.size()));
+      if (r.vcpus <= t.pu_count() && r.memory_mib <= t.memory_mib &&
+          r.gpus <= static_cast<int>(t.gpus.size()) &&
+          (ce->max_vcpus == 0 || r.vcpus <= ce->max_vcpus))
+        c.fits_one = true;
+    }
+  }
+  if (uncapped) c.env_vcpu_cap = 0;
+  return c;
+}
+
+Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const ClusterState& state,
+                        const std::string& default_queue, std::int64_t id, std::int64_t now) {
+  NewJob out;
+  Job& job = out.job;
+  job.id = id;
+  job.uid = who.uid;
+  job.gid = who.gid;
+  job.user = who.user;
+  job.created_at = now;
+
+  // The definition supplies defaults; the request overrides them.
+  const JobDefinition* def = nullptr;
+  if (!req.definition.empty()) {
+    std::string name = req.definition;
+    int rev = 0;
+    if (auto colon = name.rfind(':'); colon != std::string::npos) {
+      const std::string r = name.substr(colon + 1);
+      name.resize(colon);
+      if (r.empty() || r.size() > 9 || !std::all_of(r.begin(), r.end(), ::isdigit) ||
+          std::stoi(r) < 1)
+        return make_error("jobDefinition", "'" + req.definition +
+                                               "': the revision after ':' must be a number from 1");
+      rev = std::stoi(r);
+    }
+    def = state.definition(name, rev);
+    if (!def)
+      return make_error("jobDefinition", "unknown job definition '" + req.definition +
+                                             "' (see: drover definitions list)");
+    if (!def->active)
+      return make_error("jobDefinition", "'" + req.definition + "' was deregistered");
+    if (def->type == DefinitionType::Multinode)
+      return make_error("jobDefinition", "'" + req.definition +
+                                             "' is a multinode definition; multi-node jobs are "
+                                             "not supported yet");
+    job.definition = def->name;
+    job.definition_revision = def->revision;
+    job.request = def->resources;
+    job.timeout_seconds = def->timeout_seconds;
+    job.retry = def->retry;
+    job.parameters = def->parameters;
+    job.tags = def->tags;
+    out.payload.environment = def->environment;
+  }
+  for (const auto& [k, v] : req.parameters) set_value(job.parameters, k, v);
+  for (const auto& [k, v] : req.tags) set_value(job.tags, k, v);
+
+  job.name = req.name.empty() ? (def ? def->name : std::string("job")) : req.name;
+  if (auto s = validate_name("jobName", job.name); !s) return s.error();
+
+  if (req.vcpus) job.request.vcpus = *req.vcpus;
+  if (req.memory_mib) job.request.memory_mib = *req.memory_mib;
+  if (req.gpus) job.request.gpus = *req.gpus;
+  if (req.timeout_seconds) job.timeout_seconds = *req.timeout_seconds;
+  if (req.retry) job.retry = *req.retry;
+  if (auto s = validate_resources("", job.request); !s) return s.error();
+  if (auto s = validate_retry("", job.retry); !s) return s.error();
+  if (auto s = validate_timeout("", job.timeout_seconds); !s) return s.error();
+
+  // What runs: a script, a command, or the definition's command.
+  if (!req.script.empty()) {
+    if (req.script.rfind("#!", 0) != 0)
+      return make_error("script", "the first line must start with #! and an interpreter, "
+                                  "e.g. #!/bin/bash");
+    out.payload.script = req.script;
+    out.payload.command = req.command;  // the script's arguments
+  } else if (!req.command.empty()) {
+    out.payload.command = substitute_parameters(req.command, job.parameters);
+  } else if (def && !def->command.empty()) {
+    out.payload.command = substitute_parameters(def->command, job.parameters);
+  } else {
+    return make_error("command", "nothing to run: give a script, --wrap \"cmd\", -- cmd args, "
+                                 "or a job definition with a command");
+  }
+  for (const auto& [k, v] : req.environment) {
+    if (k.empty() || k.find('=') != std::string::npos)
+      return make_error("environment", "'" + k + "' is not a valid variable name");
+    set_value(out.payload.environment, k, v);
+  }
+
+  if (req.working_dir.empty() || req.working_dir[0] != '/')
+    return make_error("workingDirectory", "'" + req.working_dir + "' must be an absolute path");
+  job.working_dir = req.working_dir;
+  job.stdout_path = req.stdout_path.empty() ? kDefaultOutputPattern : req.stdout_path;
+  job.stderr_path = req.stderr_path;
+
+  // Queue: it must exist, accept jobs, and have a node that could ever run this.
+  job.queue = req.queue.empty() ? default_queue : req.queue;
+  if (job.queue.empty())
+    return make_error("jobQueue", "no queue given and no default queue is set");
+  const JobQueue* q = state.queue(job.queue);
+  if (!q) {
+    std::string known;
+    for (const auto& [name, qq] : state.queues()) known += (known.empty() ? "" : ", ") + name;
+    return make_error("jobQueue", "unknown queue '" + job.queue + "' (queues: " +
+                                      (known.empty() ? "none" : known) + ")");
+  }
+  if (!q->enabled)
+    return make_error("jobQueue", "queue '" + job.queue + "' is DISABLED and accepts no new jobs");
+  const QueueCapacity cap = capacity_for(*q, state, job.request);
+  if (cap.known && !cap.fits_one) {
+    const std::string where = " in queue '" + job.queue + "'";
+    if (job.request.vcpus > cap.max_vcpus)
+      return make_error("vcpus", std::to_string(job.request.vcpus) +
+                                     " asked, but the largest node" + where + " has " +
+                                     std::to_string(cap.max_vcpus));
+    if (cap.env_vcpu_cap > 0 && job.request.vcpus > cap.env_vcpu_cap)
+      return make_error("vcpus", std::to_string(job.request.vcpus) +
+                                     " asked, but the compute environments" + where +
+                                     " allow at most " + std::to_string(cap.env_vcpu_cap));
+    if (job.request.memory_mib > cap.max_memory_mib)
+      return make_error("memory", std::to_string(job.request.memory_mib) +
+                                      " MiB asked, but the largest node" + where + " has " +
+                                      std::to_string(cap.max_memory_mib) + " MiB");
+    if (job.request.gpus > cap.max_gpus)
+      return make_error("gpus", std::to_string(job.request.gpus) +
+                                    " asked, but the node with most GPUs" + where + " has " +
+                                    std::to_string(cap.max_gpus));
+    return make_error("resources", "no single node" + where +
+                                       " has enough vCPUs, memory and GPUs together");
+  }
+
+  for (const auto& d : req.depends_on) {
+    if (d.job_id == id) return make_error("dependsOn", "a job cannot depend on itself");
+    if (!state.job(d.job_id))
+      return make_error("dependsOn", "unknown job " + std::to_string(d.job_id));
+  }
+  job.depends_on = req.depends_on;
+  return out;
+}
+
+}  // namespace drover

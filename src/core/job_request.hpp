@@ -1,0 +1,60 @@
+// A request to run a job, as the API decoded it, before validation. make_job
+// turns it into a Job: it resolves the queue and the job definition, merges the
+// definition's defaults with the request's overrides, and refuses what could
+// never run, naming the field and the limit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/cluster_state.hpp"
+#include "core/job.hpp"
+
+namespace drover {
+
+struct JobRequest {
+  std::string name;
+  std::string queue;        // empty: the default queue
+  std::string definition;   // "name" or "name:revision"; empty: none
+  KeyValues parameters;
+  std::vector<std::string> command;  // overrides the definition's command
+  std::string script;                // a batch script's text
+  KeyValues environment;             // merged over the definition's environment
+  std::optional<int> vcpus;
+  std::optional<std::int64_t> memory_mib;
+  std::optional<int> gpus;
+  std::optional<std::int64_t> timeout_seconds;
+  std::optional<RetryStrategy> retry;
+  std::vector<Dependency> depends_on;
+  std::string working_dir;
+  std::string stdout_path;
+  std::string stderr_path;
+  KeyValues tags;
+};
+
+// Who submits, decided by the server from the socket's peer credentials.
+struct Submitter {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string user;
+};
+
+struct NewJob {
+  Job job;
+  JobPayload payload;
+};
+
+Result<NewJob> make_job(const JobRequest& request, const Submitter& who,
+                        const ClusterState& state, const std::string& default_queue,
+                        std::int64_t id, std::int64_t now);
+
+Status validate_definition(const JobDefinition& d);
+Status validate_queue(const JobQueue& q, const ClusterState& state);
+Status validate_environment(const ComputeEnvironment& e);
+// Names: letters, digits, '-', '_' and '.', 1..128 characters, as AWS Batch allows.
+Status validate_name(const std::string& field, const std::string& value);
+
+}  // namespace drover

@@ -1,0 +1,35 @@
+// A compute node as the head knows it: its hardware and what is in use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/topology.hpp"
+
+namespace drover {
+
+enum class NodeState { Up, Down, Drain };
+
+struct Node {
+  std::string name;
+  NodeTopology topology;
+  NodeState state = NodeState::Down;
+  std::string state_reason;
+  bool connected = false;
+  std::int64_t last_seen = 0;  // epoch ms
+  // Allocation, derived from the jobs placed on the node (never persisted).
+  std::vector<bool> pu_used;   // by PU OS index
+  std::vector<bool> gpu_used;  // by Gpu::index
+  std::int64_t memory_used_mib = 0;
+  int jobs_running = 0;
+
+  int pus_total() const { return topology.pu_count(); }
+  int pus_free() const;
+  int gpus_free() const;
+  std::int64_t memory_free_mib() const { return topology.memory_mib - memory_used_mib; }
+};
+
+const char* to_string(NodeState s);
+
+}  // namespace drover

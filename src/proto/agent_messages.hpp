@@ -1,0 +1,73 @@
+// Messages between droverd and drover-noded (docs/PROTOCOL.md). Each is one
+// JSON frame with a "type". They carry everything by value, so the same bytes
+// work over a Unix socket today and TCP between machines.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job_definition.hpp"
+#include "core/result.hpp"
+#include "core/topology.hpp"
+#include "proto/codec.hpp"
+
+namespace drover::proto {
+
+inline constexpr int kAgentProtocolVersion = 1;
+
+// head -> agent: run this attempt.
+struct LaunchOrder {
+  std::int64_t job_id = 0;
+  int attempt = 0;  // 1-based; reports name it so stale ones are recognised
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string user;
+  std::vector<std::string> argv;
+  std::string script;
+  KeyValues environment;
+  std::string working_dir;
+  std::string stdout_path;  // absolute, patterns expanded
+  std::string stderr_path;  // empty: with stdout
+  std::vector<int> cpus;
+  std::vector<int> gpus;
+  std::int64_t memory_mib = 0;
+  std::int64_t timeout_seconds = 0;
+};
+
+// agent -> head: an attempt ended (or could not start). Kept by the agent
+// until the head acknowledges it, so no exit is lost while the head is away.
+struct ExitReport {
+  std::int64_t job_id = 0;
+  int attempt = 0;
+  std::int64_t at = 0;
+  std::optional<int> exit_code;
+  int signal = 0;
+  std::string reason;
+};
+
+struct RunningReport {
+  std::int64_t job_id = 0;
+  int attempt = 0;
+  std::int64_t started_at = 0;
+};
+
+struct AgentHello {
+  int version = kAgentProtocolVersion;
+  std::string node_name;
+  NodeTopology topology;
+  std::vector<RunningReport> running;
+  std::vector<ExitReport> exited;
+};
+
+Json to_json(const LaunchOrder& m);
+Json to_json(const ExitReport& m);
+Json to_json(const RunningReport& m);
+Json to_json(const AgentHello& m);
+Result<LaunchOrder> launch_order_from_json(const Json& j);
+Result<ExitReport> exit_report_from_json(const Json& j);
+Result<RunningReport> running_report_from_json(const Json& j);
+Result<AgentHello> agent_hello_from_json(const Json& j);
+
+}  // namespace drover::proto

@@ -1,0 +1,639 @@
+#include "proto/codec.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+
+namespace drover::proto {
+
+namespace {
+
+// Thrown inside this file only; every public decoder turns it into an Error.
+struct FieldError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& field, const std::string& why) {
+  throw FieldError{field + ": " + why};
+}
+
+const char* type_name(const Json& j) { return j.type_name(); }
+
+std::string get_string(const Json& j, const char* key, bool required = false,
+                       std::string def = {}) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) fail(key, "missing");
+    return def;
+  }
+  if (!it->is_string()) fail(key, std::string("expected a string, got ") + type_name(*it));
+  return it->get<std::string>();
+}
+
+std::int64_t get_int(const Json& j, const char* key, bool required = false,
+                     std::int64_t def = 0) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) fail(key, "missing");
+    return def;
+  }
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_unsigned()) {
+    auto u = it->get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(INT64_MAX)) fail(key, "number too large");
+    return static_cast<std::int64_t>(u);
+  }
+  if (it->is_string()) {  // AWS sends some numbers as strings ("value": "2")
+    const auto& s = it->get_ref<const std::string&>();
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) fail(key, "'" + s + "' is not a whole number");
+    return v;
+  }
+  fail(key, std::string("expected a number, got ") + type_name(*it));
+}
+
+bool get_bool(const Json& j, const char* key, bool def = false) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return def;
+  if (!it->is_boolean()) fail(key, std::string("expected true or false, got ") + type_name(*it));
+  return it->get<bool>();
+}
+
+int get_int32(const Json& j, const char* key, bool required = false, int def = 0) {
+  const auto v = get_int(j, key, required, def);
+  if (v < INT32_MIN || v > INT32_MAX) fail(key, "number out of range");
+  return static_cast<int>(v);
+}
+
+std::vector<std::string> get_strings(const Json& j, const char* key) {
+  std::vector<std::string> out;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) fail(key, std::string("expected a list, got ") + type_name(*it));
+  for (const auto& e : *it) {
+    if (!e.is_string()) fail(key, "every element must be a string");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<int> get_ints(const Json& j, const char* key) {
+  std::vector<int> out;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) fail(key, "expected a list of numbers");
+  for (const auto& e : *it) {
+    if (!e.is_number_integer()) fail(key, "every element must be a whole number");
+    out.push_back(e.get<int>());
+  }
+  return out;
+}
+
+const Json& get_object(const Json& j, const char* key) {
+  static const Json kEmpty = Json::object();
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return kEmpty;
+  if (!it->is_object()) fail(key, std::string("expected an object, got ") + type_name(*it));
+  return *it;
+}
+
+KeyValues key_values(const Json& v, const std::string& field) {
+  KeyValues kv;
+  if (v.is_null()) return kv;
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!it.value().is_string()) fail(field + "." + it.key(), "expected a string value");
+      kv.emplace_back(it.key(), it.value().get<std::string>());
+    }
+    return kv;
+  }
+  if (v.is_array()) {  // AWS environment form: [{"name": .., "value": ..}]
+    for (const auto& e : v) {
+      if (!e.is_object()) fail(field, "expected {\"name\": ..., \"value\": ...} entries");
+      kv.emplace_back(get_string(e, "name", true), get_string(e, "value"));
+    }
+    return kv;
+  }
+  fail(field, "expected an object or a list of {name, value}");
+}
+
+template <class F>
+auto guarded(F&& f) -> Result<decltype(f())> {
+  try {
+    return f();
+  } catch (const FieldError& e) {
+    return Error{e.message};
+  } catch (const Json::exception& e) {
+    return Error{std::string("malformed JSON: ") + e.what()};
+  } catch (const std::exception& e) {
+    return Error{std::string("malformed value: ") + e.what()};
+  }
+}
+
+std::int64_t parse_job_id(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) fail(key, "missing");
+  if (it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v <= 0)
+      fail(key, "'" + s + "' is not a job id");
+    return v;
+  }
+  return get_int(j, key, true);
+}
+
+Resources resources(const Json& j, Resources r) {
+  auto it = j.find("resourceRequirements");
+  if (it != j.end() && !it->is_null()) {
+    if (!it->is_array()) fail("resourceRequirements", "expected a list");
+    for (const auto& e : *it) {
+      if (!e.is_object()) fail("resourceRequirements", "expected {type, value} entries");
+      const std::string type = get_string(e, "type", true);
+      const std::int64_t v = get_int(e, "value", true);
+      if (type == "VCPU")
+        r.vcpus = static_cast<int>(std::clamp<std::int64_t>(v, INT32_MIN + 1, INT32_MAX));
+      else if (type == "MEMORY")
+        r.memory_mib = std::max<std::int64_t>(v, INT64_MIN + 1);
+      else if (type == "GPU")
+        r.gpus = static_cast<int>(std::clamp<std::int64_t>(v, INT32_MIN + 1, INT32_MAX));
+      else
+        fail("resourceRequirements.type", "'" + type + "' is not VCPU, MEMORY or GPU");
+    }
+  }
+  return r;
+}
+
+RetryStrategy retry(const Json& j) {
+  RetryStrategy r;
+  r.attempts = get_int32(j, "attempts", false, 1);
+  auto it = j.find("evaluateOnExit");
+  if (it != j.end() && !it->is_null()) {
+    if (!it->is_array()) fail("retryStrategy.evaluateOnExit", "expected a list");
+    for (const auto& e : *it) {
+      ExitRule rule;
+      rule.on_exit_code = get_string(e, "onExitCode");
+      rule.on_reason = get_string(e, "onReason");
+      rule.on_status_reason = get_string(e, "onStatusReason");
+      rule.action = get_string(e, "action", true);
+      for (auto& c : rule.action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      r.evaluate_on_exit.push_back(std::move(rule));
+    }
+  }
+  return r;
+}
+
+std::string definition_ref(const Job& j) {
+  if (j.definition.empty()) return {};
+  return j.definition + ":" + std::to_string(j.definition_revision);
+}
+
+NodeState parse_node_state(const std::string& s) {
+  if (s == "UP") return NodeState::Up;
+  if (s == "DRAIN") return NodeState::Drain;
+  if (s == "DOWN") return NodeState::Down;
+  fail("state", "'" + s + "' is not UP, DOWN or DRAIN");
+}
+
+bool parse_enabled(const Json& j) {
+  const std::string s = get_string(j, "state", false, "ENABLED");
+  if (s == "ENABLED") return true;
+  if (s == "DISABLED") return false;
+  fail("state", "'" + s + "' is not ENABLED or DISABLED");
+}
+
+}  // namespace
+
+Json to_json(const Resources& r) {
+  Json a = Json::array();
+  a.push_back({{"type", "VCPU"}, {"value", std::to_string(r.vcpus)}});
+  if (r.memory_mib > 0) a.push_back({{"type", "MEMORY"}, {"value", std::to_string(r.memory_mib)}});
+  if (r.gpus > 0) a.push_back({{"type", "GPU"}, {"value", std::to_string(r.gpus)}});
+  return a;
+}
+
+Json to_json(const RetryStrategy& r) {
+  Json j = {{"attempts", r.attempts}};
+  if (!r.evaluate_on_exit.empty()) {
+    Json rules = Json::array();
+    for (const auto& e : r.evaluate_on_exit) {
+      Json x = {{"action", e.action}};
+      if (!e.on_exit_code.empty()) x["onExitCode"] = e.on_exit_code;
+      if (!e.on_reason.empty()) x["onReason"] = e.on_reason;
+      if (!e.on_status_reason.empty()) x["onStatusReason"] = e.on_status_reason;
+      rules.push_back(std::move(x));
+    }
+    j["evaluateOnExit"] = std::move(rules);
+  }
+  return j;
+}
+
+Json to_json(const KeyValues& kv) {
+  Json j = Json::object();
+  for (const auto& [k, v] : kv) j[k] = v;
+  return j;
+}
+
+Json to_env_json(const KeyValues& kv) {
+  Json a = Json::array();
+  for (const auto& [k, v] : kv) a.push_back({{"name", k}, {"value", v}});
+  return a;
+}
+
+Json to_json(const Attempt& a) {
+  Json c = {{"nodeName", a.node}, {"cpus", a.cpus}};
+  if (!a.gpus.empty()) c["gpus"] = a.gpus;
+  if (a.exit_code) c["exitCode"] = *a.exit_code;
+  if (a.signal) c["signal"] = a.signal;
+  if (!a.reason.empty()) c["reason"] = a.reason;
+  Json j = {{"container", std::move(c)}, {"startedAt", a.started_at}};
+  if (a.stopped_at) j["stoppedAt"] = a.stopped_at;
+  if (!a.status_reason.empty()) j["statusReason"] = a.status_reason;
+  return j;
+}
+
+Json to_json(const Job& job) {
+  Json j = {
+      {"jobId", std::to_string(job.id)},
+      {"jobName", job.name},
+      {"jobQueue", job.queue},
+      {"status", to_string(job.state)},
+      {"owner", {{"uid", job.uid}, {"gid", job.gid}, {"user", job.user}}},
+      {"createdAt", job.created_at},
+      {"resourceRequirements", to_json(job.request)},
+      {"retryStrategy", to_json(job.retry)},
+      {"workingDirectory", job.working_dir},
+      {"stdoutPath", job.stdout_path},
+  };
+  if (!job.status_reason.empty()) j["statusReason"] = job.status_reason;
+  if (!job.pending_reason.empty()) j["pendingReason"] = job.pending_reason;
+  if (!job.definition.empty()) j["jobDefinition"] = definition_ref(job);
+  if (job.started_at) j["startedAt"] = job.started_at;
+  if (job.stopped_at) j["stoppedAt"] = job.stopped_at;
+  if (job.timeout_seconds) j["timeout"] = {{"attemptDurationSeconds", job.timeout_seconds}};
+  if (!job.stderr_path.empty()) j["stderrPath"] = job.stderr_path;
+  if (!job.depends_on.empty()) {
+    Json deps = Json::array();
+    for (const auto& d : job.depends_on)
+      deps.push_back({{"jobId", std::to_string(d.job_id)}, {"type", to_string(d.type)}});
+    j["dependsOn"] = std::move(deps);
+  }
+  Json attempts = Json::array();
+  for (const auto& a : job.attempts) attempts.push_back(to_json(a));
+  j["attempts"] = std::move(attempts);
+  if (const Attempt* a = job.current_attempt()) {
+    Json c = {{"nodeName", a->node}};
+    if (a->exit_code) c["exitCode"] = *a->exit_code;
+    if (!a->reason.empty()) c["reason"] = a->reason;
+    j["container"] = std::move(c);
+  }
+  if (!job.parameters.empty()) j["parameters"] = to_json(job.parameters);
+  if (!job.tags.empty()) j["tags"] = to_json(job.tags);
+  if (job.terminate_requested) {
+    j["terminateRequested"] = true;
+    j["terminateReason"] = job.terminate_reason;
+  }
+  return j;
+}
+
+Json to_json(const JobPayload& p) {
+  Json j = Json::object();
+  if (!p.command.empty()) j["command"] = p.command;
+  if (!p.script.empty()) j["script"] = p.script;
+  j["environment"] = to_env_json(p.environment);
+  return j;
+}
+
+Json to_json(const JobDefinition& d) {
+  Json j = {{"jobDefinitionName", d.name},
+            {"revision", d.revision},
+            {"status", d.active ? "ACTIVE" : "INACTIVE"},
+            {"type", d.type == DefinitionType::Multinode ? "multinode" : "single"},
+            {"command", d.command},
+            {"resourceRequirements", to_json(d.resources)},
+            {"retryStrategy", to_json(d.retry)},
+            {"createdAt", d.created_at}};
+  if (!d.parameters.empty()) j["parameters"] = to_json(d.parameters);
+  if (!d.environment.empty()) j["environment"] = to_env_json(d.environment);
+  if (d.timeout_seconds) j["timeout"] = {{"attemptDurationSeconds", d.timeout_seconds}};
+  if (!d.tags.empty()) j["tags"] = to_json(d.tags);
+  return j;
+}
+
+Json to_json(const JobQueue& q) {
+  Json order = Json::array();
+  for (std::size_t i = 0; i < q.compute_environments.size(); ++i)
+    order.push_back({{"order", i + 1}, {"computeEnvironment", q.compute_environments[i]}});
+  return {{"jobQueueName", q.name},
+          {"state", q.enabled ? "ENABLED" : "DISABLED"},
+          {"status", "VALID"},
+          {"priority", q.priority},
+          {"computeEnvironmentOrder", std::move(order)},
+          {"createdAt", q.created_at}};
+}
+
+Json to_json(const ComputeEnvironment& e) {
+  return {{"computeEnvironmentName", e.name},
+          {"type", e.type},
+          {"state", e.enabled ? "ENABLED" : "DISABLED"},
+          {"status", "VALID"},
+          {"maxvCpus", e.max_vcpus},
+          {"nodes", e.nodes},
+          {"createdAt", e.created_at}};
+}
+
+Json to_json(const NodeTopology& t) {
+  Json numa = Json::array();
+  for (const auto& n : t.numa)
+    numa.push_back({{"osIndex", n.os_index}, {"memoryMiB", n.memory_mib}, {"pus", n.pus}});
+  Json cores = Json::array();
+  for (const auto& c : t.cores)
+    cores.push_back({{"package", c.package}, {"numa", c.numa}, {"pus", c.pus}});
+  Json gpus = Json::array();
+  for (const auto& g : t.gpus)
+    gpus.push_back({{"index", g.index},
+                    {"pciBusId", g.pci_bus_id},
+                    {"vendor", g.vendor},
+                    {"name", g.name},
+                    {"numa", g.numa},
+                    {"localPus", g.local_pus}});
+  return {{"packages", t.packages}, {"memoryMiB", t.memory_mib}, {"numa", std::move(numa)},
+          {"cores", std::move(cores)}, {"gpus", std::move(gpus)}};
+}
+
+Json to_json(const Node& n) {
+  std::vector<int> used;
+  for (std::size_t i = 0; i < n.pu_used.size(); ++i)
+    if (n.pu_used[i]) used.push_back(static_cast<int>(i));
+  std::vector<int> gpus_used;
+  for (std::size_t i = 0; i < n.gpu_used.size(); ++i)
+    if (n.gpu_used[i]) gpus_used.push_back(static_cast<int>(i));
+  Json j = {{"nodeName", n.name},
+            {"state", to_string(n.state)},
+            {"connected", n.connected},
+            {"lastSeen", n.last_seen},
+            {"topology", to_json(n.topology)},
+            {"vcpus", n.pus_total()},
+            {"vcpusUsed", n.pus_total() - n.pus_free()},
+            {"cpusUsed", std::move(used)},
+            {"memoryMiB", n.topology.memory_mib},
+            {"memoryUsedMiB", n.memory_used_mib},
+            {"gpus", n.topology.gpus.size()},
+            {"gpusUsed", std::move(gpus_used)},
+            {"jobsRunning", n.jobs_running}};
+  if (!n.state_reason.empty()) j["stateReason"] = n.state_reason;
+  return j;
+}
+
+Result<Resources> resources_from_json(const Json& j, Resources base) {
+  return guarded([&] { return resources(j, base); });
+}
+
+Result<RetryStrategy> retry_from_json(const Json& j) {
+  return guarded([&] { return retry(j); });
+}
+
+Result<KeyValues> key_values_from_json(const Json& j, const std::string& field) {
+  return guarded([&] { return key_values(j, field); });
+}
+
+Result<Job> job_from_json(const Json& j) {
+  return guarded([&] {
+    Job job;
+    job.id = parse_job_id(j, "jobId");
+    job.name = get_string(j, "jobName", true);
+    job.queue = get_string(j, "jobQueue");
+    auto st = parse_job_state(get_string(j, "status", true));
+    if (!st) fail("status", "unknown state");
+    job.state = *st;
+    job.status_reason = get_string(j, "statusReason");
+    const Json& owner = get_object(j, "owner");
+    job.uid = static_cast<std::uint32_t>(get_int(owner, "uid"));
+    job.gid = static_cast<std::uint32_t>(get_int(owner, "gid"));
+    job.user = get_string(owner, "user");
+    job.created_at = get_int(j, "createdAt");
+    job.started_at = get_int(j, "startedAt");
+    job.stopped_at = get_int(j, "stoppedAt");
+    job.request = resources(j, Resources{});
+    job.retry = retry(get_object(j, "retryStrategy"));
+    job.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
+    const std::string def = get_string(j, "jobDefinition");
+    if (auto c = def.rfind(':'); c != std::string::npos) {
+      job.definition = def.substr(0, c);
+      job.definition_revision = std::stoi(def.substr(c + 1));
+    }
+    if (auto it = j.find("dependsOn"); it != j.end() && it->is_array()) {
+      for (const auto& d : *it) {
+        Dependency dep;
+        dep.job_id = parse_job_id(d, "jobId");
+        auto t = parse_dependency_type(get_string(d, "type"));
+        if (!t) fail("dependsOn.type", "unknown dependency type");
+        dep.type = *t;
+        job.depends_on.push_back(dep);
+      }
+    }
+    if (auto it = j.find("attempts"); it != j.end() && it->is_array()) {
+      for (const auto& a : *it) {
+        Attempt at;
+        const Json& c = get_object(a, "container");
+        at.node = get_string(c, "nodeName");
+        at.cpus = get_ints(c, "cpus");
+        at.gpus = get_ints(c, "gpus");
+        if (c.contains("exitCode")) at.exit_code = get_int32(c, "exitCode");
+        at.signal = get_int32(c, "signal");
+        at.reason = get_string(c, "reason");
+        at.started_at = get_int(a, "startedAt");
+        at.stopped_at = get_int(a, "stoppedAt");
+        at.status_reason = get_string(a, "statusReason");
+        job.attempts.push_back(std::move(at));
+      }
+    }
+    job.working_dir = get_string(j, "workingDirectory");
+    job.stdout_path = get_string(j, "stdoutPath");
+    job.stderr_path = get_string(j, "stderrPath");
+    job.parameters = key_values(get_object(j, "parameters"), "parameters");
+    job.tags = key_values(get_object(j, "tags"), "tags");
+    job.terminate_requested = get_bool(j, "terminateRequested");
+    job.terminate_reason = get_string(j, "terminateReason");
+    return job;
+  });
+}
+
+Result<JobPayload> payload_from_json(const Json& j) {
+  return guarded([&] {
+    JobPayload p;
+    p.command = get_strings(j, "command");
+    p.script = get_string(j, "script");
+    auto it = j.find("environment");
+    if (it != j.end()) p.environment = key_values(*it, "environment");
+    return p;
+  });
+}
+
+Result<JobDefinition> definition_from_json(const Json& j) {
+  return guarded([&] {
+    if (!j.is_object()) fail("jobDefinition", "expected a JSON object");
+    JobDefinition d;
+    d.name = get_string(j, "jobDefinitionName", true);
+    d.revision = get_int32(j, "revision");
+    d.active = get_string(j, "status", false, "ACTIVE") != "INACTIVE";
+    const std::string type = get_string(j, "type", false, "single");
+    if (type == "single" || type == "container")
+      d.type = DefinitionType::Single;
+    else if (type == "multinode")
+      d.type = DefinitionType::Multinode;
+    else
+      fail("type", "'" + type + "' is not single or multinode");
+    // AWS nests command, environment and resources under containerProperties.
+    const Json& cp = j.contains("containerProperties") ? get_object(j, "containerProperties") : j;
+    d.command = get_strings(cp, "command");
+    d.resources = resources(cp, Resources{});
+    if (auto it = cp.find("environment"); it != cp.end()) d.environment = key_values(*it, "environment");
+    d.parameters = key_values(get_object(j, "parameters"), "parameters");
+    d.tags = key_values(get_object(j, "tags"), "tags");
+    if (j.contains("retryStrategy")) d.retry = retry(get_object(j, "retryStrategy"));
+    d.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
+    d.created_at = get_int(j, "createdAt");
+    return d;
+  });
+}
+
+Result<JobQueue> queue_from_json(const Json& j) {
+  return guarded([&] {
+    if (!j.is_object()) fail("jobQueue", "expected a JSON object");
+    JobQueue q;
+    q.name = get_string(j, "jobQueueName", true);
+    q.enabled = parse_enabled(j);
+    q.priority = get_int32(j, "priority", false, 1);
+    auto it = j.find("computeEnvironmentOrder");
+    if (it != j.end() && !it->is_null()) {
+      if (!it->is_array()) fail("computeEnvironmentOrder", "expected a list");
+      std::vector<std::pair<int, std::string>> order;
+      for (const auto& e : *it) {
+        if (e.is_string()) {
+          order.emplace_back(static_cast<int>(order.size()) + 1, e.get<std::string>());
+          continue;
+        }
+        order.emplace_back(get_int32(e, "order", false, static_cast<int>(order.size()) + 1),
+                           get_string(e, "computeEnvironment", true));
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [o, name] : order) q.compute_environments.push_back(std::move(name));
+    }
+    q.created_at = get_int(j, "createdAt");
+    return q;
+  });
+}
+
+Result<ComputeEnvironment> environment_from_json(const Json& j) {
+  return guarded([&] {
+    if (!j.is_object()) fail("computeEnvironment", "expected a JSON object");
+    ComputeEnvironment e;
+    e.name = get_string(j, "computeEnvironmentName", true);
+    e.type = get_string(j, "type", false, "UNMANAGED");
+    e.enabled = parse_enabled(j);
+    e.max_vcpus = get_int32(j, "maxvCpus");
+    e.nodes = get_strings(j, "nodes");
+    e.created_at = get_int(j, "createdAt");
+    return e;
+  });
+}
+
+Result<NodeTopology> topology_from_json(const Json& j) {
+  return guarded([&] {
+    NodeTopology t;
+    t.packages = get_int32(j, "packages");
+    t.memory_mib = get_int(j, "memoryMiB");
+    for (const auto& n : j.value("numa", Json::array())) {
+      NumaDomain d;
+      d.os_index = get_int32(n, "osIndex");
+      d.memory_mib = get_int(n, "memoryMiB");
+      d.pus = get_ints(n, "pus");
+      t.numa.push_back(std::move(d));
+    }
+    for (const auto& c : j.value("cores", Json::array())) {
+      Core core;
+      core.package = get_int32(c, "package");
+      core.numa = get_int32(c, "numa");
+      core.pus = get_ints(c, "pus");
+      for (int pu : core.pus)
+        if (pu < 0 || pu > 65535) fail("topology.cores.pus", "PU index out of range");
+      t.cores.push_back(std::move(core));
+    }
+    for (const auto& g : j.value("gpus", Json::array())) {
+      Gpu gpu;
+      gpu.index = get_int32(g, "index");
+      gpu.pci_bus_id = get_string(g, "pciBusId");
+      gpu.vendor = get_string(g, "vendor");
+      gpu.name = get_string(g, "name");
+      gpu.numa = get_int32(g, "numa", false, -1);
+      gpu.local_pus = get_ints(g, "localPus");
+      t.gpus.push_back(std::move(gpu));
+    }
+    return t;
+  });
+}
+
+Result<Node> node_from_json(const Json& j) {
+  auto topo = topology_from_json(j.value("topology", Json::object()));
+  if (!topo) return topo.error();
+  return guarded([&] {
+    Node n;
+    n.name = get_string(j, "nodeName", true);
+    n.state = parse_node_state(get_string(j, "state", false, "DOWN"));
+    n.state_reason = get_string(j, "stateReason");
+    n.last_seen = get_int(j, "lastSeen");
+    n.topology = *topo;
+    return n;
+  });
+}
+
+Result<JobRequest> job_request_from_json(const Json& j) {
+  return guarded([&] {
+    if (!j.is_object()) fail("request", "expected a JSON object");
+    JobRequest r;
+    r.name = get_string(j, "jobName");
+    r.queue = get_string(j, "jobQueue");
+    r.definition = get_string(j, "jobDefinition");
+    r.parameters = key_values(get_object(j, "parameters"), "parameters");
+    r.tags = key_values(get_object(j, "tags"), "tags");
+    // AWS puts overrides under containerOverrides; Drover's CLI sends them flat.
+    const Json& o = j.contains("containerOverrides") ? get_object(j, "containerOverrides") : j;
+    r.command = get_strings(o, "command");
+    r.script = get_string(j, "script");
+    if (auto it = o.find("environment"); it != o.end()) r.environment = key_values(*it, "environment");
+    if (auto it = o.find("resourceRequirements"); it != o.end() && !it->is_null()) {
+      // Sentinels mark what the request leaves to the definition.
+      const Resources none{INT32_MIN, INT64_MIN, INT32_MIN};
+      const Resources got = resources(o, none);
+      if (got.vcpus != INT32_MIN) r.vcpus = got.vcpus;
+      if (got.memory_mib != INT64_MIN) r.memory_mib = got.memory_mib;
+      if (got.gpus != INT32_MIN) r.gpus = got.gpus;
+    }
+    if (j.contains("timeout"))
+      r.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds", true);
+    if (j.contains("retryStrategy")) r.retry = retry(get_object(j, "retryStrategy"));
+    if (auto it = j.find("dependsOn"); it != j.end() && !it->is_null()) {
+      if (!it->is_array()) fail("dependsOn", "expected a list of {jobId, type}");
+      for (const auto& d : *it) {
+        if (!d.is_object()) fail("dependsOn", "expected {jobId, type} entries");
+        Dependency dep;
+        dep.job_id = parse_job_id(d, "jobId");
+        const std::string type = get_string(d, "type");
+        auto t = parse_dependency_type(type);
+        if (!t) fail("dependsOn.type", "'" + type + "' is not afterok, afterany, afternotok or after");
+        dep.type = *t;
+        r.depends_on.push_back(dep);
+      }
+    }
+    r.working_dir = get_string(j, "workingDirectory");
+    r.stdout_path = get_string(j, "stdoutPath");
+    r.stderr_path = get_string(j, "stderrPath");
+    return r;
+  });
+}
+
+}  // namespace drover::proto

@@ -1,0 +1,751 @@
+#include "server/head.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/job_environment.hpp"
+#include "core/job_request.hpp"
+#include "transport/log.hpp"
+
+namespace drover::server {
+
+using proto::Json;
+namespace fs = std::filesystem;
+
+namespace {
+
+Json ok_reply(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
+Json error_reply(const std::string& message) { return {{"ok", false}, {"error", message}}; }
+
+Result<std::int64_t> job_id_arg(const Json& args, const char* key = "jobId") {
+  auto it = args.find(key);
+  if (it == args.end()) return make_error(key, "missing");
+  std::string s = it->is_string() ? it->get<std::string>() : it->is_number_integer() ? std::to_string(it->get<std::int64_t>()) : "";
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno != 0 || v <= 0)
+    return make_error(key, "'" + s + "' is not a job id");
+  return static_cast<std::int64_t>(v);
+}
+
+std::string string_arg(const Json& args, const char* key) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Json job_summary(const Job& j) {
+  Json s = {{"jobId", std::to_string(j.id)},
+            {"jobName", j.name},
+            {"jobQueue", j.queue},
+            {"status", to_string(j.state)},
+            {"owner", {{"uid", j.uid}, {"user", j.user}}},
+            {"createdAt", j.created_at},
+            {"vcpus", j.request.vcpus}};
+  if (!j.status_reason.empty()) s["statusReason"] = j.status_reason;
+  if (!j.pending_reason.empty()) s["pendingReason"] = j.pending_reason;
+  if (j.started_at) s["startedAt"] = j.started_at;
+  if (j.stopped_at) s["stoppedAt"] = j.stopped_at;
+  if (const Attempt* a = j.current_attempt()) {
+    s["nodeName"] = a->node;
+    Json c = Json::object();
+    if (a->exit_code) c["exitCode"] = *a->exit_code;
+    if (!a->reason.empty()) c["reason"] = a->reason;
+    s["container"] = std::move(c);
+  }
+  s["attempts"] = j.attempts.size();
+  return s;
+}
+
+}  // namespace
+
+Head::Head(HeadConfig config) : config_(std::move(config)) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  hostname_ = host;
+}
+
+Head::~Head() = default;
+
+std::string Head::agent_address() const {
+  return agent_listener_ ? agent_listener_->address().to_string() : config_.agent_address;
+}
+
+Status Head::start() {
+  started_at_ = transport::epoch_ms();
+  std::error_code ec;
+  fs::create_directories(config_.state_dir, ec);
+  if (ec) return make_error("cannot create state directory " + config_.state_dir, ec.message());
+  auto st = store::Store::open(config_.state_dir + "/state.db", config_.synchronous_full);
+  if (!st) return st.error();
+  store_ = std::move(*st);
+  if (auto s = store_->load(state_); !s) return s;
+  log::info("loaded state: " + std::to_string(state_.jobs().size()) + " jobs, " +
+            std::to_string(state_.queues().size()) + " queues, " +
+            std::to_string(state_.nodes().size()) + " nodes");
+
+  if (!config_.init_local_node.empty()) {
+    const auto now = transport::epoch_ms();
+    if (!state_.environment("local")) {
+      ComputeEnvironment e;
+      e.name = "local";
+      e.nodes = {config_.init_local_node};
+      e.created_at = now;
+      (void)apply(EnvironmentSaved{e});
+    }
+    if (!state_.queue(config_.default_queue)) {
+      JobQueue q;
+      q.name = config_.default_queue;
+      q.compute_environments = {"local"};
+      q.created_at = now;
+      (void)apply(QueueSaved{q});
+    }
+  }
+  if (auto s = store_->save(state_, state_.take_dirty(), {}); !s) return s;
+
+  auto api = transport::Address::parse(config_.api_address);
+  if (!api) return api.error();
+  auto l = transport::Listener::listen(loop_, *api, 0666, [this](int fd) { accept_api(fd); });
+  if (!l) return l.error();
+  api_listener_ = std::move(*l);
+  auto ag = transport::Address::parse(config_.agent_address);
+  if (!ag) return ag.error();
+  auto al = transport::Listener::listen(loop_, *ag, 0600, [this](int fd) { accept_agent(fd); });
+  if (!al) return al.error();
+  agent_listener_ = std::move(*al);
+  log::info("listening for users on " + api_listener_->address().to_string() +
+            " and for agents on " + agent_listener_->address().to_string());
+  request_flush();
+  return {};
+}
+
+void Head::stop() { loop_.stop(); }
+
+std::string Head::user_name(uid_t uid) {
+  auto it = user_names_.find(uid);
+  if (it != user_names_.end()) return it->second;
+  passwd pw{}, *res = nullptr;
+  char buf[4096];
+  std::string name = std::to_string(uid);
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) name = pw.pw_name;
+  user_names_[uid] = name;
+  return name;
+}
+
+Status Head::apply(const Event& e) {
+  auto s = state_.apply(e);
+  if (!s) log::warn("event refused: " + s.message());
+  schedule_needed_ = true;
+  request_flush();
+  return s;
+}
+
+void Head::request_flush() {
+  if (flush_queued_) return;
+  flush_queued_ = true;
+  loop_.defer([this] { flush(); });
+}
+
+void Head::flush() {
+  flush_queued_ = false;
+  if (schedule_needed_) {
+    schedule_needed_ = false;
+    auto pass = sched::schedule(state_, transport::epoch_ms());
+    for (const auto& r : pass.reasons) (void)state_.apply(JobPendingReasonSet{r.job_id, r.reason});
+    for (auto& d : pass.starts) {
+      const auto id = d.job_id;
+      if (state_.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus),
+                                     transport::epoch_ms()}))
+        to_launch_.push_back(id);
+    }
+  }
+  auto dirty = state_.take_dirty();
+  if (auto s = store_->save(state_, dirty, new_payloads_); !s) {
+    // Nothing is acknowledged that is not on disk: report the failure, keep
+    // the changes to retry on the next turn.
+    log::error("cannot save state: " + s.message());
+    for (auto& [weak, reply] : replies_)
+      if (auto c = weak.lock()) c->send(proto::dump(error_reply("not saved: " + s.message())));
+    replies_.clear();
+    loop_.after(1000, [this] { schedule_needed_ = true; request_flush(); });
+    state_.mark_dirty(dirty);
+    return;
+  }
+  new_payloads_.clear();
+  for (auto id : to_launch_)
+    if (const Job* j = state_.job(id); j && j->state == JobState::Starting) launch(*j);
+  to_launch_.clear();
+  for (auto& [weak, reply] : replies_)
+    if (auto c = weak.lock()) c->send(reply);
+  replies_.clear();
+  for (auto& [node, msg] : agent_out_) {
+    auto it = agents_by_node_.find(node);
+    if (it != agents_by_node_.end()) it->second->send(proto::dump(msg));
+  }
+  agent_out_.clear();
+}
+
+// ---- API -----------------------------------------------------------------------
+
+void Head::accept_api(int fd) {
+  auto conn = transport::Connection::adopt(loop_, fd, config_.max_request_bytes);
+  if (!conn->peer().known) {
+    log::warn("refused an API connection without peer credentials");
+    return;
+  }
+  api_conns_[conn.get()] = conn;
+  conn->on_message([this](const ConnPtr& c, std::string f) { on_api_message(c, std::move(f)); });
+  conn->on_close([this](const ConnPtr& c, const std::string& why) {
+    loop_.defer([this, raw = c.get()] { api_conns_.erase(raw); });
+  });
+  conn->start();
+}
+
+void Head::on_api_message(const ConnPtr& conn, std::string frame) {
+  Json req = Json::parse(frame, nullptr, false);
+  auto reply = [&](const Json& r) { replies_.emplace_back(conn, proto::dump(r)); request_flush(); };
+  if (req.is_discarded() || !req.is_object()) {
+    reply(error_reply("bad request: not a JSON object"));
+    return;
+  }
+  const auto& peer = conn->peer();
+  const Caller caller{peer.uid, peer.gid, peer.uid == 0 || peer.uid == config_.admin_uid};
+  const std::string op = req.value("op", "");
+  const Json args = req.contains("args") && req["args"].is_object() ? req["args"] : Json::object();
+  Result<Json> r = Error{};
+  try {
+    if (op == "SubmitJob") r = op_submit(caller, args);
+    else if (op == "DescribeJobs") r = op_describe_jobs(caller, args);
+    else if (op == "ListJobs") r = op_list_jobs(caller, args);
+    else if (op == "TerminateJob" || op == "CancelJob") r = op_terminate(caller, args);
+    else if (op == "ReadLog") r = op_read_log(caller, args);
+    else if (op == "ListJobHistory") r = op_history(caller, args);
+    else if (op == "RegisterJobDefinition") r = op_register_definition(caller, args);
+    else if (op == "DescribeJobDefinitions") r = op_describe_definitions(caller, args);
+    else if (op == "DeregisterJobDefinition") r = op_deregister_definition(caller, args);
+    else if (op == "CreateJobQueue") r = op_save_queue(caller, args, true);
+    else if (op == "UpdateJobQueue") r = op_save_queue(caller, args, false);
+    else if (op == "DescribeJobQueues") r = op_describe_queues(caller, args);
+    else if (op == "CreateComputeEnvironment") r = op_save_environment(caller, args, true);
+    else if (op == "UpdateComputeEnvironment") r = op_save_environment(caller, args, false);
+    else if (op == "DescribeComputeEnvironments") r = op_describe_environments(caller, args);
+    else if (op == "ListNodes") r = op_list_nodes(caller, args);
+    else if (op == "Status") r = op_status(caller, args);
+    else if (op == "Shutdown") r = op_shutdown(caller, args);
+    else r = make_error("unknown operation '" + op + "'");
+  } catch (const std::exception& e) {
+    // One bad request must not take the head down.
+    r = make_error("internal error in " + op, e.what());
+    log::error("request " + op + " failed: " + e.what());
+  }
+  reply(r ? ok_reply(std::move(*r)) : error_reply(r.message()));
+}
+
+Result<Json> Head::op_submit(const Caller& c, const Json& args) {
+  auto req = proto::job_request_from_json(args);
+  if (!req) return req.error();
+  const Submitter who{c.uid, c.gid, user_name(c.uid)};
+  const auto id = state_.next_job_id();
+  auto made = make_job(*req, who, state_, config_.default_queue, id, transport::epoch_ms());
+  if (!made) return made.error();
+  state_.allocate_job_id();
+  new_payloads_.emplace_back(id, std::move(made->payload));
+  if (auto s = apply(JobSubmitted{std::move(made->job)}); !s) return s.error();
+  const Job* j = state_.job(id);
+  return Json{{"jobId", std::to_string(id)}, {"jobName", j->name}, {"status", to_string(j->state)}};
+}
+
+Result<std::optional<Job>> Head::find_job(std::int64_t id) {
+  if (const Job* j = state_.job(id)) return std::optional<Job>{*j};
+  return store_->load_job(id);
+}
+
+Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
+  Json jobs = Json::array();
+  auto it = args.find("jobs");
+  if (it == args.end() || !it->is_array()) return make_error("jobs", "expected a list of job ids");
+  for (const auto& idj : *it) {
+    auto id = job_id_arg(Json{{"jobId", idj}});
+    if (!id) return id.error();
+    auto j = find_job(*id);
+    if (!j) return j.error();
+    if (*j) jobs.push_back(proto::to_json(**j));
+  }
+  return Json{{"jobs", std::move(jobs)}};
+}
+
+Result<Json> Head::op_list_jobs(const Caller& c, const Json& args) {
+  std::vector<JobState> states;
+  if (auto it = args.find("jobStatus"); it != args.end()) {
+    const auto list = it->is_array() ? *it : Json::array({*it});
+    for (const auto& s : list) {
+      auto st = s.is_string() ? parse_job_state(s.get<std::string>()) : std::nullopt;
+      if (!st) return make_error("jobStatus", "'" + s.dump() + "' is not a job state");
+      states.push_back(*st);
+    }
+  }
+  const std::string queue = string_arg(args, "jobQueue");
+  const std::string user = string_arg(args, "user");
+  std::vector<const Job*> sel;
+  for (const auto& [id, j] : state_.jobs()) {
+    if (states.empty() ? is_terminal(j.state)
+                       : std::find(states.begin(), states.end(), j.state) == states.end())
+      continue;
+    if (!queue.empty() && j.queue != queue) continue;
+    if (!user.empty() && j.user != user && std::to_string(j.uid) != user) continue;
+    sel.push_back(&j);
+  }
+  std::sort(sel.begin(), sel.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
+  Json list = Json::array();
+  for (const Job* j : sel) list.push_back(job_summary(*j));
+  return Json{{"jobSummaryList", std::move(list)}};
+}
+
+Result<Json> Head::op_terminate(const Caller& c, const Json& args) {
+  auto id = job_id_arg(args);
+  if (!id) return id.error();
+  const Job* j = state_.job(*id);
+  if (!j) {
+    auto old = store_->load_job(*id);
+    if (old && *old) return Json{{"jobId", std::to_string(*id)}, {"status", to_string((*old)->state)}};
+    return make_error("job " + std::to_string(*id), "no such job");
+  }
+  if (!c.admin && c.uid != j->uid)
+    return make_error("cannot cancel job " + std::to_string(*id),
+                      "it belongs to " + j->user + "; only its owner or root may cancel it");
+  std::string reason = string_arg(args, "reason");
+  if (reason.empty()) reason = "cancelled by user";
+  if (c.uid != j->uid) reason += " (by " + user_name(c.uid) + ")";
+  const bool was_active = is_active(j->state);
+  const bool was_terminal = is_terminal(j->state);
+  if (auto s = apply(JobTerminationRequested{*id, transport::epoch_ms(), reason}); !s) return s.error();
+  if (was_active) {
+    const Job* now = state_.job(*id);
+    agent_out_.emplace_back(now->current_attempt()->node,
+                            Json{{"type", "kill"}, {"jobId", *id},
+                                 {"attempt", static_cast<int>(now->attempts.size())},
+                                 {"reason", reason}});
+  }
+  return Json{{"jobId", std::to_string(*id)},
+              {"status", to_string(state_.job(*id)->state)},
+              {"alreadyFinished", was_terminal}};
+}
+
+Result<Json> Head::op_read_log(const Caller& c, const Json& args) {
+  auto id = job_id_arg(args);
+  if (!id) return id.error();
+  auto found = find_job(*id);
+  if (!found) return found.error();
+  if (!*found) return make_error("job " + std::to_string(*id), "no such job");
+  const Job& j = **found;
+  if (!c.admin && c.uid != j.uid)
+    return make_error("cannot read the logs of job " + std::to_string(*id),
+                      "it belongs to " + j.user + "; only its owner or root may read them");
+  const std::string stream = args.value("stream", "stdout");
+  std::string pattern = stream == "stderr" && !j.stderr_path.empty() ? j.stderr_path : j.stdout_path;
+  const Attempt* a = j.current_attempt();
+  if (!a) return Json{{"data", ""}, {"offset", 0}, {"status", to_string(j.state)}, {"exists", false}};
+  std::string path = expand_output_pattern(pattern, j, a->node);
+  if (path.empty() || path[0] != '/') path = j.working_dir + "/" + path;
+  const std::int64_t offset = args.value("offset", std::int64_t{0});
+  const std::int64_t max = std::clamp<std::int64_t>(args.value("maxBytes", std::int64_t{1} << 20), 1, 8 << 20);
+  Json out = {{"path", path}, {"status", to_string(j.state)}};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    out["data"] = "";
+    out["offset"] = offset;
+    out["exists"] = false;
+    out["error"] = std::strerror(errno);
+    return out;
+  }
+  struct stat st{};
+  fstat(fd, &st);
+  // The head reads as root: only hand out a file the job's user owns, so a job
+  // cannot point its output at someone else's file and read it back.
+  if (!S_ISREG(st.st_mode) || st.st_uid != j.uid) {
+    ::close(fd);
+    return make_error("cannot read " + path, "it is not a regular file owned by " + j.user);
+  }
+  std::string data(static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(max, st.st_size - offset))), '\0');
+  ssize_t n = data.empty() ? 0 : ::pread(fd, data.data(), data.size(), offset);
+  ::close(fd);
+  if (n < 0) n = 0;
+  data.resize(static_cast<std::size_t>(n));
+  out["data"] = std::move(data);
+  out["offset"] = offset + n;
+  out["size"] = st.st_size;
+  out["exists"] = true;
+  return out;
+}
+
+Result<Json> Head::op_history(const Caller& c, const Json& args) {
+  store::HistoryFilter f;
+  f.since_ms = args.value("since", std::int64_t{0});
+  f.limit = static_cast<int>(std::clamp<std::int64_t>(args.value("limit", std::int64_t{1000}), 1, 100000));
+  f.queue = string_arg(args, "jobQueue");
+  if (auto s = string_arg(args, "jobStatus"); !s.empty()) {
+    auto st = parse_job_state(s);
+    if (!st || !is_terminal(*st)) return make_error("jobStatus", "'" + s + "' is not SUCCEEDED or FAILED");
+    f.state = *st;
+  }
+  if (auto u = string_arg(args, "user"); !u.empty()) {
+    passwd pw{}, *res = nullptr;
+    char buf[4096];
+    if (getpwnam_r(u.c_str(), &pw, buf, sizeof buf, &res) == 0 && res) f.uid = pw.pw_uid;
+    else if (std::all_of(u.begin(), u.end(), ::isdigit)) f.uid = static_cast<std::uint32_t>(std::stoul(u));
+    else return make_error("user", "unknown user '" + u + "'");
+  }
+  auto jobs = store_->history(f);
+  if (!jobs) return jobs.error();
+  Json list = Json::array();
+  for (const auto& j : *jobs) list.push_back(proto::to_json(j));
+  return Json{{"jobs", std::move(list)}};
+}
+
+Result<Json> Head::op_register_definition(const Caller& c, const Json& args) {
+  auto d = proto::definition_from_json(args);
+  if (!d) return d.error();
+  if (auto s = validate_definition(*d); !s) return s.error();
+  auto it = state_.definitions().find(d->name);
+  d->revision = it == state_.definitions().end() ? 1 : static_cast<int>(it->second.size()) + 1;
+  d->active = true;
+  d->created_at = transport::epoch_ms();
+  if (auto s = apply(DefinitionRegistered{*d}); !s) return s.error();
+  return Json{{"jobDefinitionName", d->name}, {"revision", d->revision}};
+}
+
+Result<Json> Head::op_describe_definitions(const Caller& c, const Json& args) {
+  const std::string name = string_arg(args, "jobDefinitionName");
+  const std::string status = string_arg(args, "status");
+  Json list = Json::array();
+  for (const auto& [n, revs] : state_.definitions()) {
+    if (!name.empty() && n != name) continue;
+    for (const auto& d : revs) {
+      if (status == "ACTIVE" && !d.active) continue;
+      if (status == "INACTIVE" && d.active) continue;
+      list.push_back(proto::to_json(d));
+    }
+  }
+  return Json{{"jobDefinitions", std::move(list)}};
+}
+
+Result<Json> Head::op_deregister_definition(const Caller& c, const Json& args) {
+  const std::string ref = string_arg(args, "jobDefinition");
+  const auto colon = ref.rfind(':');
+  if (colon == std::string::npos)
+    return make_error("jobDefinition", "'" + ref + "': give name:revision, e.g. blast:2");
+  int rev = 0;
+  try {
+    rev = std::stoi(ref.substr(colon + 1));
+  } catch (...) {
+    return make_error("jobDefinition", "'" + ref + "': the revision is not a number");
+  }
+  if (auto s = apply(DefinitionDeregistered{ref.substr(0, colon), rev}); !s) return s.error();
+  return Json{{"jobDefinition", ref}, {"status", "INACTIVE"}};
+}
+
+Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create) {
+  if (!c.admin) return make_error("cannot change job queues", "only root or the cluster's admin may");
+  const std::string name = string_arg(args, "jobQueueName").empty() ? string_arg(args, "jobQueue")
+                                                                    : string_arg(args, "jobQueueName");
+  const JobQueue* existing = state_.queue(name);
+  if (create && existing) return make_error("jobQueueName", "queue '" + name + "' already exists");
+  if (!create && !existing) return make_error("jobQueue", "unknown queue '" + name + "'");
+  JobQueue q;
+  if (create) {
+    Json a = args;
+    a["jobQueueName"] = name;
+    auto parsed = proto::queue_from_json(a);
+    if (!parsed) return parsed.error();
+    q = *parsed;
+    q.created_at = transport::epoch_ms();
+  } else {
+    q = *existing;
+    Json a = proto::to_json(q);
+    for (const char* k : {"state", "priority", "computeEnvironmentOrder"})
+      if (args.contains(k)) a[k] = args[k];
+    auto parsed = proto::queue_from_json(a);
+    if (!parsed) return parsed.error();
+    q = *parsed;
+  }
+  if (auto s = validate_queue(q, state_); !s) return s.error();
+  if (auto s = apply(QueueSaved{q}); !s) return s.error();
+  return proto::to_json(q);
+}
+
+Result<Json> Head::op_describe_queues(const Caller& c, const Json& args) {
+  Json list = Json::array();
+  for (const auto& [n, q] : state_.queues()) {
+    Json j = proto::to_json(q);
+    j["runnableJobs"] = state_.runnable(n).size();
+    list.push_back(std::move(j));
+  }
+  return Json{{"jobQueues", std::move(list)}};
+}
+
+Result<Json> Head::op_save_environment(const Caller& c, const Json& args, bool create) {
+  if (!c.admin)
+    return make_error("cannot change compute environments", "only root or the cluster's admin may");
+  std::string name = string_arg(args, "computeEnvironmentName");
+  if (name.empty()) name = string_arg(args, "computeEnvironment");
+  const ComputeEnvironment* existing = state_.environment(name);
+  if (create && existing)
+    return make_error("computeEnvironmentName", "compute environment '" + name + "' already exists");
+  if (!create && !existing)
+    return make_error("computeEnvironment", "unknown compute environment '" + name + "'");
+  Json a = create ? args : proto::to_json(*existing);
+  a["computeEnvironmentName"] = name;
+  if (!create)
+    for (const char* k : {"state", "maxvCpus", "nodes"})
+      if (args.contains(k)) a[k] = args[k];
+  auto e = proto::environment_from_json(a);
+  if (!e) return e.error();
+  if (create) e->created_at = transport::epoch_ms();
+  if (auto s = validate_environment(*e); !s) return s.error();
+  if (auto s = apply(EnvironmentSaved{*e}); !s) return s.error();
+  return proto::to_json(*e);
+}
+
+Result<Json> Head::op_describe_environments(const Caller& c, const Json& args) {
+  Json list = Json::array();
+  for (const auto& [n, e] : state_.environments()) list.push_back(proto::to_json(e));
+  return Json{{"computeEnvironments", std::move(list)}};
+}
+
+Result<Json> Head::op_list_nodes(const Caller& c, const Json& args) {
+  Json list = Json::array();
+  for (const auto& [n, node] : state_.nodes()) list.push_back(proto::to_json(node));
+  return Json{{"nodes", std::move(list)}};
+}
+
+Result<Json> Head::op_status(const Caller& c, const Json& args) {
+  std::map<std::string, int> counts;
+  for (const auto& [id, j] : state_.jobs()) counts[to_string(j.state)]++;
+  Json nodes = Json::array();
+  for (const auto& [n, node] : state_.nodes())
+    nodes.push_back({{"nodeName", n}, {"state", to_string(node.state)}, {"connected", node.connected}});
+  return Json{{"pid", ::getpid()},
+              {"startedAt", started_at_},
+              {"stateDir", config_.state_dir},
+              {"apiAddress", api_listener_->address().to_string()},
+              {"agentAddress", agent_listener_->address().to_string()},
+              {"defaultQueue", config_.default_queue},
+              {"jobs", counts},
+              {"nodes", std::move(nodes)}};
+}
+
+Result<Json> Head::op_shutdown(const Caller& c, const Json& args) {
+  if (!c.admin) return make_error("cannot stop droverd", "only root or the cluster's admin may");
+  log::info("shutdown requested by uid " + std::to_string(c.uid));
+  loop_.after(50, [this] { stop(); });
+  return Json{{"stopping", true}};
+}
+
+// ---- agents ----------------------------------------------------------------------
+
+void Head::accept_agent(int fd) {
+  auto conn = transport::Connection::adopt(loop_, fd, config_.max_request_bytes);
+  // Over a Unix socket only the daemon's own user (or root) may act as an agent;
+  // TCP agents are authenticated with MUNGE (multi-node issue).
+  if (conn->peer().known && conn->peer().uid != 0 && conn->peer().uid != ::getuid()) {
+    log::warn("refused agent connection from uid " + std::to_string(conn->peer().uid));
+    return;
+  }
+  agent_conns_[conn.get()] = conn;
+  conn->on_message([this](const ConnPtr& c, std::string f) { on_agent_message(c, std::move(f)); });
+  conn->on_close([this](const ConnPtr& c, const std::string& why) {
+    on_agent_closed(c);
+    loop_.defer([this, raw = c.get()] { agent_conns_.erase(raw); });
+  });
+  conn->start();
+}
+
+void Head::on_agent_closed(const ConnPtr& conn) {
+  auto it = node_of_conn_.find(conn.get());
+  if (it == node_of_conn_.end()) return;
+  const std::string node = it->second;
+  node_of_conn_.erase(it);
+  auto a = agents_by_node_.find(node);
+  if (a != agents_by_node_.end() && a->second == conn) {
+    agents_by_node_.erase(a);
+    log::warn("node " + node + " disconnected; its jobs keep running and will be re-synced");
+    (void)apply(NodeDisconnected{node, transport::epoch_ms()});
+  }
+}
+
+void Head::on_agent_message(const ConnPtr& conn, std::string frame) {
+  Json m = Json::parse(frame, nullptr, false);
+  if (m.is_discarded() || !m.is_object()) {
+    log::warn("garbled message from an agent: closing its connection");
+    conn->close("garbled message");
+    return;
+  }
+  const std::string type = m.value("type", "");
+  auto node_it = node_of_conn_.find(conn.get());
+  if (type == "hello") {
+    auto hello = proto::agent_hello_from_json(m);
+    if (!hello) {
+      log::warn("bad hello from agent: " + hello.message());
+      conn->send(proto::dump(error_reply(hello.message())));
+      conn->close_after_flush();
+      return;
+    }
+    if (hello->version != proto::kAgentProtocolVersion) {
+      conn->send(proto::dump(error_reply("protocol version " + std::to_string(hello->version) +
+                                         " not supported")));
+      conn->close_after_flush();
+      return;
+    }
+    on_hello(conn, *hello);
+    return;
+  }
+  if (node_it == node_of_conn_.end()) {
+    log::warn("agent message '" + type + "' before hello: closing");
+    conn->close("no hello");
+    return;
+  }
+  const std::string& node = node_it->second;
+  if (type == "started") {
+    auto r = proto::running_report_from_json(m);
+    if (!r) return log::warn("bad report from " + node + ": " + r.message());
+    const Job* j = state_.job(r->job_id);
+    if (j && j->state == JobState::Starting && static_cast<int>(j->attempts.size()) == r->attempt &&
+        j->current_attempt()->node == node)
+      (void)apply(JobStarted{r->job_id, r->started_at});
+  } else if (type == "exited") {
+    auto r = proto::exit_report_from_json(m);
+    if (!r) return log::warn("bad report from " + node + ": " + r.message());
+    on_exit_report(node, *r);
+  } else if (type == "heartbeat") {
+    // connection liveness only
+  } else {
+    log::warn("unknown message '" + type + "' from " + node);
+  }
+}
+
+void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
+  const Job* j = state_.job(r.job_id);
+  if (j && is_active(j->state) && static_cast<int>(j->attempts.size()) == r.attempt &&
+      j->current_attempt()->node == node)
+    (void)apply(JobExited{r.job_id, r.at, r.exit_code, r.signal, r.reason});
+  // Acknowledge in every case (also stale or duplicate reports) once durable.
+  agent_out_.emplace_back(node, Json{{"type", "ack_exit"}, {"jobId", r.job_id}, {"attempt", r.attempt}});
+  request_flush();
+}
+
+void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
+  const std::string& node = hello.node_name;
+  if (auto s = validate_name("nodeName", node); !s) {
+    conn->send(proto::dump(error_reply(s.message())));
+    conn->close_after_flush();
+    return;
+  }
+  if (auto old = agents_by_node_.find(node); old != agents_by_node_.end() && old->second != conn) {
+    log::warn("node " + node + " connected again; dropping its previous connection");
+    node_of_conn_.erase(old->second.get());
+    old->second->close("replaced by a new connection");
+  }
+  agents_by_node_[node] = conn;
+  node_of_conn_[conn.get()] = node;
+  const auto now = transport::epoch_ms();
+  (void)apply(NodeConnected{node, hello.topology, now});
+  log::info("node " + node + " connected: " + std::to_string(hello.topology.pu_count()) + " PUs, " +
+            std::to_string(hello.topology.memory_mib) + " MiB, " +
+            std::to_string(hello.topology.gpus.size()) + " GPUs; " +
+            std::to_string(hello.running.size()) + " jobs running, " +
+            std::to_string(hello.exited.size()) + " exits to report");
+
+  // Re-sync: the agent's word about its jobs against ours.
+  std::map<std::int64_t, const proto::RunningReport*> running;
+  for (const auto& r : hello.running) running[r.job_id] = &r;
+  std::map<std::int64_t, const proto::ExitReport*> exited;
+  for (const auto& e : hello.exited) exited[e.job_id] = &e;
+  for (const auto& e : hello.exited) on_exit_report(node, e);
+  for (const auto& r : hello.running) {
+    const Job* j = state_.job(r.job_id);
+    const bool ours = j && is_active(j->state) && j->current_attempt()->node == node &&
+                      static_cast<int>(j->attempts.size()) == r.attempt;
+    if (!ours) {
+      log::warn("node " + node + " runs job " + std::to_string(r.job_id) + " attempt " +
+                std::to_string(r.attempt) + " that is not active here: killing it");
+      agent_out_.emplace_back(node, Json{{"type", "kill"}, {"jobId", r.job_id}, {"attempt", r.attempt},
+                                         {"reason", "unknown to the head"}});
+      continue;
+    }
+    if (j->state == JobState::Starting) (void)apply(JobStarted{r.job_id, r.started_at});
+    if (j->terminate_requested)
+      agent_out_.emplace_back(node, Json{{"type", "kill"}, {"jobId", r.job_id}, {"attempt", r.attempt},
+                                         {"reason", j->terminate_reason}});
+  }
+  std::vector<std::int64_t> lost;
+  for (const auto& [id, j] : state_.jobs())
+    if (is_active(j.state) && j.current_attempt()->node == node && !running.count(id) &&
+        !exited.count(id))
+      lost.push_back(id);
+  for (auto id : lost) {
+    const Job* j = state_.job(id);
+    if (j->state == JobState::Starting) {
+      // The launch order never reached the agent: start it again, nothing ran.
+      (void)apply(JobRequeued{id, now, "launch did not reach " + node + "; requeued"});
+    } else {
+      (void)apply(JobExited{id, now, std::nullopt, 0, "Node " + node + " lost the job (agent restarted)"});
+    }
+  }
+  request_flush();
+}
+
+void Head::launch(const Job& job) {
+  const Attempt* a = job.current_attempt();
+  auto payload = store_->payload(job.id);
+  if (!payload) {
+    log::error("cannot launch job " + std::to_string(job.id) + ": " + payload.message());
+    (void)state_.apply(JobExited{job.id, transport::epoch_ms(), std::nullopt, 0,
+                                 "cannot launch: " + payload.message()});
+    request_flush();
+    return;
+  }
+  std::string ce;
+  if (const JobQueue* q = state_.queue(job.queue))
+    for (const auto& name : q->compute_environments)
+      if (const auto* e = state_.environment(name);
+          e && std::find(e->nodes.begin(), e->nodes.end(), a->node) != e->nodes.end()) {
+        ce = name;
+        break;
+      }
+  proto::LaunchOrder o;
+  o.job_id = job.id;
+  o.attempt = static_cast<int>(job.attempts.size());
+  o.uid = job.uid;
+  o.gid = job.gid;
+  o.user = job.user;
+  o.argv = payload->command;
+  o.script = payload->script;
+  o.environment = job_environment(job, *payload, LaunchContext{a->node, ce, hostname_});
+  o.working_dir = job.working_dir;
+  auto abs = [&](const std::string& pattern) {
+    if (pattern.empty()) return std::string();
+    std::string p = expand_output_pattern(pattern, job, a->node);
+    return p[0] == '/' ? p : job.working_dir + "/" + p;
+  };
+  o.stdout_path = abs(job.stdout_path);
+  o.stderr_path = abs(job.stderr_path);
+  o.cpus = a->cpus;
+  o.gpus = a->gpus;
+  o.memory_mib = job.request.memory_mib;
+  o.timeout_seconds = job.timeout_seconds;
+  auto it = agents_by_node_.find(a->node);
+  if (it == agents_by_node_.end()) {
+    // The node went away between the decision and now: the hello re-sync
+    // requeues it when the node comes back.
+    return;
+  }
+  it->second->send(proto::dump(proto::to_json(o)));
+}
+
+}  // namespace drover::server

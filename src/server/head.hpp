@@ -1,0 +1,117 @@
+// droverd's core: owns the model, the store, the API and agent listeners, and
+// the scheduling loop. Single-threaded on an EventLoop. Every turn of the loop
+// ends with flush(): one scheduling pass if anything changed, one transaction
+// for everything that changed, then the replies and agent orders go out, so
+// nothing is acknowledged or launched before it is durable.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/cluster_state.hpp"
+#include "proto/agent_messages.hpp"
+#include "proto/codec.hpp"
+#include "sched/scheduler.hpp"
+#include "store/store.hpp"
+#include "transport/connection.hpp"
+#include "transport/event_loop.hpp"
+
+namespace drover::server {
+
+struct HeadConfig {
+  std::string state_dir;          // holds state.db
+  std::string api_address;        // unix socket for users (mode 0666)
+  std::string agent_address;      // where agents connect (unix 0600, or tcp)
+  std::string default_queue = "default";
+  // Create queue "default" and environment "local" holding this node if absent.
+  std::string init_local_node;
+  bool synchronous_full = true;
+  std::size_t max_request_bytes = 16u << 20;
+  uid_t admin_uid = 0;            // besides root, who may manage queues and nodes
+};
+
+class Head {
+ public:
+  explicit Head(HeadConfig config);
+  ~Head();
+  // Opens the store, loads the state, starts listening. Start-up errors only.
+  Status start();
+  transport::EventLoop& loop() { return loop_; }
+  void stop();
+  const ClusterState& state() const { return state_; }
+  std::string agent_address() const;
+
+ private:
+  struct Caller {
+    uid_t uid;
+    gid_t gid;
+    bool admin;
+  };
+  using ConnPtr = std::shared_ptr<transport::Connection>;
+
+  void accept_api(int fd);
+  void accept_agent(int fd);
+  void on_api_message(const ConnPtr& conn, std::string frame);
+  void on_agent_message(const ConnPtr& conn, std::string frame);
+  void on_agent_closed(const ConnPtr& conn);
+
+  // API operations: each returns the "result" object or an error.
+  Result<proto::Json> op_submit(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_describe_jobs(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_list_jobs(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_terminate(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_read_log(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_history(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_register_definition(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_describe_definitions(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_deregister_definition(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_save_queue(const Caller& c, const proto::Json& args, bool create);
+  Result<proto::Json> op_describe_queues(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_save_environment(const Caller& c, const proto::Json& args, bool create);
+  Result<proto::Json> op_describe_environments(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_list_nodes(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_status(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_shutdown(const Caller& c, const proto::Json& args);
+
+  // Agent side.
+  void on_hello(const ConnPtr& conn, const proto::AgentHello& hello);
+  void on_exit_report(const std::string& node, const proto::ExitReport& r);
+  void send_to_agent(const std::string& node, proto::Json msg);
+  void launch(const Job& job);
+
+  Status apply(const Event& e);
+  void request_flush();
+  void flush();
+  Result<std::optional<Job>> find_job(std::int64_t id);
+  std::string user_name(uid_t uid);
+
+  HeadConfig config_;
+  transport::EventLoop loop_;
+  ClusterState state_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<transport::Listener> api_listener_;
+  std::unique_ptr<transport::Listener> agent_listener_;
+  std::unordered_map<transport::Connection*, ConnPtr> api_conns_;
+  std::unordered_map<transport::Connection*, ConnPtr> agent_conns_;
+  std::map<std::string, ConnPtr> agents_by_node_;  // node name -> its connection
+  std::unordered_map<transport::Connection*, std::string> node_of_conn_;
+
+  // Held until the next flush has committed.
+  std::vector<std::pair<std::weak_ptr<transport::Connection>, std::string>> replies_;
+  std::vector<std::pair<std::string, proto::Json>> agent_out_;
+  std::vector<std::pair<std::int64_t, JobPayload>> new_payloads_;
+  std::vector<std::int64_t> to_launch_;
+  bool flush_queued_ = false;
+  bool schedule_needed_ = true;
+  std::int64_t started_at_ = 0;
+  std::map<uid_t, std::string> user_names_;
+  std::string hostname_;
+};
+
+}  // namespace drover::server

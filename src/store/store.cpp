@@ -1,0 +1,258 @@
+#include "store/store.hpp"
+
+#include <sqlite3.h>
+
+#include "proto/codec.hpp"
+
+namespace drover::store {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// RAII for prepared statements.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  bool ok() const { return s_ != nullptr; }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  int step() { return sqlite3_step(s_); }
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(s_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col)) : "";
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+Error db_error(sqlite3* db, const std::string& what) { return make_error(what, sqlite3_errmsg(db)); }
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY, state TEXT NOT NULL, uid INTEGER NOT NULL, queue TEXT NOT NULL,
+  stopped_at INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_stopped ON jobs(stopped_at) WHERE stopped_at > 0;
+CREATE TABLE IF NOT EXISTS payloads (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS definitions (
+  name TEXT NOT NULL, revision INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (name, revision));
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS environments (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+)sql";
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool synchronous_full) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    Error e = make_error("cannot open state database " + path, db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return e;
+  }
+  std::unique_ptr<Store> s(new Store(db));
+  sqlite3_busy_timeout(db, 5000);
+  if (auto st = s->exec("PRAGMA journal_mode=WAL"); !st) return st.error();
+  if (auto st = s->exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st)
+    return st.error();
+  if (auto st = s->exec("PRAGMA foreign_keys=OFF"); !st) return st.error();
+  if (auto st = s->exec(kSchema); !st) return st.error();
+  Stmt v(db, "SELECT value FROM meta WHERE key='schema'");
+  if (v.ok() && v.step() == SQLITE_ROW) {
+    if (std::stoi(v.text(0)) > kSchemaVersion)
+      return make_error("cannot use state database " + path,
+                        "it was written by a newer Drover (schema " + v.text(0) + ")");
+  } else {
+    if (auto st = s->exec("INSERT INTO meta VALUES ('schema', '1')"); !st) return st.error();
+  }
+  return s;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+Status Store::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    Error e = make_error("database error", err ? err : "unknown");
+    sqlite3_free(err);
+    return e;
+  }
+  return {};
+}
+
+Status Store::load(ClusterState& state) {
+  using proto::Json;
+  auto each = [&](const char* sql, auto&& fn) -> Status {
+    Stmt q(db_, sql);
+    if (!q.ok()) return db_error(db_, "cannot read state");
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      Json j = Json::parse(q.text(0), nullptr, false);
+      if (j.is_discarded()) return make_error("corrupt state database", std::string("bad JSON in: ") + sql);
+      if (auto s = fn(j); !s) return s;
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "cannot read state");
+    return {};
+  };
+  if (auto s = each("SELECT doc FROM environments", [&](const Json& j) -> Status {
+        auto e = proto::environment_from_json(j);
+        if (!e) return e.error();
+        state.restore(std::move(*e));
+        return {};
+      }); !s)
+    return s;
+  if (auto s = each("SELECT doc FROM queues", [&](const Json& j) -> Status {
+        auto q = proto::queue_from_json(j);
+        if (!q) return q.error();
+        state.restore(std::move(*q));
+        return {};
+      }); !s)
+    return s;
+  if (auto s = each("SELECT doc FROM definitions ORDER BY name, revision", [&](const Json& j) -> Status {
+        auto d = proto::definition_from_json(j);
+        if (!d) return d.error();
+        state.restore(std::move(*d));
+        return {};
+      }); !s)
+    return s;
+  if (auto s = each("SELECT doc FROM nodes", [&](const Json& j) -> Status {
+        auto n = proto::node_from_json(j);
+        if (!n) return n.error();
+        state.restore(std::move(*n));
+        return {};
+      }); !s)
+    return s;
+  if (auto s = each("SELECT doc FROM jobs", [&](const Json& j) -> Status {
+        auto job = proto::job_from_json(j);
+        if (!job) return make_error("corrupt job in state database", job.message());
+        state.restore(std::move(*job));
+        return {};
+      }); !s)
+    return s;
+  state.finish_restore();
+  return {};
+}
+
+Status Store::save(const ClusterState& state, const DirtySet& dirty,
+                   const std::vector<std::pair<std::int64_t, JobPayload>>& payloads) {
+  if (dirty.empty() && payloads.empty()) return {};
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  auto rollback = [&](Error e) -> Status {
+    exec("ROLLBACK");
+    return e;
+  };
+  {
+    Stmt put(db_, "INSERT OR REPLACE INTO jobs (id, state, uid, queue, stopped_at, doc) "
+                  "VALUES (?, ?, ?, ?, ?, ?)");
+    for (auto id : dirty.jobs) {
+      const Job* j = state.job(id);
+      if (!j) continue;
+      put.bind(1, j->id).bind(2, std::string(to_string(j->state))).bind(3, std::int64_t{j->uid})
+          .bind(4, j->queue).bind(5, is_terminal(j->state) ? j->stopped_at : 0)
+          .bind(6, proto::dump(proto::to_json(*j)));
+      if (put.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job " + std::to_string(id)));
+      put.reset();
+    }
+    Stmt pay(db_, "INSERT OR REPLACE INTO payloads (id, doc) VALUES (?, ?)");
+    for (const auto& [id, p] : payloads) {
+      pay.bind(1, id).bind(2, proto::dump(proto::to_json(p)));
+      if (pay.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job payload"));
+      pay.reset();
+    }
+    Stmt def(db_, "INSERT OR REPLACE INTO definitions (name, revision, doc) VALUES (?, ?, ?)");
+    for (const auto& [name, rev] : dirty.definitions) {
+      const JobDefinition* d = state.definition(name, rev);
+      if (!d) continue;
+      def.bind(1, name).bind(2, std::int64_t{rev}).bind(3, proto::dump(proto::to_json(*d)));
+      if (def.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job definition"));
+      def.reset();
+    }
+    Stmt q(db_, "INSERT OR REPLACE INTO queues (name, doc) VALUES (?, ?)");
+    for (const auto& name : dirty.queues)
+      if (const auto* x = state.queue(name)) {
+        q.bind(1, name).bind(2, proto::dump(proto::to_json(*x)));
+        if (q.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save queue"));
+        q.reset();
+      }
+    Stmt e(db_, "INSERT OR REPLACE INTO environments (name, doc) VALUES (?, ?)");
+    for (const auto& name : dirty.environments)
+      if (const auto* x = state.environment(name)) {
+        e.bind(1, name).bind(2, proto::dump(proto::to_json(*x)));
+        if (e.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save compute environment"));
+        e.reset();
+      }
+    Stmt n(db_, "INSERT OR REPLACE INTO nodes (name, doc) VALUES (?, ?)");
+    for (const auto& name : dirty.nodes)
+      if (const auto* x = state.node(name)) {
+        n.bind(1, name).bind(2, proto::dump(proto::to_json(*x)));
+        if (n.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save node"));
+        n.reset();
+      }
+  }
+  if (auto s = exec("COMMIT"); !s) return rollback(s.error());
+  return {};
+}
+
+Result<JobPayload> Store::payload(std::int64_t job_id) {
+  Stmt q(db_, "SELECT doc FROM payloads WHERE id = ?");
+  q.bind(1, job_id);
+  if (q.step() != SQLITE_ROW) return make_error("job " + std::to_string(job_id), "no stored command");
+  auto j = proto::Json::parse(q.text(0), nullptr, false);
+  if (j.is_discarded()) return make_error("job " + std::to_string(job_id), "corrupt stored command");
+  return proto::payload_from_json(j);
+}
+
+Result<std::vector<Job>> Store::history(const HistoryFilter& f) {
+  std::string sql = "SELECT doc FROM jobs WHERE stopped_at > 0 AND stopped_at >= ?";
+  if (f.state) sql += " AND state = ?";
+  if (f.uid) sql += " AND uid = ?";
+  if (!f.queue.empty()) sql += " AND queue = ?";
+  sql += " ORDER BY stopped_at DESC, id DESC LIMIT ?";
+  Stmt q(db_, sql.c_str());
+  if (!q.ok()) return db_error(db_, "cannot read history");
+  int i = 1;
+  q.bind(i++, f.since_ms);
+  if (f.state) q.bind(i++, std::string(to_string(*f.state)));
+  if (f.uid) q.bind(i++, std::int64_t{*f.uid});
+  if (!f.queue.empty()) q.bind(i++, f.queue);
+  q.bind(i++, std::int64_t{f.limit});
+  std::vector<Job> out;
+  while (q.step() == SQLITE_ROW) {
+    auto j = proto::Json::parse(q.text(0), nullptr, false);
+    if (j.is_discarded()) continue;
+    if (auto job = proto::job_from_json(j)) out.push_back(std::move(*job));
+  }
+  return out;
+}
+
+Result<std::optional<Job>> Store::load_job(std::int64_t id) {
+  Stmt q(db_, "SELECT doc FROM jobs WHERE id = ?");
+  q.bind(1, id);
+  if (q.step() != SQLITE_ROW) return std::optional<Job>{};
+  auto j = proto::Json::parse(q.text(0), nullptr, false);
+  if (j.is_discarded()) return make_error("job " + std::to_string(id), "corrupt record");
+  auto job = proto::job_from_json(j);
+  if (!job) return job.error();
+  return std::optional<Job>{std::move(*job)};
+}
+
+}  // namespace drover::store

@@ -1,0 +1,730 @@
+// Starting real job processes: as root with cgroups where this machine allows it,
+// skipping (saying why) where it does not. Each test works in its own temporary
+// directory and parent cgroup and removes both; the user tests make a temporary
+// user and group and delete them again.
+#include "agent/job_launcher.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace drover::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// When a test starts this binary as a job with DROVER_TEST_TOUCH_MIB set, it only
+// allocates and touches that much memory and exits: a memory hog that needs no
+// interpreter.
+const bool kMemoryHogMode = [] {
+  const char* mib = std::getenv("DROVER_TEST_TOUCH_MIB");
+  if (!mib) return false;
+  const std::size_t size = static_cast<std::size_t>(std::atoll(mib)) << 20;
+  volatile char* p = static_cast<volatile char*>(std::malloc(size));
+  if (!p) ::_exit(2);
+  for (std::size_t i = 0; i < size; i += 4096) p[i] = 1;
+  ::_exit(0);
+  return true;
+}();
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
+
+// Waits for a child of this process with a bound, so a broken test fails instead of hanging.
+int wait_for(pid_t pid, std::chrono::seconds limit = 30s) {
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << "process " << pid << " did not exit in time";
+      return status;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// Whether pid has exited: reaped by us (we are a subreaper, so orphaned job
+// processes come to us), or gone, or at least a zombie.
+bool process_gone(pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return true;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    const auto close_paren = stat.rfind(')');
+    if (close_paren != std::string::npos && close_paren + 2 < stat.size() &&
+        stat[close_paren + 2] == 'Z')
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+bool wait_for_file(const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    if (fs::exists(path) && !read_text(path).empty()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+// Kills, reaps and removes whatever a test launched, even when it fails halfway.
+class JobGuard {
+ public:
+  explicit JobGuard(LaunchedJob job) : job_(std::move(job)) {}
+  ~JobGuard() {
+    if (!reaped_) {
+      signal_job(job_, SIGKILL);
+      (void)job_.cgroup.kill_all();
+      wait_for(job_.pid);
+    }
+    (void)job_.cgroup.remove();
+  }
+  JobGuard(const JobGuard&) = delete;
+  JobGuard& operator=(const JobGuard&) = delete;
+  int wait() {
+    const int status = wait_for(job_.pid);
+    reaped_ = true;
+    return status;
+  }
+  const LaunchedJob& job() const { return job_; }
+
+ private:
+  LaunchedJob job_;
+  bool reaped_ = false;
+};
+
+class LauncherTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Orphans of a job (its daemonized helpers) are reparented to us, so tests can
+    // reap them and see how they died.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+
+  void SetUp() override {
+    char dir_template[] = "/tmp/drover-launch-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir_template), nullptr);
+    tmp_ = dir_template;
+    // Other users' jobs must be able to reach their directories in here.
+    ::chmod(tmp_.c_str(), 0755);
+    static int counter = 0;
+    if (::geteuid() == 0) {
+      layout_ = detect_cgroups("drover-test-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(++counter));
+    } else {
+      layout_.why_none = "not root";
+    }
+  }
+
+  void TearDown() override {
+    for (const auto& dir : {layout_.v1_memory, layout_.v1_cpuset, layout_.v2_dir})
+      if (!dir.empty()) ::rmdir(dir.c_str());
+    std::error_code ignored;
+    fs::remove_all(tmp_, ignored);
+  }
+
+  LaunchSpec spec(std::int64_t id) const {
+    LaunchSpec s;
+    s.job_id = id;
+    s.uid = ::getuid();
+    s.gid = ::getgid();
+    if (const passwd* pw = ::getpwuid(s.uid)) s.user = pw->pw_name;
+    s.environment = {{"PATH", "/usr/bin:/bin"}};
+    s.working_dir = tmp_;
+    s.stdout_path = tmp_ + "/out";
+    s.job_dir = tmp_ + "/job_" + std::to_string(id);
+    return s;
+  }
+
+  bool cgroup_exists(std::int64_t id) const {
+    const std::string name = "/job_" + std::to_string(id);
+    for (const auto& base : {layout_.v1_memory, layout_.v1_cpuset, layout_.v2_dir})
+      if (!base.empty() && fs::exists(base + name)) return true;
+    return false;
+  }
+
+  std::string tmp_;
+  CgroupLayout layout_;
+};
+
+TEST_F(LauncherTest, RunsACommandWithExactlyTheJobsEnvironment) {
+  ::setenv("DROVER_AGENT_ONLY", "must-not-leak", 1);
+  LaunchSpec s = spec(1);
+  s.argv = {"env"};  // found through the job's PATH, not the agent's
+  s.environment = {{"PATH", "/usr/bin:/bin"}, {"A", "1"}, {"B", "two words"}, {"EMPTY", ""}};
+  auto job = launch_job(s, layout_);
+  ::unsetenv("DROVER_AGENT_ONLY");
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  const ExitStatus exit = decode_wait_status(guard.wait());
+  EXPECT_EQ(exit.exit_code, 0);
+  EXPECT_EQ(exit.signal, 0);
+  EXPECT_EQ(read_text(s.stdout_path), "PATH=/usr/bin:/bin\nA=1\nB=two words\nEMPTY=\n");
+}
+
+TEST_F(LauncherTest, AnEmptyEnvironmentStaysEmpty) {
+  LaunchSpec s = spec(2);
+  s.argv = {"/usr/bin/env"};
+  s.environment = {};
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+  EXPECT_EQ(read_text(s.stdout_path), "");
+}
+
+TEST_F(LauncherTest, RunsTheScriptThroughItsInterpreterLine) {
+  LaunchSpec s = spec(3);
+  s.script = "#!/bin/sh\necho \"running $0 in $(pwd) with $# args\"\nexit 3\n";
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  const ExitStatus exit = decode_wait_status(guard.wait());
+  EXPECT_EQ(exit.exit_code, 3);
+  const std::string script = s.job_dir + "/script";
+  EXPECT_EQ(read_text(s.stdout_path), "running " + script + " in " + tmp_ + " with 0 args\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(script.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(::stat(s.job_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+TEST_F(LauncherTest, ARetryRewritesTheScript) {
+  LaunchSpec s = spec(4);
+  s.script = "#!/bin/sh\necho first\n";
+  {
+    auto job = launch_job(s, layout_);
+    ASSERT_TRUE(job) << job.message();
+    JobGuard guard(*job);
+    guard.wait();
+  }
+  s.script = "#!/bin/sh\necho second\n";
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();
+  EXPECT_EQ(read_text(s.stdout_path), "second\n");
+}
+
+TEST_F(LauncherTest, AScriptWithoutInterpreterLineIsRefused) {
+  LaunchSpec s = spec(5);
+  s.script = "echo hi\n";
+  auto job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_NE(job.message().find("#!"), std::string::npos) << job.message();
+  EXPECT_FALSE(cgroup_exists(5));
+}
+
+TEST_F(LauncherTest, NothingToRunIsAnError) {
+  auto job = launch_job(spec(6), layout_);
+  ASSERT_FALSE(job);
+  EXPECT_NE(job.message().find("neither a script nor a command"), std::string::npos)
+      << job.message();
+}
+
+TEST_F(LauncherTest, SeparateOrSharedErrorOutputAndAppend) {
+  LaunchSpec s = spec(7);
+  s.argv = {"sh", "-c", "echo out; echo err >&2"};
+  s.stderr_path = tmp_ + "/err";
+  {
+    auto job = launch_job(s, layout_);
+    ASSERT_TRUE(job) << job.message();
+    JobGuard(*job).wait();
+  }
+  EXPECT_EQ(read_text(s.stdout_path), "out\n");
+  EXPECT_EQ(read_text(s.stderr_path), "err\n");
+
+  s.stderr_path.clear();
+  s.append_output = true;
+  {
+    auto job = launch_job(s, layout_);
+    ASSERT_TRUE(job) << job.message();
+    JobGuard(*job).wait();
+  }
+  EXPECT_EQ(read_text(s.stdout_path), "out\nout\nerr\n");
+
+  s.append_output = false;
+  {
+    auto job = launch_job(s, layout_);
+    ASSERT_TRUE(job) << job.message();
+    JobGuard(*job).wait();
+  }
+  EXPECT_EQ(read_text(s.stdout_path), "out\nerr\n");
+}
+
+TEST_F(LauncherTest, StdinIsDevNull) {
+  LaunchSpec s = spec(8);
+  s.argv = {"sh", "-c", "cat; readlink /proc/self/fd/0"};
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();
+  EXPECT_EQ(read_text(s.stdout_path), "/dev/null\n");
+}
+
+TEST_F(LauncherTest, NoDescriptorOfTheAgentLeaks) {
+  const int leak = ::open("/dev/null", O_RDONLY);  // deliberately not close-on-exec
+  ASSERT_GE(leak, 3);
+  LaunchSpec s = spec(9);
+  // ls runs as a child of sh, so its own directory descriptor is not in the list.
+  s.argv = {"sh", "-c", "ls /proc/$$/fd; true"};
+  auto job = launch_job(s, layout_);
+  ::close(leak);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();
+  EXPECT_EQ(read_text(s.stdout_path), "0\n1\n2\n");
+}
+
+TEST_F(LauncherTest, BlockedAndIgnoredSignalsOfTheAgentAreReset) {
+  // The agent blocks SIGCHLD (signalfd) and ignores SIGPIPE; jobs must not inherit that.
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGCHLD);
+  sigaddset(&block, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &block, &old_mask), 0);
+  struct sigaction ignore {}, old_pipe {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGPIPE, &ignore, &old_pipe), 0);
+
+  LaunchSpec s = spec(10);
+  s.argv = {"grep", "-E", "^(SigBlk|SigIgn)", "/proc/self/status"};
+  auto job = launch_job(s, layout_);
+
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();  // works with SIGCHLD blocked: waitpid does not need the signal
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  EXPECT_EQ(read_text(s.stdout_path),
+            "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+TEST_F(LauncherTest, TheJobLeadsItsOwnSessionAndProcessGroup) {
+  LaunchSpec s = spec(11);
+  s.argv = {"sh", "-c", "echo $$; ps -o pgid= -o sid= -p $$"};
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();
+  std::istringstream out(read_text(s.stdout_path));
+  pid_t self = 0, pgid = 0, sid = 0;
+  out >> self >> pgid >> sid;
+  if (!out) GTEST_SKIP() << "ps not available: " << read_text(s.stdout_path);
+  EXPECT_EQ(self, job->pid);
+  EXPECT_EQ(pgid, job->pid);
+  EXPECT_EQ(sid, job->pid);
+}
+
+TEST_F(LauncherTest, ABadWorkingDirectoryIsReportedAndCleanedUp) {
+  LaunchSpec s = spec(12);
+  s.argv = {"true"};
+  s.working_dir = tmp_ + "/no-such-dir";
+  auto job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(),
+            "cannot change to working directory " + s.working_dir + ": No such file or directory");
+  EXPECT_FALSE(cgroup_exists(12));
+  EXPECT_FALSE(fs::exists(s.stdout_path));  // nothing opened before chdir
+}
+
+TEST_F(LauncherTest, AnUnknownCommandIsReported) {
+  LaunchSpec s = spec(13);
+  s.argv = {"drover-no-such-command"};
+  auto job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot execute drover-no-such-command: No such file or directory");
+  EXPECT_FALSE(cgroup_exists(13));
+
+  // The job's PATH decides, not the agent's.
+  s.argv = {"true"};
+  s.environment = {{"PATH", tmp_}};
+  job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot execute true: No such file or directory");
+
+  // A file found but not executable is "Permission denied", as execvp says.
+  write_text(tmp_ + "/true", "#!/bin/sh\n");
+  ::chmod((tmp_ + "/true").c_str(), 0644);
+  job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot execute true: Permission denied");
+}
+
+TEST_F(LauncherTest, AnUnwritableOutputFileIsReported) {
+  LaunchSpec s = spec(14);
+  s.argv = {"true"};
+  s.stdout_path = tmp_ + "/no-such-dir/out";
+  auto job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(),
+            "cannot open output file " + s.stdout_path + ": No such file or directory");
+  EXPECT_FALSE(cgroup_exists(14));
+}
+
+TEST_F(LauncherTest, BindsToTheRequestedCpus) {
+  cpu_set_t mine;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
+  if (!CPU_ISSET(1, &mine)) GTEST_SKIP() << "CPU 1 is not available to this process";
+  LaunchSpec s = spec(15);
+  s.argv = {"sh", "-c", "grep Cpus_allowed_list /proc/self/status > out"};
+  s.stdout_path = tmp_ + "/stdout";
+  s.cpus = {1};
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  if (layout_.mode == CgroupMode::V1 && !layout_.v1_cpuset.empty()) {
+    EXPECT_EQ(read_text(layout_.v1_cpuset + "/job_15/cpuset.cpus"), "1\n");
+  }
+  EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+  EXPECT_EQ(read_text(tmp_ + "/out"), "Cpus_allowed_list:\t1\n");
+}
+
+TEST_F(LauncherTest, WithoutCpusTheJobKeepsTheAgentsSet) {
+  LaunchSpec s = spec(16);
+  s.argv = {"grep", "Cpus_allowed_list", "/proc/self/status"};
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();
+  const std::string mine = read_text("/proc/self/status");
+  const auto at = mine.find("Cpus_allowed_list");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(read_text(s.stdout_path), mine.substr(at, mine.find('\n', at) - at + 1));
+}
+
+TEST_F(LauncherTest, TheMemoryLimitKillsAJobThatExceedsIt) {
+  if (layout_.mode == CgroupMode::None) GTEST_SKIP() << "no cgroups: " << layout_.why_none;
+  LaunchSpec s = spec(17);
+  s.argv = {self_exe()};
+  s.environment = {{"DROVER_TEST_TOUCH_MIB", "200"}};
+  s.memory_limit_mib = 50;
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  const ExitStatus exit = decode_wait_status(guard.wait());
+  EXPECT_EQ(exit.exit_code, -1);
+  EXPECT_EQ(exit.signal, SIGKILL);
+  EXPECT_TRUE(job->cgroup.oom_killed());
+  EXPECT_LE(job->cgroup.memory_peak_bytes(), 50 << 20);
+}
+
+TEST_F(LauncherTest, AJobWithinItsMemoryLimitRunsToTheEnd) {
+  if (layout_.mode == CgroupMode::None) GTEST_SKIP() << "no cgroups: " << layout_.why_none;
+  LaunchSpec s = spec(18);
+  s.argv = {self_exe()};
+  s.environment = {{"DROVER_TEST_TOUCH_MIB", "20"}};
+  s.memory_limit_mib = 50;
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+  EXPECT_FALSE(job->cgroup.oom_killed());
+  EXPECT_GE(job->cgroup.memory_peak_bytes(), 20 << 20);
+}
+
+// A job whose helper escapes its process group (setsid), as daemons and some MPI
+// launchers do. Writes the helper's pid to <tmp>/helper.
+LaunchSpec escaping_job(LaunchSpec s, const std::string& tmp) {
+  s.script = "#!/bin/sh\nsetsid sleep 1000 &\necho $! > " + tmp +
+             "/helper.tmp\nmv " + tmp + "/helper.tmp " + tmp + "/helper\nsleep 1000\n";
+  return s;
+}
+
+TEST_F(LauncherTest, SignalJobReachesProcessesThatLeftTheGroup) {
+  if (layout_.mode == CgroupMode::None) GTEST_SKIP() << "no cgroups: " << layout_.why_none;
+  auto job = launch_job(escaping_job(spec(19), tmp_), layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  ASSERT_TRUE(wait_for_file(tmp_ + "/helper"));
+  const pid_t helper = std::stoi(read_text(tmp_ + "/helper"));
+  const auto pids = job->cgroup.pids();
+  EXPECT_NE(std::find(pids.begin(), pids.end(), helper), pids.end());
+  EXPECT_NE(::getpgid(helper), job->pid);  // a group kill alone would miss it
+
+  signal_job(*job, SIGTERM);
+  const ExitStatus exit = decode_wait_status(guard.wait());
+  EXPECT_EQ(exit.signal, SIGTERM);
+  EXPECT_TRUE(process_gone(helper));
+  ASSERT_TRUE(job->cgroup.kill_all());
+  EXPECT_TRUE(job->cgroup.pids().empty());
+}
+
+TEST_F(LauncherTest, KillAllLeavesNoProcess) {
+  if (layout_.mode == CgroupMode::None) GTEST_SKIP() << "no cgroups: " << layout_.why_none;
+  auto job = launch_job(escaping_job(spec(20), tmp_), layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  ASSERT_TRUE(wait_for_file(tmp_ + "/helper"));
+  const pid_t helper = std::stoi(read_text(tmp_ + "/helper"));
+
+  ASSERT_TRUE(job->cgroup.kill_all());
+  EXPECT_TRUE(job->cgroup.pids().empty());
+  EXPECT_EQ(decode_wait_status(guard.wait()).signal, SIGKILL);
+  EXPECT_TRUE(process_gone(helper));
+  ASSERT_TRUE(job->cgroup.remove());
+  EXPECT_FALSE(cgroup_exists(20));
+}
+
+TEST_F(LauncherTest, ALeftoverCgroupOfTheSameJobIsClearedFirst) {
+  if (layout_.mode == CgroupMode::None) GTEST_SKIP() << "no cgroups: " << layout_.why_none;
+  LaunchSpec s = spec(21);
+  s.argv = {"sleep", "1000"};
+  auto first = launch_job(s, layout_);
+  ASSERT_TRUE(first) << first.message();
+  JobGuard first_guard(*first);
+  // As if the agent had crashed: the cgroup and its process are still there.
+  s.argv = {"true"};
+  auto second = launch_job(s, layout_);
+  ASSERT_TRUE(second) << second.message();
+  JobGuard second_guard(*second);
+  EXPECT_EQ(decode_wait_status(first_guard.wait()).signal, SIGKILL);
+  EXPECT_EQ(decode_wait_status(second_guard.wait()).exit_code, 0);
+}
+
+TEST_F(LauncherTest, WithoutCgroupsJobsStillRunAndCanBeSignalled) {
+  LaunchSpec s = spec(22);
+  s.argv = {"sh", "-c", "sleep 1000 & wait"};
+  auto job = launch_job(s, CgroupLayout{});
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  EXPECT_FALSE(job->cgroup.active());
+  std::this_thread::sleep_for(50ms);
+  signal_job(*job, SIGKILL);
+  EXPECT_EQ(decode_wait_status(guard.wait()).signal, SIGKILL);
+}
+
+TEST_F(LauncherTest, AnAgentThatIsNotRootRunsJobsOnlyAsItself) {
+  // As root, take the unprivileged path in a child that dropped to nobody.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    LaunchSpec s;
+    s.job_id = 23;
+    s.uid = ::getuid() == 0 ? 1 : 0;
+    s.gid = ::getgid();
+    s.argv = {"true"};
+    auto job = launch_job(s, CgroupLayout{});
+    const std::string report = job ? std::string("launched") : job.message();
+    if (job) ::waitpid(job->pid, nullptr, 0);
+    if (::write(fds[1], report.data(), report.size()) < 0) ::_exit(4);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string report;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) report.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  wait_for(child);
+  EXPECT_EQ(report.rfind("cannot run job as uid ", 0), 0u) << report;
+  EXPECT_NE(report.find("not as root"), std::string::npos) << report;
+}
+
+TEST(DecodeWaitStatusTest, ExitCodesAndSignals) {
+  const pid_t exits = ::fork();
+  ASSERT_GE(exits, 0);
+  if (exits == 0) ::_exit(5);
+  const ExitStatus exited = decode_wait_status(wait_for(exits));
+  EXPECT_EQ(exited.exit_code, 5);
+  EXPECT_EQ(exited.signal, 0);
+
+  const pid_t killed = ::fork();
+  ASSERT_GE(killed, 0);
+  if (killed == 0) {
+    ::signal(SIGKILL, SIG_DFL);
+    ::raise(SIGKILL);
+    ::_exit(0);
+  }
+  const ExitStatus signalled = decode_wait_status(wait_for(killed));
+  EXPECT_EQ(signalled.exit_code, -1);
+  EXPECT_EQ(signalled.signal, SIGKILL);
+}
+
+// ---- jobs of another user (root only) --------------------------------------
+
+class OtherUserTest : public LauncherTest {
+ protected:
+  // Tests run in parallel processes (ctest -j) may hold the lock on /etc/passwd.
+  static bool run_retrying(const std::string& command) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      if (std::system((command + " 2>/dev/null").c_str()) == 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  static void SetUpTestSuite() {
+    LauncherTest::SetUpTestSuite();
+    if (::geteuid() != 0) return;
+    const std::string suffix = std::to_string(::getpid());
+    user_ = "drvt" + suffix;
+    extra_group_ = "drvg" + suffix;
+    if (!run_retrying("groupadd " + extra_group_)) {
+      extra_group_.clear();
+      return;
+    }
+    if (!run_retrying("useradd -M -s /usr/sbin/nologin -G " + extra_group_ + " " + user_)) {
+      user_.clear();
+      return;
+    }
+    created_ = true;
+  }
+  static void TearDownTestSuite() {
+    // userdel also removes the user's own group (USERGROUPS_ENAB).
+    if (!user_.empty()) run_retrying("userdel " + user_);
+    if (!extra_group_.empty()) run_retrying("groupdel " + extra_group_);
+    created_ = false;
+  }
+
+  void SetUp() override {
+    LauncherTest::SetUp();
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run jobs as another user";
+    if (!created_) GTEST_SKIP() << "could not create a temporary user with useradd";
+    const passwd* pw = ::getpwnam(user_.c_str());
+    const group* gr = ::getgrnam(extra_group_.c_str());
+    ASSERT_NE(pw, nullptr);
+    ASSERT_NE(gr, nullptr);
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
+    extra_gid_ = gr->gr_gid;
+    home_ = tmp_ + "/home";
+    fs::create_directory(home_);
+    ASSERT_EQ(::chown(home_.c_str(), uid_, gid_), 0);
+  }
+
+  LaunchSpec user_spec(std::int64_t id) const {
+    LaunchSpec s = spec(id);
+    s.uid = uid_;
+    s.gid = gid_;
+    s.user = user_;
+    s.working_dir = home_;
+    s.stdout_path = home_ + "/out";
+    return s;
+  }
+
+  static inline std::string user_;
+  static inline std::string extra_group_;
+  static inline bool created_ = false;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  gid_t extra_gid_ = 0;
+  std::string home_;
+};
+
+TEST_F(OtherUserTest, RunsWithTheUsersIdentityAndGroups) {
+  LaunchSpec s = user_spec(30);
+  s.script = "#!/bin/sh\nid -u\nid -g\nid -G\ntouch made-by-job\n";
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+
+  std::istringstream out(read_text(s.stdout_path));
+  uid_t uid = 0;
+  gid_t gid = 0;
+  out >> uid >> gid;
+  EXPECT_EQ(uid, uid_);
+  EXPECT_EQ(gid, gid_);
+  std::vector<gid_t> groups;
+  for (gid_t g; out >> g;) groups.push_back(g);
+  EXPECT_NE(std::find(groups.begin(), groups.end(), gid_), groups.end());
+  EXPECT_NE(std::find(groups.begin(), groups.end(), extra_gid_), groups.end());
+  EXPECT_EQ(std::find(groups.begin(), groups.end(), 0u), groups.end()) << "root's group kept";
+
+  struct stat st {};
+  ASSERT_EQ(::stat((home_ + "/made-by-job").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid_);
+  ASSERT_EQ(::stat(s.stdout_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid_);  // opened by the user, not by the agent
+  ASSERT_EQ(::stat((s.job_dir + "/script").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid_);
+  EXPECT_EQ(st.st_gid, gid_);
+  ASSERT_EQ(::stat(s.job_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid_);
+}
+
+TEST_F(OtherUserTest, AnOutputFileTheUserCannotWriteIsReported) {
+  const std::string root_only = tmp_ + "/root-only";
+  fs::create_directory(root_only);
+  ::chmod(root_only.c_str(), 0755);
+  LaunchSpec s = user_spec(31);
+  s.argv = {"true"};
+  s.stdout_path = root_only + "/drover-31.out";
+  auto job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot open output file " + s.stdout_path + ": Permission denied");
+  EXPECT_FALSE(fs::exists(s.stdout_path));
+  EXPECT_FALSE(cgroup_exists(31));
+
+  s.stdout_path = home_ + "/out";
+  s.stderr_path = root_only + "/drover-31.err";
+  job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot open error file " + s.stderr_path + ": Permission denied");
+}
+
+TEST_F(OtherUserTest, AWorkingDirectoryTheUserCannotEnterIsReported) {
+  const std::string closed = tmp_ + "/closed";
+  fs::create_directory(closed);
+  ::chmod(closed.c_str(), 0700);
+  LaunchSpec s = user_spec(32);
+  s.argv = {"true"};
+  s.working_dir = closed;
+  auto job = launch_job(s, layout_);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot change to working directory " + closed + ": Permission denied");
+}
+
+TEST_F(OtherUserTest, AnUnknownUserNameStillGetsItsPrimaryGroup) {
+  LaunchSpec s = user_spec(33);
+  s.user = "drover-nobody-" + std::to_string(::getpid());
+  s.argv = {"id", "-G"};
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  guard.wait();
+  EXPECT_EQ(read_text(s.stdout_path), std::to_string(gid_) + "\n");
+}
+
+}  // namespace
+}  // namespace drover::agent
