@@ -10,10 +10,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 drover=${DROVER:-drover}
 
-# `drover submit` prints the new job's id on stdout.
+# `drover submit --parsable` prints only the new job's id.
 submit() {
   local id
-  id=$("$drover" submit "$@")
+  id=$("$drover" submit --parsable "$@")
   if [[ -z "$id" ]]; then
     echo "run.sh: drover submit $* printed no job id" >&2
     exit 1

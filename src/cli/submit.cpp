@@ -191,6 +191,7 @@ int cmd_submit(const Global& g, const Args& all) {
     if (c < 1) return fail("submit", "--cpus-per-task " + std::to_string(c) + ": ask for at least 1");
     if (n < 1) return fail("submit", "--ntasks " + std::to_string(n) + ": ask for at least 1");
     rr.push_back({{"type", "VCPU"}, {"value", std::to_string(c * n)}});
+    req["ntasks"] = n;
   }
   if (!mem.empty()) {
     auto m = parse_memory_mib(mem);

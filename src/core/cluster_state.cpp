@@ -72,11 +72,13 @@ Status ClusterState::apply(const Event& event) {
 // ---- definitions, queues, environments ---------------------------------------
 
 Status ClusterState::on(const DefinitionRegistered& e) {
-  auto& revs = definitions_[e.definition.name];
-  if (e.definition.revision != static_cast<int>(revs.size()) + 1)
+  // Looked up without inserting: a refused event must not leave an empty entry.
+  auto it = definitions_.find(e.definition.name);
+  const int have = it == definitions_.end() ? 0 : static_cast<int>(it->second.size());
+  if (e.definition.revision != have + 1)
     return make_error("cannot register job definition " + e.definition.name,
                       "revision " + std::to_string(e.definition.revision) + " out of order");
-  revs.push_back(e.definition);
+  definitions_[e.definition.name].push_back(e.definition);
   dirty_.definitions.emplace(e.definition.name, e.definition.revision);
   return {};
 }
@@ -237,6 +239,9 @@ Status ClusterState::on(const JobSubmitted& e) {
 
 void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
   if (job.state != JobState::Pending) return;
+  // Every dependency is checked before waiting on any: one that can no longer be
+  // satisfied fails the job now, even while others are still unresolved.
+  bool waiting = false;
   for (const auto& d : job.depends_on) {
     const Job* dep = this->job(d.job_id);
     if (!dep) continue;  // forgotten (purged) jobs count as satisfied
@@ -265,10 +270,11 @@ void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
              at);
       return;
     }
-    if (!satisfied) {
-      job.status_reason = "Dependency";
-      return;
-    }
+    if (!satisfied) waiting = true;
+  }
+  if (waiting) {
+    job.status_reason = "Dependency";
+    return;
   }
   job.status_reason.clear();
   set_state(job, JobState::Runnable);

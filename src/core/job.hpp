@@ -67,6 +67,7 @@ struct Job {
   std::int64_t started_at = 0;  // of the latest attempt
   std::int64_t stopped_at = 0;
   Resources request;
+  int ntasks = 1;  // tasks (ranks) the job will start; request.vcpus covers them all
   std::int64_t timeout_seconds = 0;  // per attempt; 0: none
   RetryStrategy retry;
   std::vector<Dependency> depends_on;

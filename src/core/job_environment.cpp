@@ -1,5 +1,7 @@
 #include "core/job_environment.hpp"
 
+#include <algorithm>
+
 namespace drover {
 
 namespace {
@@ -31,7 +33,10 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("DROVER_NUM_NODES", "1");
   set("DROVER_MAIN_NODE", ctx.node);
   set("DROVER_CPUS", ncpus);
-  set("DROVER_NTASKS", "1");
+  const std::string ntasks = std::to_string(job.ntasks);
+  const std::string cpus_per_task = std::to_string(std::max(1, job.request.vcpus / std::max(1, job.ntasks)));
+  set("DROVER_NTASKS", ntasks);
+  set("DROVER_CPUS_PER_TASK", cpus_per_task);
   set("DROVER_SUBMIT_DIR", job.working_dir);
   if (a) set("DROVER_CPU_LIST", join(a->cpus));
 
@@ -47,8 +52,13 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("SLURM_NODELIST", ctx.node);
   set("SLURM_NNODES", "1");
   set("SLURM_JOB_NUM_NODES", "1");
-  set("SLURM_NTASKS", "1");
-  set("SLURM_NPROCS", "1");
+  set("SLURM_NTASKS", ntasks);
+  set("SLURM_NPROCS", ntasks);
+  set("SLURM_CPUS_PER_TASK", cpus_per_task);
+  // Open MPI's mpirun reads SLURM_NODELIST and SLURM_TASKS_PER_NODE to size its
+  // allocation when SLURM_JOB_ID is set; without the latter it refuses to start.
+  set("SLURM_TASKS_PER_NODE", ntasks);
+  set("SLURM_NTASKS_PER_NODE", ntasks);
   set("SLURM_CPUS_ON_NODE", ncpus);
   set("SLURM_JOB_CPUS_PER_NODE", ncpus);
   set("SLURM_SUBMIT_DIR", job.working_dir);

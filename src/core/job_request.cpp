@@ -173,6 +173,13 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   if (req.vcpus) job.request.vcpus = *req.vcpus;
   if (req.memory_mib) job.request.memory_mib = *req.memory_mib;
   if (req.gpus) job.request.gpus = *req.gpus;
+  if (req.ntasks) {
+    if (*req.ntasks < 1) return make_error("ntasks", std::to_string(*req.ntasks) + " is not allowed: at least 1");
+    if (*req.ntasks > job.request.vcpus)
+      return make_error("ntasks", std::to_string(*req.ntasks) + " tasks need at least as many vCPUs, but " +
+                                      std::to_string(job.request.vcpus) + " were asked");
+    job.ntasks = *req.ntasks;
+  }
   if (req.timeout_seconds) job.timeout_seconds = *req.timeout_seconds;
   if (req.retry) job.retry = *req.retry;
   if (auto s = validate_resources("", job.request); !s) return s.error();

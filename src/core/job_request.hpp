@@ -26,6 +26,7 @@ struct JobRequest {
   std::optional<int> vcpus;
   std::optional<std::int64_t> memory_mib;
   std::optional<int> gpus;
+  std::optional<int> ntasks;
   std::optional<std::int64_t> timeout_seconds;
   std::optional<RetryStrategy> retry;
   std::vector<Dependency> depends_on;

@@ -263,6 +263,7 @@ Json to_json(const Job& job) {
       {"owner", {{"uid", job.uid}, {"gid", job.gid}, {"user", job.user}}},
       {"createdAt", job.created_at},
       {"resourceRequirements", to_json(job.request)},
+      {"ntasks", job.ntasks},
       {"retryStrategy", to_json(job.retry)},
       {"workingDirectory", job.working_dir},
       {"stdoutPath", job.stdout_path},
@@ -417,6 +418,7 @@ Result<Job> job_from_json(const Json& j) {
     job.started_at = get_int(j, "startedAt");
     job.stopped_at = get_int(j, "stoppedAt");
     job.request = resources(j, Resources{});
+    job.ntasks = get_int32(j, "ntasks", false, 1);
     job.retry = retry(get_object(j, "retryStrategy"));
     job.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
     const std::string def = get_string(j, "jobDefinition");
@@ -613,6 +615,7 @@ Result<JobRequest> job_request_from_json(const Json& j) {
       if (got.memory_mib != INT64_MIN) r.memory_mib = got.memory_mib;
       if (got.gpus != INT32_MIN) r.gpus = got.gpus;
     }
+    if (j.contains("ntasks")) r.ntasks = get_int32(j, "ntasks");
     if (j.contains("timeout"))
       r.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds", true);
     if (j.contains("retryStrategy")) r.retry = retry(get_object(j, "retryStrategy"));

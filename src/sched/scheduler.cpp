@@ -74,7 +74,9 @@ PassResult schedule(const ClusterState& state, std::int64_t now_ms, const Policy
 
   for (const JobQueue* q : queues) {
     std::size_t blocked = 0;
-    for (const auto id : state.runnable(q->name)) {
+    const auto& runnable = state.runnable(q->name);
+    for (auto it = runnable.lower_bound(policy.first_job_id); it != runnable.end(); ++it) {
+      const auto id = *it;
       const Job* job = state.job(id);
       if (!job) continue;
       if (policy.max_blocked_scan && blocked >= policy.max_blocked_scan) {

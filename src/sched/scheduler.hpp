@@ -32,6 +32,10 @@ struct Policy {
   // Stop scanning a queue's jobs after this many could not start (0: scan all).
   // A pass never starts a job out of its queue's order unless it fits now.
   std::size_t max_blocked_scan = 0;
+  // Consider only jobs with this id or higher. The head passes the first id
+  // submitted since the last pass when nothing else changed: jobs that could
+  // not start then still cannot, so a pass costs O(new jobs), not O(queued).
+  std::int64_t first_job_id = 0;
 };
 
 PassResult schedule(const ClusterState& state, std::int64_t now_ms, const Policy& policy = {});

@@ -141,6 +141,13 @@ std::string Head::user_name(uid_t uid) {
 Status Head::apply(const Event& e) {
   auto s = state_.apply(e);
   if (!s) log::warn("event refused: " + s.message());
+  if (const auto* sub = std::get_if<JobSubmitted>(&e)) {
+    if (first_new_job_ == 0) first_new_job_ = sub->job.id;
+  } else if (!std::holds_alternative<JobTerminationRequested>(e) &&
+             !std::holds_alternative<DefinitionRegistered>(e) &&
+             !std::holds_alternative<DefinitionDeregistered>(e)) {
+    full_pass_needed_ = true;
+  }
   schedule_needed_ = true;
   request_flush();
   return s;
@@ -156,7 +163,11 @@ void Head::flush() {
   flush_queued_ = false;
   if (schedule_needed_) {
     schedule_needed_ = false;
-    auto pass = sched::schedule(state_, transport::epoch_ms());
+    sched::Policy policy;
+    if (!full_pass_needed_) policy.first_job_id = first_new_job_;
+    full_pass_needed_ = false;
+    first_new_job_ = 0;
+    auto pass = sched::schedule(state_, transport::epoch_ms(), policy);
     for (const auto& r : pass.reasons) (void)state_.apply(JobPendingReasonSet{r.job_id, r.reason});
     for (auto& d : pass.starts) {
       const auto id = d.job_id;
@@ -173,7 +184,10 @@ void Head::flush() {
     for (auto& [weak, reply] : replies_)
       if (auto c = weak.lock()) c->send(proto::dump(error_reply("not saved: " + s.message())));
     replies_.clear();
-    loop_.after(1000, [this] { schedule_needed_ = true; request_flush(); });
+    loop_.after(1000, [this] {
+      schedule_needed_ = full_pass_needed_ = true;
+      request_flush();
+    });
     state_.mark_dirty(dirty);
     return;
   }
@@ -705,9 +719,8 @@ void Head::launch(const Job& job) {
   auto payload = store_->payload(job.id);
   if (!payload) {
     log::error("cannot launch job " + std::to_string(job.id) + ": " + payload.message());
-    (void)state_.apply(JobExited{job.id, transport::epoch_ms(), std::nullopt, 0,
-                                 "cannot launch: " + payload.message()});
-    request_flush();
+    (void)apply(JobExited{job.id, transport::epoch_ms(), std::nullopt, 0,
+                           "cannot launch: " + payload.message()});
     return;
   }
   std::string ce;

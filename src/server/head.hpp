@@ -109,6 +109,10 @@ class Head {
   std::vector<std::int64_t> to_launch_;
   bool flush_queued_ = false;
   bool schedule_needed_ = true;
+  // Only new jobs arrived since the last pass (no resources freed, nothing
+  // reconfigured): the next pass may start from the first new id.
+  bool full_pass_needed_ = true;
+  std::int64_t first_new_job_ = 0;
   std::int64_t started_at_ = 0;
   std::map<uid_t, std::string> user_names_;
   std::string hostname_;
