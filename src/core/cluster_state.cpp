@@ -296,7 +296,19 @@ Status ClusterState::on(const JobDispatched& e) {
   if (job->state != JobState::Runnable)
     return make_error("cannot dispatch job " + std::to_string(e.id),
                       std::string("it is ") + to_string(job->state));
-  if (!nodes_.count(e.node)) return make_error("cannot dispatch to " + e.node, "unknown node");
+  auto node_it = nodes_.find(e.node);
+  if (node_it == nodes_.end()) return make_error("cannot dispatch to " + e.node, "unknown node");
+  // A PU or GPU that is taken, or not on the node, would corrupt the accounting
+  // of the job that holds it when either ends.
+  const Node& n = node_it->second;
+  for (int pu : e.cpus)
+    if (pu < 0 || static_cast<std::size_t>(pu) >= n.pu_used.size() || n.pu_used[pu])
+      return make_error("cannot dispatch job " + std::to_string(e.id),
+                        "PU " + std::to_string(pu) + " of " + e.node + " is in use or absent");
+  for (int g : e.gpus)
+    if (g < 0 || static_cast<std::size_t>(g) >= n.gpu_used.size() || n.gpu_used[g])
+      return make_error("cannot dispatch job " + std::to_string(e.id),
+                        "GPU " + std::to_string(g) + " of " + e.node + " is in use or absent");
   Attempt a;
   a.node = e.node;
   a.cpus = e.cpus;

@@ -146,6 +146,9 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
       rev = std::stoi(r);
     }
     def = state.definition(name, rev);
+    if (!def && rev == 0 && state.definitions().count(name))
+      return make_error("jobDefinition", "'" + req.definition +
+                                             "' was deregistered: no revision is ACTIVE");
     if (!def)
       return make_error("jobDefinition", "unknown job definition '" + req.definition +
                                              "' (see: drover definitions list)");

@@ -74,10 +74,13 @@ Result<std::int64_t> parse_time_limit(const std::string& text) {
 Result<std::int64_t> parse_memory_mib(const std::string& text) {
   std::string num = text;
   std::int64_t mult_kib = 1024;  // MiB in KiB
+  // GiB-style "Gi": the 'i' after a unit letter adds nothing (the units are binary).
+  if (num.size() >= 2 && (num.back() == 'i' || num.back() == 'I') &&
+      std::isalpha(static_cast<unsigned char>(num[num.size() - 2])))
+    num.pop_back();
   if (!num.empty() && std::isalpha(static_cast<unsigned char>(num.back()))) {
     const char u = static_cast<char>(std::toupper(static_cast<unsigned char>(num.back())));
     num.pop_back();
-    if (!num.empty() && (num.back() == 'i' || num.back() == 'I')) num.pop_back();  // GiB-style "Gi"
     switch (u) {
       case 'K': mult_kib = 1; break;
       case 'M': mult_kib = 1024; break;

@@ -1,5 +1,9 @@
 #include "proto/agent_messages.hpp"
 
+#include <climits>
+#include <limits>
+#include <stdexcept>
+
 namespace drover::proto {
 
 namespace {
@@ -10,6 +14,96 @@ auto guard(F&& f) -> Result<decltype(f())> {
   } catch (const std::exception& e) {
     return Error{std::string("malformed agent message: ") + e.what()};
   }
+}
+
+// Readers that name the field in their error, as the codec's do; thrown inside
+// this file only and turned into an Error by guard().
+[[noreturn]] void fail(const std::string& field, const std::string& why) {
+  throw std::runtime_error(field + ": " + why);
+}
+
+void need_object(const Json& j, const char* what) {
+  if (!j.is_object()) fail(what, std::string("expected an object, got ") + j.type_name());
+}
+
+// A whole number that fits T; required unless a default is given.
+template <class T>
+T number(const Json& j, const char* key, std::optional<T> def = std::nullopt) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (!def) fail(key, "missing");
+    return *def;
+  }
+  if (!it->is_number_integer())
+    fail(key, std::string("expected a whole number, got ") + it->type_name());
+  const bool fits = it->is_number_unsigned()
+                        ? it->get<std::uint64_t>() <=
+                              static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                        : it->get<std::int64_t>() >=
+                                  static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                              it->get<std::int64_t>() <=
+                                  static_cast<std::int64_t>(std::numeric_limits<T>::max());
+  if (!fits) fail(key, it->dump() + " is out of range");
+  return it->is_number_unsigned() ? static_cast<T>(it->get<std::uint64_t>())
+                                  : static_cast<T>(it->get<std::int64_t>());
+}
+
+std::string text(const Json& j, const char* key, bool required = false) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) fail(key, "missing");
+    return {};
+  }
+  if (!it->is_string()) fail(key, std::string("expected a string, got ") + it->type_name());
+  return it->get<std::string>();
+}
+
+const Json& list(const Json& j, const char* key) {
+  static const Json kEmpty = Json::array();
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return kEmpty;
+  if (!it->is_array()) fail(key, std::string("expected a list, got ") + it->type_name());
+  return *it;
+}
+
+std::vector<std::string> strings(const Json& j, const char* key) {
+  std::vector<std::string> out;
+  for (const auto& e : list(j, key)) {
+    if (!e.is_string()) fail(key, "every element must be a string");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<int> ints(const Json& j, const char* key) {
+  std::vector<int> out;
+  for (const auto& e : list(j, key)) {
+    if (!e.is_number_integer() || e.get<std::int64_t>() < 0 || e.get<std::int64_t>() > INT32_MAX)
+      fail(key, "every element must be a whole number from 0");
+    out.push_back(e.get<int>());
+  }
+  return out;
+}
+
+RunningReport running_report(const Json& j) {
+  need_object(j, "started");
+  RunningReport m;
+  m.job_id = number<std::int64_t>(j, "jobId");
+  m.attempt = number<int>(j, "attempt");
+  m.started_at = number<std::int64_t>(j, "at");
+  return m;
+}
+
+ExitReport exit_report(const Json& j) {
+  need_object(j, "exited");
+  ExitReport m;
+  m.job_id = number<std::int64_t>(j, "jobId");
+  m.attempt = number<int>(j, "attempt");
+  m.at = number<std::int64_t>(j, "at");
+  if (j.contains("exitCode") && !j["exitCode"].is_null()) m.exit_code = number<int>(j, "exitCode");
+  m.signal = number<int>(j, "signal", 0);
+  m.reason = text(j, "reason");
+  return m;
 }
 }  // namespace
 
@@ -55,67 +149,62 @@ Json to_json(const AgentHello& m) {
 
 Result<LaunchOrder> launch_order_from_json(const Json& j) {
   return guard([&] {
+    need_object(j, "launch");
     LaunchOrder m;
-    m.job_id = j.at("jobId").get<std::int64_t>();
-    m.attempt = j.at("attempt").get<int>();
-    m.uid = j.at("uid").get<std::uint32_t>();
-    m.gid = j.at("gid").get<std::uint32_t>();
-    m.user = j.value("user", "");
-    m.argv = j.value("argv", std::vector<std::string>{});
-    m.script = j.value("script", "");
-    for (const auto& e : j.value("environment", Json::array()))
-      m.environment.emplace_back(e.at("name").get<std::string>(), e.at("value").get<std::string>());
-    m.working_dir = j.at("workingDirectory").get<std::string>();
-    m.stdout_path = j.at("stdoutPath").get<std::string>();
-    m.stderr_path = j.value("stderrPath", "");
-    m.cpus = j.value("cpus", std::vector<int>{});
-    m.gpus = j.value("gpus", std::vector<int>{});
-    m.memory_mib = j.value("memoryMiB", std::int64_t{0});
-    m.timeout_seconds = j.value("timeoutSeconds", std::int64_t{0});
+    m.job_id = number<std::int64_t>(j, "jobId");
+    m.attempt = number<int>(j, "attempt");
+    m.uid = number<std::uint32_t>(j, "uid");
+    m.gid = number<std::uint32_t>(j, "gid");
+    m.user = text(j, "user");
+    m.argv = strings(j, "argv");
+    m.script = text(j, "script");
+    for (const auto& e : list(j, "environment")) {
+      need_object(e, "environment");
+      m.environment.emplace_back(text(e, "name", true), text(e, "value", true));
+    }
+    m.working_dir = text(j, "workingDirectory", true);
+    m.stdout_path = text(j, "stdoutPath", true);
+    m.stderr_path = text(j, "stderrPath");
+    m.cpus = ints(j, "cpus");
+    m.gpus = ints(j, "gpus");
+    m.memory_mib = number<std::int64_t>(j, "memoryMiB", 0);
+    m.timeout_seconds = number<std::int64_t>(j, "timeoutSeconds", 0);
     return m;
   });
 }
 
 Result<ExitReport> exit_report_from_json(const Json& j) {
-  return guard([&] {
-    ExitReport m;
-    m.job_id = j.at("jobId").get<std::int64_t>();
-    m.attempt = j.at("attempt").get<int>();
-    m.at = j.at("at").get<std::int64_t>();
-    if (j.contains("exitCode") && !j["exitCode"].is_null()) m.exit_code = j["exitCode"].get<int>();
-    m.signal = j.value("signal", 0);
-    m.reason = j.value("reason", "");
-    return m;
-  });
+  return guard([&] { return exit_report(j); });
 }
 
 Result<RunningReport> running_report_from_json(const Json& j) {
-  return guard([&] {
-    RunningReport m;
-    m.job_id = j.at("jobId").get<std::int64_t>();
-    m.attempt = j.at("attempt").get<int>();
-    m.started_at = j.at("at").get<std::int64_t>();
-    return m;
-  });
+  return guard([&] { return running_report(j); });
 }
 
 Result<AgentHello> agent_hello_from_json(const Json& j) {
-  auto topo = topology_from_json(j.value("topology", Json::object()));
-  if (!topo) return topo.error();
   return guard([&]() -> AgentHello {
+    need_object(j, "hello");
     AgentHello m;
-    m.version = j.at("version").get<int>();
-    m.node_name = j.at("nodeName").get<std::string>();
-    m.topology = *topo;
-    for (const auto& r : j.value("running", Json::array())) {
-      auto x = running_report_from_json(r);
-      if (!x) throw std::runtime_error(x.message());
-      m.running.push_back(*x);
+    m.version = number<int>(j, "version");
+    m.node_name = text(j, "nodeName", true);
+    auto topo = topology_from_json(j.contains("topology") ? j["topology"] : Json::object());
+    if (!topo) throw std::runtime_error(topo.message());
+    m.topology = std::move(*topo);
+    const Json& running = list(j, "running");
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      try {
+        m.running.push_back(running_report(running[i]));
+      } catch (const std::exception& e) {
+        fail("running[" + std::to_string(i) + "]", e.what());
+      }
     }
-    for (const auto& e : j.value("exited", Json::array())) {
-      auto x = exit_report_from_json(e);
-      if (!x) throw std::runtime_error(x.message());
-      m.exited.push_back(*x);
+    const Json& exited = list(j, "exited");
+    for (std::size_t i = 0; i < exited.size(); ++i) {
+      try {
+        m.exited.push_back(exit_report(exited[i]));
+      } catch (const std::exception& e) {
+        fail("exited[" + std::to_string(i) + "]", e.what());
+      }
     }
     return m;
   });

@@ -50,6 +50,7 @@ std::int64_t get_int(const Json& j, const char* key, bool required = false,
     if (ec != std::errc() || p != s.data() + s.size()) fail(key, "'" + s + "' is not a whole number");
     return v;
   }
+  if (it->is_number_float()) fail(key, it->dump() + " is not a whole number");
   fail(key, std::string("expected a number, got ") + type_name(*it));
 }
 
@@ -98,6 +99,17 @@ const Json& get_object(const Json& j, const char* key) {
   return *it;
 }
 
+// A list of objects; an empty list when absent.
+const Json& get_list(const Json& j, const char* key) {
+  static const Json kEmpty = Json::array();
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return kEmpty;
+  if (!it->is_array()) fail(key, std::string("expected a list, got ") + type_name(*it));
+  for (const auto& e : *it)
+    if (!e.is_object()) fail(key, std::string("expected a list of objects, got ") + type_name(e));
+  return *it;
+}
+
 KeyValues key_values(const Json& v, const std::string& field) {
   KeyValues kv;
   if (v.is_null()) return kv;
@@ -142,7 +154,9 @@ std::int64_t parse_job_id(const Json& j, const char* key) {
       fail(key, "'" + s + "' is not a job id");
     return v;
   }
-  return get_int(j, key, true);
+  const std::int64_t v = get_int(j, key, true);
+  if (v <= 0) fail(key, std::to_string(v) + " is not a job id");
+  return v;
 }
 
 Resources resources(const Json& j, Resources r) {
@@ -422,35 +436,37 @@ Result<Job> job_from_json(const Json& j) {
     job.retry = retry(get_object(j, "retryStrategy"));
     job.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
     const std::string def = get_string(j, "jobDefinition");
+    job.definition = def;
     if (auto c = def.rfind(':'); c != std::string::npos) {
       job.definition = def.substr(0, c);
-      job.definition_revision = std::stoi(def.substr(c + 1));
+      const char* first = def.data() + c + 1;
+      const char* last = def.data() + def.size();
+      auto [p, ec] = std::from_chars(first, last, job.definition_revision);
+      if (ec != std::errc() || p != last || first == last)
+        fail("jobDefinition", "'" + def + "': the revision after ':' is not a number");
     }
-    if (auto it = j.find("dependsOn"); it != j.end() && it->is_array()) {
-      for (const auto& d : *it) {
-        Dependency dep;
-        dep.job_id = parse_job_id(d, "jobId");
-        auto t = parse_dependency_type(get_string(d, "type"));
-        if (!t) fail("dependsOn.type", "unknown dependency type");
-        dep.type = *t;
-        job.depends_on.push_back(dep);
-      }
+    for (const auto& d : get_list(j, "dependsOn")) {
+      Dependency dep;
+      dep.job_id = parse_job_id(d, "jobId");
+      auto t = parse_dependency_type(get_string(d, "type"));
+      if (!t) fail("dependsOn.type", "unknown dependency type");
+      dep.type = *t;
+      job.depends_on.push_back(dep);
     }
-    if (auto it = j.find("attempts"); it != j.end() && it->is_array()) {
-      for (const auto& a : *it) {
-        Attempt at;
-        const Json& c = get_object(a, "container");
-        at.node = get_string(c, "nodeName");
-        at.cpus = get_ints(c, "cpus");
-        at.gpus = get_ints(c, "gpus");
-        if (c.contains("exitCode")) at.exit_code = get_int32(c, "exitCode");
-        at.signal = get_int32(c, "signal");
-        at.reason = get_string(c, "reason");
-        at.started_at = get_int(a, "startedAt");
-        at.stopped_at = get_int(a, "stoppedAt");
-        at.status_reason = get_string(a, "statusReason");
-        job.attempts.push_back(std::move(at));
-      }
+    for (const auto& a : get_list(j, "attempts")) {
+      Attempt at;
+      const Json& c = get_object(a, "container");
+      at.node = get_string(c, "nodeName");
+      at.cpus = get_ints(c, "cpus");
+      at.gpus = get_ints(c, "gpus");
+      if (c.contains("exitCode") && !c["exitCode"].is_null())
+        at.exit_code = get_int32(c, "exitCode");
+      at.signal = get_int32(c, "signal");
+      at.reason = get_string(c, "reason");
+      at.started_at = get_int(a, "startedAt");
+      at.stopped_at = get_int(a, "stoppedAt");
+      at.status_reason = get_string(a, "statusReason");
+      job.attempts.push_back(std::move(at));
     }
     job.working_dir = get_string(j, "workingDirectory");
     job.stdout_path = get_string(j, "stdoutPath");
@@ -544,51 +560,55 @@ Result<ComputeEnvironment> environment_from_json(const Json& j) {
   });
 }
 
+namespace {
+NodeTopology topology(const Json& j) {
+  if (!j.is_object()) fail("topology", std::string("expected an object, got ") + type_name(j));
+  NodeTopology t;
+  t.packages = get_int32(j, "packages");
+  t.memory_mib = get_int(j, "memoryMiB");
+  for (const auto& n : get_list(j, "numa")) {
+    NumaDomain d;
+    d.os_index = get_int32(n, "osIndex");
+    d.memory_mib = get_int(n, "memoryMiB");
+    d.pus = get_ints(n, "pus");
+    t.numa.push_back(std::move(d));
+  }
+  for (const auto& c : get_list(j, "cores")) {
+    Core core;
+    core.package = get_int32(c, "package");
+    core.numa = get_int32(c, "numa");
+    core.pus = get_ints(c, "pus");
+    for (int pu : core.pus)
+      if (pu < 0 || pu > 65535) fail("topology.cores.pus", "PU index out of range");
+    t.cores.push_back(std::move(core));
+  }
+  for (const auto& g : get_list(j, "gpus")) {
+    Gpu gpu;
+    gpu.index = get_int32(g, "index");
+    gpu.pci_bus_id = get_string(g, "pciBusId");
+    gpu.vendor = get_string(g, "vendor");
+    gpu.name = get_string(g, "name");
+    gpu.numa = get_int32(g, "numa", false, -1);
+    gpu.local_pus = get_ints(g, "localPus");
+    t.gpus.push_back(std::move(gpu));
+  }
+  return t;
+}
+}  // namespace
+
 Result<NodeTopology> topology_from_json(const Json& j) {
-  return guarded([&] {
-    NodeTopology t;
-    t.packages = get_int32(j, "packages");
-    t.memory_mib = get_int(j, "memoryMiB");
-    for (const auto& n : j.value("numa", Json::array())) {
-      NumaDomain d;
-      d.os_index = get_int32(n, "osIndex");
-      d.memory_mib = get_int(n, "memoryMiB");
-      d.pus = get_ints(n, "pus");
-      t.numa.push_back(std::move(d));
-    }
-    for (const auto& c : j.value("cores", Json::array())) {
-      Core core;
-      core.package = get_int32(c, "package");
-      core.numa = get_int32(c, "numa");
-      core.pus = get_ints(c, "pus");
-      for (int pu : core.pus)
-        if (pu < 0 || pu > 65535) fail("topology.cores.pus", "PU index out of range");
-      t.cores.push_back(std::move(core));
-    }
-    for (const auto& g : j.value("gpus", Json::array())) {
-      Gpu gpu;
-      gpu.index = get_int32(g, "index");
-      gpu.pci_bus_id = get_string(g, "pciBusId");
-      gpu.vendor = get_string(g, "vendor");
-      gpu.name = get_string(g, "name");
-      gpu.numa = get_int32(g, "numa", false, -1);
-      gpu.local_pus = get_ints(g, "localPus");
-      t.gpus.push_back(std::move(gpu));
-    }
-    return t;
-  });
+  return guarded([&] { return topology(j); });
 }
 
 Result<Node> node_from_json(const Json& j) {
-  auto topo = topology_from_json(j.value("topology", Json::object()));
-  if (!topo) return topo.error();
   return guarded([&] {
+    if (!j.is_object()) fail("node", std::string("expected an object, got ") + type_name(j));
     Node n;
+    n.topology = topology(get_object(j, "topology"));
     n.name = get_string(j, "nodeName", true);
     n.state = parse_node_state(get_string(j, "state", false, "DOWN"));
     n.state_reason = get_string(j, "stateReason");
     n.last_seen = get_int(j, "lastSeen");
-    n.topology = *topo;
     return n;
   });
 }

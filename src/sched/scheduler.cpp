@@ -54,9 +54,11 @@ PassResult schedule(const ClusterState& state, std::int64_t now_ms, const Policy
     int free = 0, used = 0;
     for (const auto& n : env.nodes) {
       const Node* node = state.node(n);
-      if (!usable(node)) continue;
-      free += node->pus_free();
+      if (!node) continue;
+      // Jobs keep running on a node that is drained or whose agent is away:
+      // they still count against the cap, though nothing new starts there.
       used += node->pus_total() - node->pus_free();
+      if (usable(node)) free += node->pus_free();
     }
     env_free[name] = free;
     env_cap_left[name] = env.max_vcpus > 0 ? std::max(0, env.max_vcpus - used) : INT32_MAX;

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <charconv>
+
 #include "proto/codec.hpp"
 
 namespace drover::store {
@@ -71,18 +73,28 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool synchro
   }
   std::unique_ptr<Store> s(new Store(db));
   sqlite3_busy_timeout(db, 5000);
-  if (auto st = s->exec("PRAGMA journal_mode=WAL"); !st) return st.error();
+  // SQLite opens lazily: a directory or a file that is not a database fails here.
+  auto failed = [&](const Status& st) {
+    return make_error("cannot open state database " + path, st.message());
+  };
+  if (auto st = s->exec("PRAGMA journal_mode=WAL"); !st) return failed(st);
   if (auto st = s->exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st)
-    return st.error();
-  if (auto st = s->exec("PRAGMA foreign_keys=OFF"); !st) return st.error();
-  if (auto st = s->exec(kSchema); !st) return st.error();
+    return failed(st);
+  if (auto st = s->exec("PRAGMA foreign_keys=OFF"); !st) return failed(st);
+  if (auto st = s->exec(kSchema); !st) return failed(st);
   Stmt v(db, "SELECT value FROM meta WHERE key='schema'");
   if (v.ok() && v.step() == SQLITE_ROW) {
-    if (std::stoi(v.text(0)) > kSchemaVersion)
+    const std::string text = v.text(0);
+    int version = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+    if (ec != std::errc() || p != text.data() + text.size() || version < 1)
       return make_error("cannot use state database " + path,
-                        "it was written by a newer Drover (schema " + v.text(0) + ")");
+                        "unreadable schema version '" + text + "'");
+    if (version > kSchemaVersion)
+      return make_error("cannot use state database " + path,
+                        "it was written by a newer Drover (schema " + text + ")");
   } else {
-    if (auto st = s->exec("INSERT INTO meta VALUES ('schema', '1')"); !st) return st.error();
+    if (auto st = s->exec("INSERT INTO meta VALUES ('schema', '1')"); !st) return failed(st);
   }
   return s;
 }

@@ -1,0 +1,158 @@
+// job_environment: the DROVER_*, AWS_BATCH_* and SLURM_* variables a job sees.
+#include "core/job_environment.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_cluster.hpp"
+
+namespace drover {
+namespace {
+
+using testing::make_test_job;
+
+std::string get(const KeyValues& env, const std::string& key) {
+  const std::string* v = find_value(env, key);
+  return v ? *v : "<unset>";
+}
+
+class JobEnvironment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    job = make_test_job(77, "short", 4, 2048);
+    job.name = "align";
+    job.working_dir = "/home/alice/run";
+    Attempt a;
+    a.node = "node07";
+    a.cpus = {4, 5, 6, 7};
+    job.attempts.push_back(a);
+    payload.environment = {{"PATH", "/usr/bin"}, {"DROVER_JOB_ID", "spoofed"}};
+    ctx.node = "node07";
+    ctx.compute_environment = "cpu-ce";
+    ctx.submit_host = "login1";
+  }
+  Job job;
+  JobPayload payload;
+  LaunchContext ctx;
+};
+
+TEST_F(JobEnvironment, Values) {
+  const KeyValues env = job_environment(job, payload, ctx);
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"PATH", "/usr/bin"},
+      {"DROVER_JOB_ID", "77"},
+      {"DROVER_JOB_NAME", "align"},
+      {"DROVER_JOB_ATTEMPT", "1"},
+      {"DROVER_QUEUE", "short"},
+      {"DROVER_COMPUTE_ENVIRONMENT", "cpu-ce"},
+      {"DROVER_NODELIST", "node07"},
+      {"DROVER_NODE_INDEX", "0"},
+      {"DROVER_NUM_NODES", "1"},
+      {"DROVER_MAIN_NODE", "node07"},
+      {"DROVER_CPUS", "4"},
+      {"DROVER_SUBMIT_DIR", "/home/alice/run"},
+      {"DROVER_CPU_LIST", "4,5,6,7"},
+      {"AWS_BATCH_JOB_ID", "77"},
+      {"AWS_BATCH_JOB_ATTEMPT", "1"},
+      {"AWS_BATCH_JQ_NAME", "short"},
+      {"AWS_BATCH_CE_NAME", "cpu-ce"},
+      {"SLURM_JOB_ID", "77"},
+      {"SLURM_JOBID", "77"},
+      {"SLURM_JOB_NAME", "align"},
+      {"SLURM_JOB_NODELIST", "node07"},
+      {"SLURM_NODELIST", "node07"},
+      {"SLURM_NNODES", "1"},
+      {"SLURM_JOB_NUM_NODES", "1"},
+      {"SLURM_CPUS_ON_NODE", "4"},
+      {"SLURM_JOB_CPUS_PER_NODE", "4"},
+      {"SLURM_SUBMIT_DIR", "/home/alice/run"},
+      {"SLURM_SUBMIT_HOST", "login1"},
+      {"SLURM_JOB_PARTITION", "short"},
+      {"SLURM_RESTART_COUNT", "0"},
+      {"SLURM_NODEID", "0"},
+      {"SLURM_PROCID", "0"},
+      {"SLURM_LOCALID", "0"},
+      {"SLURM_MEM_PER_NODE", "2048"},
+  };
+  for (const auto& [k, v] : want) EXPECT_EQ(get(env, k), v) << k;
+  // The job's own variables come first and each name appears once.
+  EXPECT_EQ(env.front().first, "PATH");
+  for (std::size_t i = 0; i < env.size(); ++i)
+    for (std::size_t k = i + 1; k < env.size(); ++k) EXPECT_NE(env[i].first, env[k].first);
+}
+
+TEST_F(JobEnvironment, SingleTaskByDefault) {
+  const KeyValues env = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(env, "DROVER_NTASKS"), "1");
+  EXPECT_EQ(get(env, "SLURM_NTASKS"), "1");
+  EXPECT_EQ(get(env, "SLURM_NPROCS"), "1");
+  EXPECT_EQ(get(env, "DROVER_CPUS_PER_TASK"), "4");
+}
+
+TEST_F(JobEnvironment, SeveralTasks) {
+  job.request.vcpus = 8;
+  job.ntasks = 4;
+  const KeyValues env = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(env, "DROVER_NTASKS"), "4");
+  EXPECT_EQ(get(env, "DROVER_CPUS_PER_TASK"), "2");
+  EXPECT_EQ(get(env, "SLURM_NTASKS"), "4");
+  EXPECT_EQ(get(env, "SLURM_NPROCS"), "4");
+  EXPECT_EQ(get(env, "SLURM_CPUS_PER_TASK"), "2");
+  EXPECT_EQ(get(env, "SLURM_TASKS_PER_NODE"), "4");
+  EXPECT_EQ(get(env, "DROVER_CPUS"), "4");  // what the attempt was given, not asked
+}
+
+TEST_F(JobEnvironment, NoGpuVariablesWithoutGpus) {
+  const KeyValues env = job_environment(job, payload, ctx);
+  for (const char* k : {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "ROCR_VISIBLE_DEVICES",
+                        "ZE_AFFINITY_MASK", "DROVER_GPUS", "SLURM_GPUS_ON_NODE"})
+    EXPECT_EQ(find_value(env, k), nullptr) << k;
+}
+
+TEST_F(JobEnvironment, GpuVariablesNameTheAttemptsGpus) {
+  job.attempts.back().gpus = {1, 3};
+  const KeyValues env = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(env, "CUDA_VISIBLE_DEVICES"), "1,3");
+  EXPECT_EQ(get(env, "CUDA_DEVICE_ORDER"), "PCI_BUS_ID");
+  EXPECT_EQ(get(env, "ROCR_VISIBLE_DEVICES"), "1,3");
+  EXPECT_EQ(get(env, "ZE_AFFINITY_MASK"), "1,3");
+  EXPECT_EQ(get(env, "DROVER_GPUS"), "1,3");
+  EXPECT_EQ(get(env, "SLURM_GPUS_ON_NODE"), "2");
+}
+
+TEST_F(JobEnvironment, LaterAttemptsCountRestarts) {
+  job.attempts.insert(job.attempts.begin(), 2, job.attempts.back());
+  const KeyValues env = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(env, "DROVER_JOB_ATTEMPT"), "3");
+  EXPECT_EQ(get(env, "AWS_BATCH_JOB_ATTEMPT"), "3");
+  EXPECT_EQ(get(env, "SLURM_RESTART_COUNT"), "2");
+}
+
+TEST_F(JobEnvironment, WithoutAnAttemptUsesTheRequest) {
+  job.attempts.clear();
+  job.request.memory_mib = 0;
+  ctx.submit_host.clear();
+  const KeyValues env = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(env, "DROVER_CPUS"), "4");
+  EXPECT_EQ(get(env, "DROVER_JOB_ATTEMPT"), "0");
+  EXPECT_EQ(get(env, "SLURM_RESTART_COUNT"), "0");
+  EXPECT_EQ(find_value(env, "DROVER_CPU_LIST"), nullptr);
+  EXPECT_EQ(find_value(env, "SLURM_MEM_PER_NODE"), nullptr);
+  EXPECT_EQ(find_value(env, "SLURM_SUBMIT_HOST"), nullptr);
+  EXPECT_EQ(find_value(env, "CUDA_VISIBLE_DEVICES"), nullptr);
+}
+
+TEST(KeyValues, FindAndSet) {
+  KeyValues kv;
+  EXPECT_EQ(find_value(kv, "a"), nullptr);
+  set_value(kv, "a", "1");
+  set_value(kv, "b", "2");
+  set_value(kv, "a", "3");
+  EXPECT_EQ(kv, (KeyValues{{"a", "3"}, {"b", "2"}}));
+  ASSERT_NE(find_value(kv, "b"), nullptr);
+  EXPECT_EQ(*find_value(kv, "b"), "2");
+}
+
+}  // namespace
+}  // namespace drover

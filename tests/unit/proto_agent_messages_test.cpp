@@ -1,0 +1,218 @@
+// Head <-> agent messages: round trips, and malformed messages refused with an
+// error naming the field instead of an exception.
+#include "proto/agent_messages.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_cluster.hpp"
+
+namespace drover::proto {
+namespace {
+
+void expect_same(const LaunchOrder& a, const LaunchOrder& b) {
+  EXPECT_EQ(a.job_id, b.job_id);
+  EXPECT_EQ(a.attempt, b.attempt);
+  EXPECT_EQ(a.uid, b.uid);
+  EXPECT_EQ(a.gid, b.gid);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.argv, b.argv);
+  EXPECT_EQ(a.script, b.script);
+  EXPECT_EQ(a.environment, b.environment);
+  EXPECT_EQ(a.working_dir, b.working_dir);
+  EXPECT_EQ(a.stdout_path, b.stdout_path);
+  EXPECT_EQ(a.stderr_path, b.stderr_path);
+  EXPECT_EQ(a.cpus, b.cpus);
+  EXPECT_EQ(a.gpus, b.gpus);
+  EXPECT_EQ(a.memory_mib, b.memory_mib);
+  EXPECT_EQ(a.timeout_seconds, b.timeout_seconds);
+}
+
+void expect_same(const ExitReport& a, const ExitReport& b) {
+  EXPECT_EQ(a.job_id, b.job_id);
+  EXPECT_EQ(a.attempt, b.attempt);
+  EXPECT_EQ(a.at, b.at);
+  EXPECT_EQ(a.exit_code, b.exit_code);
+  EXPECT_EQ(a.signal, b.signal);
+  EXPECT_EQ(a.reason, b.reason);
+}
+
+LaunchOrder full_order() {
+  LaunchOrder m;
+  m.job_id = 123456789012LL;
+  m.attempt = 2;
+  m.uid = 1000;
+  m.gid = 100;
+  m.user = "alice";
+  m.argv = {"/bin/echo", "a b", ""};
+  m.script = "#!/bin/bash\necho hi\n";
+  m.environment = {{"Z", "1"}, {"A", "x=y"}, {"EMPTY", ""}};
+  m.working_dir = "/home/alice";
+  m.stdout_path = "/home/alice/drover-1.out";
+  m.stderr_path = "/home/alice/drover-1.err";
+  m.cpus = {0, 1, 16, 17};
+  m.gpus = {3};
+  m.memory_mib = 4096;
+  m.timeout_seconds = 600;
+  return m;
+}
+
+TEST(AgentMessages, LaunchOrderRoundTrip) {
+  const LaunchOrder m = full_order();
+  const Json j = to_json(m);
+  EXPECT_EQ(j["type"], "launch");
+  auto back = launch_order_from_json(Json::parse(dump(j)));
+  ASSERT_TRUE(back) << back.message();
+  expect_same(*back, m);
+
+  LaunchOrder minimal;
+  minimal.job_id = 1;
+  minimal.attempt = 1;
+  minimal.working_dir = "/";
+  minimal.stdout_path = "/o";
+  auto b2 = launch_order_from_json(to_json(minimal));
+  ASSERT_TRUE(b2) << b2.message();
+  expect_same(*b2, minimal);
+}
+
+TEST(AgentMessages, ExitReportRoundTrip) {
+  for (const ExitReport& m :
+       {ExitReport{7, 1, 1700000000000, 0, 0, ""}, ExitReport{7, 3, 5, 137, 0, "OutOfMemoryError"},
+        ExitReport{8, 1, 5, std::nullopt, 9, "Job attempt duration exceeded timeout"}}) {
+    const Json j = to_json(m);
+    EXPECT_EQ(j["type"], "exited");
+    auto back = exit_report_from_json(j);
+    ASSERT_TRUE(back) << back.message();
+    expect_same(*back, m);
+  }
+}
+
+TEST(AgentMessages, RunningReportRoundTrip) {
+  const RunningReport m{42, 2, 1700000000123};
+  const Json j = to_json(m);
+  EXPECT_EQ(j["type"], "started");
+  auto back = running_report_from_json(j);
+  ASSERT_TRUE(back) << back.message();
+  EXPECT_EQ(back->job_id, 42);
+  EXPECT_EQ(back->attempt, 2);
+  EXPECT_EQ(back->started_at, 1700000000123);
+}
+
+TEST(AgentMessages, HelloRoundTrip) {
+  AgentHello m;
+  m.node_name = "node07";
+  m.topology = drover::testing::make_topology(8, 2, 131072, 4, 2);
+  m.running = {{1, 1, 100}, {2, 3, 200}};
+  m.exited = {{3, 1, 300, 0, 0, ""}, {4, 2, 400, std::nullopt, 15, "Terminated"}};
+  const Json j = to_json(m);
+  EXPECT_EQ(j["type"], "hello");
+  EXPECT_EQ(j["version"], kAgentProtocolVersion);
+  auto back = agent_hello_from_json(Json::parse(dump(j)));
+  ASSERT_TRUE(back) << back.message();
+  EXPECT_EQ(back->version, kAgentProtocolVersion);
+  EXPECT_EQ(back->node_name, "node07");
+  EXPECT_EQ(back->topology, m.topology);
+  ASSERT_EQ(back->running.size(), 2u);
+  EXPECT_EQ(back->running[1].job_id, 2);
+  EXPECT_EQ(back->running[1].attempt, 3);
+  EXPECT_EQ(back->running[1].started_at, 200);
+  ASSERT_EQ(back->exited.size(), 2u);
+  expect_same(back->exited[0], m.exited[0]);
+  expect_same(back->exited[1], m.exited[1]);
+}
+
+struct BadMessage {
+  const char* name;
+  const char* kind;  // launch, exited, started, hello
+  const char* json;
+  const char* field;  // must appear in the message
+};
+
+class AgentMessageErrors : public ::testing::TestWithParam<BadMessage> {};
+
+std::string decode_error(const std::string& kind, const Json& j) {
+  auto err = [](const auto& r) { return r ? std::string() : r.message(); };
+  if (kind == "launch") return err(launch_order_from_json(j));
+  if (kind == "exited") return err(exit_report_from_json(j));
+  if (kind == "started") return err(running_report_from_json(j));
+  if (kind == "hello") return err(agent_hello_from_json(j));
+  ADD_FAILURE() << kind;
+  return {};
+}
+
+TEST_P(AgentMessageErrors, NameTheField) {
+  const auto& p = GetParam();
+  std::string msg;
+  ASSERT_NO_THROW(msg = decode_error(p.kind, Json::parse(p.json)));
+  ASSERT_FALSE(msg.empty()) << p.json << " was accepted";
+  EXPECT_NE(msg.find(p.field), std::string::npos) << msg;
+}
+
+#define LAUNCH_OK R"("jobId": 1, "attempt": 1, "uid": 0, "gid": 0, "workingDirectory": "/", "stdoutPath": "/o")"
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AgentMessageErrors,
+    ::testing::Values(
+        BadMessage{"LaunchNoJobId", "launch", R"({"attempt": 1})", "jobId"},
+        BadMessage{"LaunchJobIdString", "launch",
+                   R"({"jobId": "1", "attempt": 1, "uid": 0, "gid": 0, "workingDirectory": "/", "stdoutPath": "/o"})",
+                   "jobId"},
+        BadMessage{"LaunchNoWorkingDir", "launch",
+                   R"({"jobId": 1, "attempt": 1, "uid": 0, "gid": 0, "stdoutPath": "/o"})",
+                   "workingDirectory"},
+        BadMessage{"LaunchUidNegative", "launch",
+                   R"({"jobId": 1, "attempt": 1, "uid": -1, "gid": 0, "workingDirectory": "/", "stdoutPath": "/o"})",
+                   "uid"},
+        BadMessage{"LaunchArgvString", "launch", "{" LAUNCH_OK R"(, "argv": "ls"})", "argv"},
+        BadMessage{"LaunchArgvNumbers", "launch", "{" LAUNCH_OK R"(, "argv": [1]})", "argv"},
+        BadMessage{"LaunchCpusStrings", "launch", "{" LAUNCH_OK R"(, "cpus": ["0"]})", "cpus"},
+        BadMessage{"LaunchEnvNoValue", "launch",
+                   "{" LAUNCH_OK R"(, "environment": [{"name": "A"}]})", "value"},
+        BadMessage{"LaunchEnvNotList", "launch", "{" LAUNCH_OK R"(, "environment": "A=1"})",
+                   "environment"},
+        BadMessage{"LaunchMemoryString", "launch", "{" LAUNCH_OK R"(, "memoryMiB": "4G"})",
+                   "memoryMiB"},
+        BadMessage{"LaunchNotObject", "launch", R"([1])", "launch"},
+        BadMessage{"ExitNoAt", "exited", R"({"jobId": 1, "attempt": 1})", "at"},
+        BadMessage{"ExitCodeString", "exited",
+                   R"({"jobId": 1, "attempt": 1, "at": 5, "exitCode": "0"})", "exitCode"},
+        BadMessage{"ExitSignalString", "exited",
+                   R"({"jobId": 1, "attempt": 1, "at": 5, "signal": "KILL"})", "signal"},
+        BadMessage{"ExitReasonNumber", "exited",
+                   R"({"jobId": 1, "attempt": 1, "at": 5, "reason": 3})", "reason"},
+        BadMessage{"ExitNotObject", "exited", R"("exit")", "exited"},
+        BadMessage{"StartedNoAttempt", "started", R"({"jobId": 1, "at": 5})", "attempt"},
+        BadMessage{"StartedAtFloat", "started", R"({"jobId": 1, "attempt": 1, "at": "now"})",
+                   "at"},
+        BadMessage{"HelloNoVersion", "hello", R"({"nodeName": "n"})", "version"},
+        BadMessage{"HelloNoNodeName", "hello", R"({"version": 1})", "nodeName"},
+        BadMessage{"HelloNodeNameNumber", "hello", R"({"version": 1, "nodeName": 7})",
+                   "nodeName"},
+        BadMessage{"HelloBadTopology", "hello",
+                   R"({"version": 1, "nodeName": "n", "topology": {"cores": "x"}})", "cores"},
+        BadMessage{"HelloTopologyNotObject", "hello",
+                   R"({"version": 1, "nodeName": "n", "topology": []})", "topology"},
+        BadMessage{"HelloRunningNotList", "hello",
+                   R"({"version": 1, "nodeName": "n", "running": {"jobId": 1}})", "running"},
+        BadMessage{"HelloBadRunningEntry", "hello",
+                   R"({"version": 1, "nodeName": "n", "running": [{"jobId": 1}]})", "attempt"},
+        BadMessage{"HelloBadExitedEntry", "hello",
+                   R"({"version": 1, "nodeName": "n", "exited": [{"jobId": 1, "attempt": 1}]})",
+                   "at"},
+        BadMessage{"HelloNotObject", "hello", R"(null)", "hello"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(AgentMessageErrors, EveryDecoderSurvivesAnyJsonKind) {
+  for (const Json& j : {Json(), Json(true), Json(3), Json(2.5), Json("s"), Json::array(),
+                        Json::array({Json::object()}), Json::object()}) {
+    for (const char* kind : {"launch", "exited", "started", "hello"}) {
+      std::string msg;
+      EXPECT_NO_THROW(msg = decode_error(kind, j)) << kind << " " << j.dump();
+      EXPECT_FALSE(msg.empty()) << kind << " accepted " << j.dump();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace drover::proto
