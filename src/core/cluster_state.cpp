@@ -440,6 +440,22 @@ DirtySet ClusterState::take_dirty() {
   return d;
 }
 
+std::size_t ClusterState::evict_finished(std::int64_t stopped_before) {
+  std::size_t n = 0;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    const Job& j = it->second;
+    // Unsaved changes must reach the store first; then it is safe to forget.
+    if (is_terminal(j.state) && j.stopped_at < stopped_before && !dirty_.jobs.count(j.id)) {
+      dependents_.erase(j.id);
+      it = jobs_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
 void ClusterState::mark_dirty(const DirtySet& d) {
   dirty_.jobs.insert(d.jobs.begin(), d.jobs.end());
   dirty_.definitions.insert(d.definitions.begin(), d.definitions.end());

@@ -65,6 +65,10 @@ class ClusterState {
   std::int64_t next_job_id() const { return next_job_id_; }
 
   DirtySet take_dirty();
+  // Drops finished jobs that stopped before `stopped_before` from memory (they
+  // stay in the store, where history and lookups by id find them), like
+  // Slurm's MinJobAge. Not an event: the model's durable state is unchanged.
+  std::size_t evict_finished(std::int64_t stopped_before);
   // Puts back what a failed save did not write, to be saved next time.
   void mark_dirty(const DirtySet& d);
 
