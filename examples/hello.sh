@@ -1,8 +1,8 @@
 #!/bin/bash
-# Runs the MPI hello example: one rank per CPU the job was given, each printing its host and
+# Runs the MPI hello example: one rank per task of the job (-n), each printing its host and
 # the CPUs it may use.
 #
-#   drover submit examples/hello.sh
+#   drover submit -n 4 examples/hello.sh
 #   DROVER_NTASKS=4 examples/hello.sh        # or run it by hand, outside Drover
 #
 # Build it first: cmake -S . -B build && cmake --build build   (needs DROVER_ENABLE_MPI=ON)
@@ -35,6 +35,6 @@ if [[ $(id -u) -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
-# nproc counts the CPUs this job may use, not the machine's. --oversubscribe lets a small
+# Drover sets DROVER_NTASKS from -n; outside Drover, nproc counts the CPUs we may use. --oversubscribe lets a small
 # allocation (or a laptop) run more ranks than cores.
 exec mpirun --oversubscribe -np "${DROVER_NTASKS:-$(nproc)}" "$bin_dir/mpi_hello"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "place/discovery.hpp"
 #include "transport/log.hpp"
@@ -40,6 +41,7 @@ Status NodeAgent::start() {
               "): jobs run without memory limits or CPU sets, only CPU affinity");
   else
     log::info(std::string("cgroups: ") + (cgroups_.mode == CgroupMode::V1 ? "v1" : "v2"));
+  clear_stale_jobs();
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir + "/jobs", ec);
   if (ec) return make_error("cannot create " + config_.state_dir + "/jobs", ec.message());
@@ -61,6 +63,29 @@ Status NodeAgent::start() {
             " MiB, " + std::to_string(topology_.gpus.size()) + " GPUs; head at " + config_.head_address);
   connect();
   return {};
+}
+
+void NodeAgent::clear_stale_jobs() {
+  // Job cgroups of an earlier agent (killed, crashed) under our parent. This agent
+  // does not adopt their jobs, so the head reports them lost once we say hello and
+  // hands their CPUs and memory out again: what still runs of them must go first.
+  std::set<std::string> names;
+  for (const std::string& base : {cgroups_.v1_memory, cgroups_.v1_cpuset, cgroups_.v2_dir}) {
+    if (base.empty()) continue;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("job_", 0) == 0 && entry.is_directory(ec)) names.insert(name);
+    }
+  }
+  for (const auto& name : names) {
+    const JobCgroup stale = JobCgroup::open(cgroups_, name);
+    const auto left = stale.pids().size();
+    if (auto st = stale.kill_all(); !st) log::warn(st.message());
+    if (auto st = stale.remove(); !st) log::warn(st.message());
+    log::warn("cleared " + name + " left by an earlier agent (" + std::to_string(left) +
+              " processes killed)");
+  }
 }
 
 void NodeAgent::schedule_reconnect() {

@@ -36,7 +36,8 @@ class NodeAgent {
   Status start();
   transport::EventLoop& loop() { return loop_; }
   // Stops the loop; running jobs are left running (a restarted agent does not
-  // re-adopt them yet: the head requeues or fails them when it reconnects).
+  // re-adopt them yet: it kills what is left of them in their cgroups, and the
+  // head requeues or fails them when it reconnects).
   void stop() { loop_.stop(); }
   // Kills every job (used on `drover down`).
   void kill_all_jobs();
@@ -52,6 +53,7 @@ class NodeAgent {
     std::string kill_reason;   // set when the head asked to kill it
   };
 
+  void clear_stale_jobs();  // kills what is left of an earlier agent's jobs
   void connect();
   void schedule_reconnect();
   void on_message(std::string frame);

@@ -58,6 +58,29 @@ Result<std::int64_t> parse_since(const std::string& s) {
   }
 }
 
+// ReadLog sends output that is not UTF-8 as base64 (dataBase64).
+std::string decode_base64(const std::string& text) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char ch : text) {
+    int v;
+    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
+    else if (ch == '+') v = 62;
+    else if (ch == '/') v = 63;
+    else continue;  // '=' padding
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int cmd_jobs(const Global& g, const Args& args) {
@@ -228,12 +251,21 @@ int cmd_logs(const Global& g, const Args& args) {
   auto c = connect(g.socket);
   if (!c) return fail("logs", c.message());
   std::int64_t offset = 0;
+  std::int64_t attempt = -1;
   const bool follow = vm.count("follow");
   for (;;) {
     Json a = {{"jobId", id}, {"offset", offset}, {"stream", vm.count("stderr") ? "stderr" : "stdout"}};
     auto r = c->call("ReadLog", a);
     if (!r) return fail("logs", r.message());
-    const std::string data = str(*r, "data");
+    const std::int64_t now_attempt = num(*r, "attempt");
+    if (attempt >= 0 && now_attempt != attempt && offset > 0) {
+      // A retry rewrote the output file: read the new attempt's from its start.
+      attempt = now_attempt;
+      offset = 0;
+      continue;
+    }
+    attempt = now_attempt;
+    const std::string data = str(*r, "data") + decode_base64(str(*r, "dataBase64"));
     std::cout << data << std::flush;
     offset = num(*r, "offset");
     const std::string state = str(*r, "status");

@@ -40,6 +40,90 @@ std::string string_arg(const Json& args, const char* key) {
   return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// An optional integer argument: the default when absent, an error when not a number.
+Result<std::int64_t> int_arg(const Json& args, const char* key, std::int64_t fallback) {
+  auto it = args.find(key);
+  if (it == args.end() || it->is_null()) return fallback;
+  if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<std::uint64_t>() > INT64_MAX))
+    return make_error(key, it->dump() + " is not a whole number");
+  return it->get<std::int64_t>();
+}
+
+// Whether s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), i.e. whether it can travel as a JSON string.
+bool is_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // range of the first continuation byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (s.size() - i - 1 < n) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+// Copying or printing JSON recurses once per level, so a request nested a million
+// levels deep would overflow droverd's stack: refuse it before parsing. Counts
+// brackets outside strings; real requests nest a handful of levels.
+constexpr int kMaxJsonDepth = 64;
+bool nested_too_deep(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Json job_summary(const Job& j) {
   Json s = {{"jobId", std::to_string(j.id)},
             {"jobName", j.name},
@@ -222,15 +306,23 @@ void Head::accept_api(int fd) {
 }
 
 void Head::on_api_message(const ConnPtr& conn, std::string frame) {
-  Json req = Json::parse(frame, nullptr, false);
   auto reply = [&](const Json& r) { replies_.emplace_back(conn, proto::dump(r)); request_flush(); };
+  if (nested_too_deep(frame)) {
+    reply(error_reply("bad request: JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
+    return;
+  }
+  Json req = Json::parse(frame, nullptr, false);
   if (req.is_discarded() || !req.is_object()) {
     reply(error_reply("bad request: not a JSON object"));
     return;
   }
   const auto& peer = conn->peer();
   const Caller caller{peer.uid, peer.gid, peer.uid == 0 || peer.uid == config_.admin_uid};
-  const std::string op = req.value("op", "");
+  if (req.contains("op") && !req["op"].is_string()) {
+    reply(error_reply("bad request: \"op\" must be a string naming the operation, e.g. \"SubmitJob\""));
+    return;
+  }
+  const std::string op = string_arg(req, "op");
   const Json args = req.contains("args") && req["args"].is_object() ? req["args"] : Json::object();
   Result<Json> r = Error{};
   try {
@@ -361,15 +453,32 @@ Result<Json> Head::op_read_log(const Caller& c, const Json& args) {
   if (!c.admin && c.uid != j.uid)
     return make_error("cannot read the logs of job " + std::to_string(*id),
                       "it belongs to " + j.user + "; only its owner or root may read them");
-  const std::string stream = args.value("stream", "stdout");
+  const std::string stream = string_arg(args, "stream").empty() ? "stdout" : string_arg(args, "stream");
   std::string pattern = stream == "stderr" && !j.stderr_path.empty() ? j.stderr_path : j.stdout_path;
   const Attempt* a = j.current_attempt();
   if (!a) return Json{{"data", ""}, {"offset", 0}, {"status", to_string(j.state)}, {"exists", false}};
   std::string path = expand_output_pattern(pattern, j, a->node);
   if (path.empty() || path[0] != '/') path = j.working_dir + "/" + path;
-  const std::int64_t offset = args.value("offset", std::int64_t{0});
-  const std::int64_t max = std::clamp<std::int64_t>(args.value("maxBytes", std::int64_t{1} << 20), 1, 8 << 20);
-  Json out = {{"path", path}, {"status", to_string(j.state)}};
+  const auto offset_arg = int_arg(args, "offset", 0);
+  if (!offset_arg) return offset_arg.error();
+  if (*offset_arg < 0) return make_error("offset", std::to_string(*offset_arg) + " is negative");
+  const std::int64_t offset = *offset_arg;
+  const auto max_arg = int_arg(args, "maxBytes", std::int64_t{1} << 20);
+  if (!max_arg) return max_arg.error();
+  // Escaped control characters take 6 bytes each in JSON: 2 MiB of them stays
+  // under the clients' 16 MiB frame limit.
+  const std::int64_t max = std::clamp<std::int64_t>(*max_arg, 1, 2 << 20);
+  // Each attempt writes its output file anew: readers start again at offset 0
+  // when this changes.
+  Json out = {{"path", path}, {"status", to_string(j.state)}, {"attempt", j.attempts.size()}};
+  if (j.state == JobState::Starting) {
+    // The process has not opened (and truncated) the file yet: it may still hold
+    // the previous attempt's output.
+    out["data"] = "";
+    out["offset"] = offset;
+    out["exists"] = false;
+    return out;
+  }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     out["data"] = "";
@@ -391,8 +500,15 @@ Result<Json> Head::op_read_log(const Caller& c, const Json& args) {
   ::close(fd);
   if (n < 0) n = 0;
   data.resize(static_cast<std::size_t>(n));
-  out["data"] = std::move(data);
   out["offset"] = offset + n;
+  // JSON strings hold only UTF-8: other bytes (binary, Latin-1, a character cut
+  // at the chunk's end) travel as base64, so that `drover logs` prints the file exactly.
+  if (is_utf8(data)) {
+    out["data"] = std::move(data);
+  } else {
+    out["data"] = "";
+    out["dataBase64"] = base64(data);
+  }
   out["size"] = st.st_size;
   out["exists"] = true;
   return out;
@@ -400,8 +516,12 @@ Result<Json> Head::op_read_log(const Caller& c, const Json& args) {
 
 Result<Json> Head::op_history(const Caller& c, const Json& args) {
   store::HistoryFilter f;
-  f.since_ms = args.value("since", std::int64_t{0});
-  f.limit = static_cast<int>(std::clamp<std::int64_t>(args.value("limit", std::int64_t{1000}), 1, 100000));
+  const auto since = int_arg(args, "since", 0);
+  if (!since) return since.error();
+  const auto limit = int_arg(args, "limit", 1000);
+  if (!limit) return limit.error();
+  f.since_ms = *since;
+  f.limit = static_cast<int>(std::clamp<std::int64_t>(*limit, 1, 100000));
   f.queue = string_arg(args, "jobQueue");
   if (auto s = string_arg(args, "jobStatus"); !s.empty()) {
     auto st = parse_job_state(s);
@@ -600,7 +720,7 @@ void Head::on_agent_message(const ConnPtr& conn, std::string frame) {
     conn->close("garbled message");
     return;
   }
-  const std::string type = m.value("type", "");
+  const std::string type = string_arg(m, "type");
   auto node_it = node_of_conn_.find(conn.get());
   if (type == "hello") {
     auto hello = proto::agent_hello_from_json(m);

@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transport/log.hpp"
+
 namespace drover::transport {
 
 namespace {
@@ -239,14 +241,26 @@ Result<std::unique_ptr<Listener>> Listener::listen(EventLoop& loop, const Addres
   }
   set_nonblocking(fd);
   std::unique_ptr<Listener> l(new Listener(loop, fd, bound));
-  loop.add(fd, EPOLLIN, [fd, on_accept = std::move(on_accept)](std::uint32_t) {
+  l->alive_ = std::make_shared<bool>(true);
+  std::weak_ptr<bool> alive = l->alive_;
+  loop.add(fd, EPOLLIN, [&loop, fd, alive, on_accept = std::move(on_accept)](std::uint32_t) {
     for (;;) {
       const int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (c < 0) {
-        if (errno == EINTR) continue;
-        return;  // EAGAIN, or a transient error (EMFILE): try on the next event
+      if (c >= 0) {
+        on_accept(c);
+        continue;
       }
-      on_accept(c);
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // The pending connection stays queued, so a level-triggered listener would
+        // wake us again at once and spin: stop listening for a moment instead.
+        log::warn("cannot accept connections: " + errno_text() + "; pausing 100 ms");
+        loop.modify(fd, 0);
+        loop.after(100, [&loop, fd, alive] {
+          if (!alive.expired()) loop.modify(fd, EPOLLIN);
+        });
+      }
+      return;  // EAGAIN: all accepted
     }
   });
   return l;

@@ -85,6 +85,7 @@ class Listener {
   EventLoop& loop_;
   int fd_;
   Address addr_;
+  std::shared_ptr<bool> alive_;  // lets a paused accept's timer know the listener is gone
 };
 
 // Connects (blocking) and returns the fd, for clients and agents.

@@ -461,8 +461,10 @@ TEST_F(LauncherTest, AJobWithinItsMemoryLimitRunsToTheEnd) {
 // A job whose helper escapes its process group (setsid), as daemons and some MPI
 // launchers do. Writes the helper's pid to <tmp>/helper.
 LaunchSpec escaping_job(LaunchSpec s, const std::string& tmp) {
-  s.script = "#!/bin/sh\nsetsid sleep 1000 &\necho $! > " + tmp +
-             "/helper.tmp\nmv " + tmp + "/helper.tmp " + tmp + "/helper\nsleep 1000\n";
+  // The helper writes its own pid once it has left the job's session, so the
+  // test never looks at it before setsid() has happened.
+  s.script = "#!/bin/sh\nsetsid sh -c 'echo $$ > " + tmp + "/helper.tmp; mv " + tmp +
+             "/helper.tmp " + tmp + "/helper; exec sleep 1000' &\nsleep 1000\n";
   return s;
 }
 
