@@ -206,6 +206,7 @@ Status Head::start() {
   log::info("listening for users on " + api_listener_->address().to_string() +
             " and for agents on " + agent_listener_->address().to_string());
   request_flush();
+  evict_finished();
   return {};
 }
 
@@ -235,6 +236,36 @@ Status Head::apply(const Event& e) {
   schedule_needed_ = true;
   request_flush();
   return s;
+}
+
+Status Head::resolve_forgotten_dependencies(JobRequest& req) {
+  std::vector<Dependency> kept;
+  for (const auto& d : req.depends_on) {
+    if (state_.job(d.job_id)) {
+      kept.push_back(d);
+      continue;
+    }
+    auto old = store_->load_job(d.job_id);
+    if (!old) return old.error();
+    if (!*old) return make_error("dependsOn", "unknown job " + std::to_string(d.job_id));
+    // Only finished jobs leave memory: the dependency is decided already.
+    const JobState s = (*old)->state;
+    const bool ok = d.type == DependencyType::AfterAny || d.type == DependencyType::After ||
+                    (d.type == DependencyType::AfterOk && s == JobState::Succeeded) ||
+                    (d.type == DependencyType::AfterNotOk && s == JobState::Failed);
+    if (!ok)
+      return make_error("dependsOn", std::string(to_string(d.type)) + ":" + std::to_string(d.job_id) +
+                                         " can never be satisfied: job " + std::to_string(d.job_id) +
+                                         " ended " + to_string(s));
+  }
+  req.depends_on = std::move(kept);
+  return {};
+}
+
+void Head::evict_finished() {
+  const auto n = state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
+  if (n) log::info("forgot " + std::to_string(n) + " finished jobs (still in the store)");
+  loop_.after(std::max<std::int64_t>(1000, config_.keep_finished_ms / 5), [this] { evict_finished(); });
 }
 
 void Head::request_flush() {
@@ -356,6 +387,7 @@ void Head::on_api_message(const ConnPtr& conn, std::string frame) {
 Result<Json> Head::op_submit(const Caller& c, const Json& args) {
   auto req = proto::job_request_from_json(args);
   if (!req) return req.error();
+  if (auto s = resolve_forgotten_dependencies(*req); !s) return s.error();
   const Submitter who{c.uid, c.gid, user_name(c.uid)};
   const auto id = state_.next_job_id();
   auto made = make_job(*req, who, state_, config_.default_queue, id, transport::epoch_ms());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/cluster_state.hpp"
+#include "core/job_request.hpp"
 #include "proto/agent_messages.hpp"
 #include "proto/codec.hpp"
 #include "sched/scheduler.hpp"
@@ -34,6 +35,9 @@ struct HeadConfig {
   bool synchronous_full = true;
   std::size_t max_request_bytes = 16u << 20;
   uid_t admin_uid = 0;            // besides root, who may manage queues and nodes
+  // Finished jobs stay in memory this long (like Slurm's MinJobAge), then only
+  // in the store, where history and lookups by id still find them.
+  std::int64_t keep_finished_ms = 300'000;
 };
 
 class Head {
@@ -87,6 +91,9 @@ class Head {
 
   Status apply(const Event& e);
   void request_flush();
+  void evict_finished();
+  // Dependencies on jobs no longer in memory, resolved from the store.
+  Status resolve_forgotten_dependencies(JobRequest& req);
   void flush();
   Result<std::optional<Job>> find_job(std::int64_t id);
   std::string user_name(uid_t uid);

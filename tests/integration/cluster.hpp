@@ -156,6 +156,7 @@ class Cluster {
     std::string topology_xml;  // empty: this machine (jobs are bound to real CPUs)
     double kill_grace_s = 1;
     int head_max_files = 0;    // droverd's RLIMIT_NOFILE; 0: inherited
+    std::vector<std::string> head_args;  // more droverd options
   };
 
   Cluster() : Cluster(Config{}) {}
@@ -209,9 +210,11 @@ class Cluster {
 
   std::string start_head() {
     if (head_pid_ > 0) return "droverd is already running";
-    head_pid_ = spawn({kBinDir + "/droverd", "--state-dir", head_state_dir(), "--socket", socket(),
-                       "--agent-socket", agent_socket(), "--init-local-node", config_.node_name},
-                      dir_ + "/droverd.log", config_.head_max_files);
+    std::vector<std::string> argv = {kBinDir + "/droverd", "--state-dir", head_state_dir(), "--socket",
+                                     socket(), "--agent-socket", agent_socket(), "--init-local-node",
+                                     config_.node_name};
+    argv.insert(argv.end(), config_.head_args.begin(), config_.head_args.end());
+    head_pid_ = spawn(argv, dir_ + "/droverd.log", config_.head_max_files);
     if (head_pid_ < 0) return "cannot start droverd";
     const bool up = wait_until(
         [&] {

@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
       "create environment 'local' with this node and the default queue, if absent")(
       "sync", po::value(&sync)->default_value("full"),
       "full: fsync every commit (survives power loss); normal: survives a droverd crash only")(
-      "admin-uid", po::value<unsigned>(), "a user besides root who may manage queues and nodes");
+      "admin-uid", po::value<unsigned>(), "a user besides root who may manage queues and nodes")(
+      "keep-finished", po::value<double>()->default_value(300),
+      "seconds a finished job stays in memory (then only in the store: history, show)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.synchronous_full = sync == "full";
+  cfg.keep_finished_ms = static_cast<std::int64_t>(vm["keep-finished"].as<double>() * 1000);
   cfg.admin_uid = vm.count("admin-uid") ? vm["admin-uid"].as<unsigned>() : ::getuid();
   drover::log::set_name("droverd");
 
