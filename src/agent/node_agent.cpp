@@ -172,6 +172,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.stderr_path = o.stderr_path;
   spec.cpus = o.cpus;
   spec.memory_limit_mib = o.memory_mib;
+  spec.append_output = o.append_output;
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
   auto launched = launch_job(spec, cgroups_);
   const auto now = transport::epoch_ms();

@@ -185,6 +185,20 @@ int cmd_show(const Global& g, const Args& args) {
     }
     if (j.contains("parameters")) line("parameters", j["parameters"].dump());
     if (j.contains("tags")) line("tags", j["tags"].dump());
+    if (j.contains("submitOptions")) {
+      // What was asked, as asked (sbatch options and directives), and where from.
+      std::cout << "  asked at submit:\n";
+      const Json& asked = j["submitOptions"];
+      for (auto it = asked.begin(); it != asked.end(); ++it)
+        if (it.key() != "setBy" && it.key() != "warnings")
+          std::cout << "    " << it.key() << " = " << it.value().dump() << "\n";
+      if (asked.contains("setBy")) {
+        std::string from;
+        for (auto it = asked["setBy"].begin(); it != asked["setBy"].end(); ++it)
+          from += (from.empty() ? "" : ", ") + it.key() + " (" + it.value().get<std::string>() + ")";
+        if (!from.empty()) std::cout << "    set by: " << from << "\n";
+      }
+    }
     const Json& attempts = j["attempts"];
     if (!attempts.empty()) {
       std::cout << "  attempts:\n";

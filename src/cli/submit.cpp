@@ -1,81 +1,82 @@
+// drover submit: sbatch's options and Drover's own, from the command line, the input
+// environment and the script's #DROVER/#SBATCH lines (src/script), turned into a
+// SubmitJob request. What Drover cannot honour yet is refused or warned about, never
+// dropped silently.
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <boost/program_options.hpp>
+#include <ctime>
 #include <fstream>
 #include <iostream>
-#include <sstream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "core/units.hpp"
+#include "cli/submit_options_json.hpp"
+#include "script/directives.hpp"
+#include "script/option_table.hpp"
 
 extern char** environ;
 
 namespace drover::cli {
 
-namespace po = boost::program_options;
 using proto::Json;
+using script::SubmitOptions;
 
 namespace {
 
-constexpr std::size_t kMaxScriptBytes = 4u << 20;
-
-const char* kSubmitHelp = R"(Usage: drover submit [options] SCRIPT [script args...]
+const char* kSubmitUsage = R"(Usage: drover submit [options] SCRIPT [script args...]
        drover submit [options] --wrap "COMMAND"
        drover submit [options] -- PROGRAM [args...]
 
-Submit a batch job; prints its id. Options go before the script, as with sbatch.
+Submit a batch job; prints its id. Options come from the command line, then SBATCH_* and
+DROVER_SUBMIT_* variables, then the script's #DROVER lines, then its #SBATCH lines (the
+first wins). Options go before the script, as with sbatch.
 
 Examples:
   drover submit job.sh
-  drover submit -c 4 --mem 8G -t 2:00:00 --name fit job.sh input.dat
+  drover submit -c 4 --mem 8G -t 2:00:00 -J fit job.sh input.dat
   drover submit --wrap "python3 analyse.py"
   drover submit --dependency afterok:42 -- ./postprocess out/
   drover submit --definition blast:2 --parameter db=nr
+  drover submit --test-only job.sh          # where and when would it start?
 
-Options)";
+)";
 
-// Splits KEY=VALUE; the value may contain '='.
-Result<std::pair<std::string, std::string>> key_value(const std::string& opt, const std::string& s) {
-  const auto eq = s.find('=');
-  if (eq == std::string::npos || eq == 0)
-    return make_error(opt + " '" + s + "'", "expected KEY=VALUE");
-  return std::make_pair(s.substr(0, eq), s.substr(eq + 1));
+script::Clock local_clock() {
+  script::Clock c;
+  c.now = static_cast<std::int64_t>(std::time(nullptr));
+  c.to_local = [](std::int64_t epoch) {
+    const std::time_t t = epoch;
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    return script::CivilTime{tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec};
+  };
+  c.from_local = [](const script::CivilTime& ct) -> std::optional<std::int64_t> {
+    std::tm tm{};
+    tm.tm_year = ct.year - 1900;
+    tm.tm_mon = ct.month - 1;
+    tm.tm_mday = ct.day;
+    tm.tm_hour = ct.hour;
+    tm.tm_min = ct.minute;
+    tm.tm_sec = ct.second;
+    tm.tm_isdst = -1;
+    const std::time_t t = std::mktime(&tm);
+    if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+    return static_cast<std::int64_t>(t);
+  };
+  return c;
 }
 
-// Slurm's --dependency: "afterok:1:2,afterany:3" (all) or "afterok:1?afterok:2"
-// (any; only AND is supported yet).
-Result<Json> parse_dependency(const std::string& text) {
-  Json deps = Json::array();
-  if (text.find('?') != std::string::npos)
-    return make_error("--dependency '" + text + "'", "'?' (any of) is not supported yet; use ',' (all of)");
-  std::stringstream ss(text);
-  std::string part;
-  while (std::getline(ss, part, ',')) {
-    if (part.empty()) continue;
-    std::string type = "afterok";
-    std::string ids = part;
-    if (auto colon = part.find(':'); colon != std::string::npos && !std::isdigit(static_cast<unsigned char>(part[0]))) {
-      type = part.substr(0, colon);
-      ids = part.substr(colon + 1);
-    } else if (!std::isdigit(static_cast<unsigned char>(part[0]))) {
-      return make_error("--dependency '" + text + "'", "expected TYPE:JOBID[:JOBID...], e.g. afterok:42");
-    }
-    if (type != "afterok" && type != "afterany" && type != "afternotok" && type != "after")
-      return make_error("--dependency '" + text + "'",
-                        "'" + type + "' is not afterok, afterany, afternotok or after");
-    std::stringstream is(ids);
-    std::string id;
-    while (std::getline(is, id, ':')) {
-      if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
-        return make_error("--dependency '" + text + "'", "'" + id + "' is not a job id");
-      deps.push_back({{"jobId", id}, {"type", type}});
-    }
+KeyValues submitter_environment() {
+  KeyValues env;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos && eq > 0) env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  return deps;
+  return env;
 }
 
 std::string cwd() {
@@ -83,186 +84,236 @@ std::string cwd() {
   return ::getcwd(buf, sizeof buf) ? buf : "/";
 }
 
+// "--array (job.sh:4)": an option and where it was set, for messages.
+std::string asked(const SubmitOptions& o, const std::string& field) {
+  auto it = o.set_by.find(field);
+  return "--" + field + (it == o.set_by.end() ? "" : " (" + it->second.describe() + ")");
+}
+
+// Options whose meaning Drover cannot honour yet: running the job anyway would run
+// something else than was asked (one task instead of an array, now instead of later).
+Status refuse_what_would_change_the_job(const SubmitOptions& o, std::int64_t now) {
+  if (o.array)
+    return make_error(asked(o, "array"), "job arrays are not supported yet (they come with the "
+                                         "scheduler work); submit one job per index for now");
+  if (o.nodes && o.nodes->min > 1)
+    return make_error(asked(o, "nodes"), "multi-node jobs are not supported yet; ask for one node");
+  if (o.hold) return make_error(asked(o, "hold"), "held jobs are not supported yet");
+  if (o.begin && o.begin->epoch && *o.begin->epoch > now)
+    return make_error(asked(o, "begin"), "deferred starts are not supported yet");
+  if (o.dependency) {
+    if (o.dependency->any)
+      return make_error(asked(o, "dependency"), "'?' (any of) is not supported yet; use ',' (all of)");
+    for (const auto& t : o.dependency->terms) {
+      using K = script::DependencyKind;
+      if (t.kind == K::AfterCorr || t.kind == K::Singleton || t.kind == K::AfterBurstBuffer)
+        return make_error(asked(o, "dependency"),
+                          std::string(script::to_string(t.kind)) + " is not supported yet");
+      for (const auto& x : t.targets) {
+        if (x.array_task) return make_error(asked(o, "dependency"), "array task dependencies are not supported yet");
+        if (x.delay_minutes) return make_error(asked(o, "dependency"), "after:ID+MINUTES is not supported yet");
+      }
+    }
+  }
+  return {};
+}
+
+int count_gpus(const std::vector<script::GpuCount>& v) {
+  int n = 0;
+  for (const auto& g : v) n += g.count;
+  return n;
+}
+
+// The SubmitJob request for what was asked.
+Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl,
+                           const std::string& script_path, const std::string& script_text,
+                           const KeyValues& env) {
+  Json req = Json::object();
+  std::string default_name;
+  if (o.wrap) {
+    if (!cl.operands.empty())
+      return make_error("--wrap", "give either --wrap \"cmd\", a script, or -- cmd args, not several");
+    req["script"] = "#!/bin/sh\n" + *o.wrap + "\n";
+    default_name = "wrap";
+  } else if (cl.double_dash) {
+    if (cl.operands.empty()) return make_error("--", "nothing after --: give a program, e.g. -- hostname");
+    req["command"] = cl.operands;
+    default_name = cl.operands[0].substr(cl.operands[0].rfind('/') + 1);
+  } else if (!cl.operands.empty()) {
+    req["script"] = script_text;
+    if (cl.operands.size() > 1) req["command"] = std::vector<std::string>(cl.operands.begin() + 1, cl.operands.end());
+    default_name = script_path.substr(script_path.rfind('/') + 1);
+  } else if (!o.definition) {
+    return make_error("nothing to run", "give a script, --wrap \"cmd\", or -- cmd args (see drover submit --help)");
+  }
+  if (o.definition) req["jobDefinition"] = *o.definition;
+  if (o.job_name) req["jobName"] = *o.job_name;
+  else if (!default_name.empty()) req["jobName"] = default_name;
+  if (!o.partitions.empty()) {
+    std::string q;
+    for (const auto& p : o.partitions) q += (q.empty() ? "" : ",") + p;
+    req["jobQueue"] = q;
+  }
+
+  // Resources on the one node: every task's vCPUs, memory and GPUs.
+  const int nodes = o.nodes ? o.nodes->min : 1;
+  const bool counts_given = o.ntasks || o.ntasks_per_node || o.cpus_per_task;
+  const int ntasks = o.ntasks ? *o.ntasks : o.ntasks_per_node ? *o.ntasks_per_node * nodes : 1;
+  const int cpt = o.cpus_per_task ? *o.cpus_per_task : 1;
+  const std::int64_t vcpus = static_cast<std::int64_t>(ntasks) * cpt;
+  Json rr = Json::array();
+  if (counts_given) {
+    rr.push_back({{"type", "VCPU"}, {"value", std::to_string(vcpus)}});
+    req["ntasks"] = ntasks;
+  }
+  int gpus = -1;
+  if (!o.gpus.empty()) gpus = count_gpus(o.gpus);
+  else if (!o.gpus_per_node.empty()) gpus = count_gpus(o.gpus_per_node) * nodes;
+  else if (!o.gpus_per_task.empty()) gpus = count_gpus(o.gpus_per_task) * ntasks;
+  else
+    for (const auto& g : o.gres)
+      if (g.name == "gpu") gpus = std::max(gpus, 0) + static_cast<int>(g.count);
+  if (gpus >= 0) rr.push_back({{"type", "GPU"}, {"value", std::to_string(gpus)}});
+  std::optional<std::int64_t> mem;
+  if (o.mem_per_node_mib) mem = *o.mem_per_node_mib;  // 0: no limit (Slurm: the whole node)
+  else if (o.mem_per_cpu_mib) mem = *o.mem_per_cpu_mib * vcpus;
+  else if (o.mem_per_gpu_mib) mem = *o.mem_per_gpu_mib * std::max(gpus, 1);
+  if (mem && *mem > 0) rr.push_back({{"type", "MEMORY"}, {"value", std::to_string(*mem)}});
+  if (!rr.empty()) req["resourceRequirements"] = rr;
+  if (o.time_limit_s && *o.time_limit_s > 0) req["timeout"] = {{"attemptDurationSeconds", *o.time_limit_s}};
+  if (o.retry_attempts) req["retryStrategy"] = {{"attempts", *o.retry_attempts}};
+
+  // The job's environment: --export decides what of ours is carried, --env adds.
+  Json environment = Json::object();
+  const script::ExportSpec ex = o.export_env.value_or(script::ExportSpec{});
+  if (ex.base == script::ExportSpec::Base::All)
+    for (const auto& [k, v] : env) environment[k] = v;
+  for (const auto& var : ex.variables) {
+    if (var.value) {
+      environment[var.name] = *var.value;
+    } else if (const std::string* v = find_value(env, var.name)) {
+      environment[var.name] = *v;
+    }
+  }
+  for (const auto& [k, v] : o.env) environment[k] = v;
+  req["environment"] = environment;
+  if (!o.parameters.empty()) req["parameters"] = proto::to_json(o.parameters);
+  if (!o.tags.empty()) req["tags"] = proto::to_json(o.tags);
+
+  Json deps = Json::array();
+  if (o.dependency)
+    for (const auto& t : o.dependency->terms)
+      for (const auto& x : t.targets)
+        deps.push_back({{"jobId", std::to_string(x.job_id)}, {"type", script::to_string(t.kind)}});
+  for (auto id : o.depends_on) deps.push_back({{"jobId", std::to_string(id)}, {"type", "afterok"}});
+  if (!deps.empty()) req["dependsOn"] = deps;
+
+  std::string dir = o.chdir ? *o.chdir : cwd();
+  if (dir.empty() || dir[0] != '/') dir = cwd() + "/" + dir;
+  req["workingDirectory"] = dir;
+  if (o.output) req["stdoutPath"] = *o.output;
+  if (o.error) req["stderrPath"] = *o.error;
+  if (o.open_mode) req["openMode"] = *o.open_mode;
+  if (o.no_slurm_env) req["slurmEnvironment"] = false;
+  req["submitOptions"] = Json::parse(to_json(o).dump());
+  return req;
+}
+
+// sbatch --wait: block until the job ends; its exit code becomes ours.
+int wait_for(ApiClient& c, const std::string& id) {
+  for (;;) {
+    auto r = c.call("DescribeJobs", {{"jobs", {id}}});
+    if (!r) return fail("submit", "--wait: " + r.message());
+    const Json& jobs = (*r)["jobs"];
+    if (jobs.empty()) return fail("submit", "--wait: job " + id + " vanished");
+    const std::string state = str(jobs[0], "status");
+    if (state == "SUCCEEDED") return 0;
+    if (state == "FAILED") {
+      const Json& ct = jobs[0].value("container", Json::object());
+      const int code = ct.contains("exitCode") ? static_cast<int>(num(ct, "exitCode")) : 1;
+      std::cerr << "drover submit: job " << id << " FAILED: " << str(jobs[0], "statusReason") << "\n";
+      return code == 0 ? 1 : code;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 }  // namespace
 
 int cmd_submit(const Global& g, const Args& all) {
-  std::string name, queue, definition, mem, time, output, error, chdir, wrap, dependency;
-  int cpus = 0, ntasks = 0, gpus = -1, retries = 0;
-  std::vector<std::string> envs, params, tags, depends_on;
-  po::options_description desc(kSubmitHelp);
-  desc.add_options()("help,h", "show this help")(
-      "name,J", po::value(&name), "job name (default: the script's file name)")(
-      "job-name", po::value(&name), "same as --name (sbatch spelling)")(
-      "queue,p", po::value(&queue), "job queue (default: the cluster's default queue)")(
-      "partition", po::value(&queue), "same as --queue (sbatch spelling)")(
-      "definition", po::value(&definition), "job definition NAME[:REVISION] to start from")(
-      "cpus-per-task,c", po::value(&cpus), "vCPUs (hardware threads) per task, default 1")(
-      "ntasks,n", po::value(&ntasks), "tasks (all on one node for now); vCPUs = ntasks x cpus-per-task")(
-      "mem", po::value(&mem), "memory limit, e.g. 500M, 4G (a plain number is MiB)")(
-      "gpus,G", po::value(&gpus), "GPUs")(
-      "time,t", po::value(&time), "time limit: minutes, H:M:S or D-H:M:S (e.g. 90, 2:00:00, 1-12:00:00)")(
-      "output,o", po::value(&output), "stdout file; %j = job id, %x = name, %u = user, %N = node "
-                                      "(default drover-%j.out in the submit directory)")(
-      "error,e", po::value(&error), "stderr file (default: with stdout)")(
-      "chdir,D", po::value(&chdir), "working directory (default: the current directory)")(
-      "wrap", po::value(&wrap), "run this shell command as the job (sh -c)")(
-      "dependency,d", po::value(&dependency), "start after other jobs: afterok:ID[:ID], afterany:ID, "
-                                              "afternotok:ID, after:ID; ',' joins them")(
-      "depends-on", po::value(&depends_on)->composing(), "start after job ID succeeds (repeatable)")(
-      "env", po::value(&envs)->composing(), "set KEY=VALUE in the job's environment (repeatable)")(
-      "parameter", po::value(&params)->composing(), "set a job definition parameter KEY=VALUE (repeatable)")(
-      "tag", po::value(&tags)->composing(), "tag KEY=VALUE (repeatable)")(
-      "retry", po::value(&retries), "total attempts if the job fails, 1-10 (AWS retryStrategy)")(
-      "parsable", "print only the job id")(
-      "json", "print the reply as JSON");
-
-  // Options end at the first word that is not an option (the script) or at "--".
-  Args opts, rest;
-  bool command_mode = false;
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    const std::string& a = all[i];
-    if (a == "--") {
-      command_mode = true;
-      rest.assign(all.begin() + i + 1, all.end());
-      break;
-    }
-    if (a.size() > 1 && a[0] == '-') {
-      opts.push_back(a);
-      if (a.find('=') != std::string::npos) continue;
-      std::string key = a.substr(a[1] == '-' ? 2 : 1);
-      bool short_form = a[1] != '-';
-      if (short_form && key.size() > 1) continue;  // -c4
-      // Boost names short options with their dash ("-c"), long ones without.
-      const auto* o = desc.find_nothrow(short_form ? "-" + key : key, false, false, false);
-      if (o && o->semantic()->max_tokens() > 0 && i + 1 < all.size()) opts.push_back(all[++i]);
-      continue;
-    }
-    rest.assign(all.begin() + i, all.end());
-    break;
+  auto cl = script::parse_command_line(all);
+  if (!cl) return fail("submit", cl.message() + " (see drover submit --help)");
+  bool wants_help = false, has_wrap = false;
+  for (const auto& u : cl->options) {
+    wants_help |= u.name == "help";
+    has_wrap |= u.name == "wrap";
   }
-  po::variables_map vm;
-  po::store(po::command_line_parser(opts).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
+  if (wants_help) {
+    std::cout << kSubmitUsage << script::options_help();
     return 0;
   }
-  po::notify(vm);
 
-  Json req = Json::object();
-  std::string default_name;
-  if (!wrap.empty()) {
-    if (!rest.empty() || command_mode)
-      return fail("submit", "give either --wrap \"cmd\", a script, or -- cmd args, not several");
-    req["script"] = "#!/bin/sh\n" + wrap + "\n";
-    default_name = "wrap";
-  } else if (command_mode) {
-    if (rest.empty()) return fail("submit", "nothing after --: give a program, e.g. -- hostname");
-    req["command"] = rest;
-    default_name = rest[0].substr(rest[0].rfind('/') + 1);
-  } else if (!rest.empty()) {
-    const std::string& path = rest[0];
+  std::string path, text;
+  std::optional<script::ParsedScript> parsed;
+  if (!cl->double_dash && !cl->operands.empty() && !has_wrap) {
+    path = cl->operands[0];
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail("submit", "cannot read script " + path + ": " + std::strerror(errno));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.size() > kMaxScriptBytes)
-      return fail("submit", "script " + path + " is " + std::to_string(text.size() >> 20) +
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg()));
+    if (size > script::kMaxScriptBytes)
+      return fail("submit", path + ": " + std::to_string(size >> 20) +
                                 " MiB; scripts are limited to 4 MiB (keep data in files)");
-    if (text.rfind("#!", 0) != 0)
-      return fail("submit", path + ":1: the first line must start with #! and an interpreter, e.g. #!/bin/bash");
-    if (text.find('\0') != std::string::npos)
-      return fail("submit", path + " looks like a binary file, not a script; to run a program use: drover submit -- " + path);
-    req["script"] = text;
-    if (rest.size() > 1) req["command"] = Args(rest.begin() + 1, rest.end());
-    default_name = path.substr(path.rfind('/') + 1);
-  } else if (definition.empty()) {
-    return fail("submit", "nothing to run: give a script, --wrap \"cmd\", or -- cmd args (see drover submit --help)");
+    in.seekg(0);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    auto p = script::parse_directives(text, path);
+    if (!p) return fail("submit", p.message());
+    parsed = std::move(*p);
   }
-  if (!definition.empty()) req["jobDefinition"] = definition;
-  if (!name.empty())
-    req["jobName"] = name;
-  else if (!default_name.empty())
-    req["jobName"] = default_name;
-  if (!queue.empty()) req["jobQueue"] = queue;
-
-  Json rr = Json::array();
-  if (vm.count("cpus-per-task") || vm.count("ntasks")) {
-    const std::int64_t c = vm.count("cpus-per-task") ? cpus : 1;
-    const std::int64_t n = vm.count("ntasks") ? ntasks : 1;
-    if (c < 1) return fail("submit", "--cpus-per-task " + std::to_string(c) + ": ask for at least 1");
-    if (n < 1) return fail("submit", "--ntasks " + std::to_string(n) + ": ask for at least 1");
-    rr.push_back({{"type", "VCPU"}, {"value", std::to_string(c * n)}});
-    req["ntasks"] = n;
+  const KeyValues env = submitter_environment();
+  const script::Clock clock = local_clock();
+  auto o = script::merge_options(parsed ? &*parsed : nullptr, env, *cl, clock);
+  if (!o) return fail("submit", o.message());
+  if (o->version) {
+    std::cout << "drover 0.1.0\n";
+    return 0;
   }
-  if (!mem.empty()) {
-    auto m = parse_memory_mib(mem);
-    if (!m) return fail("submit", "--mem: " + m.message());
-    rr.push_back({{"type", "MEMORY"}, {"value", std::to_string(*m)}});
-  }
-  if (gpus >= 0) rr.push_back({{"type", "GPU"}, {"value", std::to_string(gpus)}});
-  if (!rr.empty()) req["resourceRequirements"] = rr;
-  if (!time.empty()) {
-    auto t = parse_time_limit(time);
-    if (!t) return fail("submit", "--time: " + t.message());
-    if (*t > 0) req["timeout"] = {{"attemptDurationSeconds", *t}};
-  }
-  if (vm.count("retry")) req["retryStrategy"] = {{"attempts", retries}};
-
-  Json env = Json::object();
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
-    const auto eq = kv.find('=');
-    if (eq != std::string::npos && eq > 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& e : envs) {
-    auto kv = key_value("--env", e);
-    if (!kv) return fail("submit", kv.message());
-    env[kv->first] = kv->second;
-  }
-  req["environment"] = env;
-  Json p = Json::object(), t = Json::object();
-  for (const auto& s : params) {
-    auto kv = key_value("--parameter", s);
-    if (!kv) return fail("submit", kv.message());
-    p[kv->first] = kv->second;
-  }
-  for (const auto& s : tags) {
-    auto kv = key_value("--tag", s);
-    if (!kv) return fail("submit", kv.message());
-    t[kv->first] = kv->second;
-  }
-  if (!p.empty()) req["parameters"] = p;
-  if (!t.empty()) req["tags"] = t;
-
-  Json deps = Json::array();
-  if (!dependency.empty()) {
-    auto d = parse_dependency(dependency);
-    if (!d) return fail("submit", d.message());
-    deps = *d;
-  }
-  for (const auto& id : depends_on) {
-    auto d = parse_dependency(id);
-    if (!d) return fail("submit", "--depends-on: " + d.message());
-    for (auto& x : *d) deps.push_back(x);
-  }
-  if (!deps.empty()) req["dependsOn"] = deps;
-
-  std::string dir = chdir.empty() ? cwd() : chdir;
-  if (dir[0] != '/') dir = cwd() + "/" + dir;
-  req["workingDirectory"] = dir;
-  if (!output.empty()) req["stdoutPath"] = output;
-  if (!error.empty()) req["stderrPath"] = error;
+  if (auto s = refuse_what_would_change_the_job(*o, clock.now); !s) return fail("submit", s.message());
+  if (!o->quiet)
+    for (const auto& w : o->warnings) std::cerr << "drover submit: warning: " << w << "\n";
+  auto req = build_request(*o, *cl, path, text, env);
+  if (!req) return fail("submit", req.message());
 
   auto client = connect(g.socket);
   if (!client) return fail("submit", client.message());
-  auto r = client->call("SubmitJob", req);
+  if (o->test_only) {
+    (*req)["dryRun"] = true;
+    auto r = client->call("SubmitJob", *req);
+    if (!r) return fail("submit", r.message());
+    if (o->json) {
+      std::cout << r->dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "Would start " << str(*r, "wouldStart") << " in queue " << str(*r, "jobQueue");
+    if (r->contains("nodeName")) {
+      std::string cpus;
+      for (const auto& c : (*r)["cpus"]) cpus += (cpus.empty() ? "" : ",") + c.dump();
+      std::cout << " on node " << str(*r, "nodeName") << " (cpus " << cpus << ")";
+    }
+    std::cout << ". Nothing was submitted.\n";
+    return 0;
+  }
+  auto r = client->call("SubmitJob", *req);
   if (!r) return fail("submit", r.message());
-  if (vm.count("json"))
+  const std::string id = str(*r, "jobId");
+  if (o->json)
     std::cout << r->dump(2) << "\n";
-  else if (vm.count("parsable"))
-    std::cout << str(*r, "jobId") << "\n";
-  else
-    std::cout << "Submitted job " << str(*r, "jobId") << "\n";
-  return 0;
+  else if (o->parsable)
+    std::cout << id << "\n";
+  else if (!o->quiet)
+    std::cout << "Submitted job " << id << "\n";
+  std::cout << std::flush;
+  return o->wait ? wait_for(*client, id) : 0;
 }
 
 }  // namespace drover::cli

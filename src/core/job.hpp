@@ -49,6 +49,7 @@ struct JobPayload {
   std::vector<std::string> command;  // argv, or empty when script is set
   std::string script;                // a batch script's text (starts with #!)
   KeyValues environment;             // the job's environment, submitter's included
+  std::string submit_options;        // what was asked at submit, as JSON text (drover show)
   bool operator==(const JobPayload&) const = default;
 };
 
@@ -75,6 +76,8 @@ struct Job {
   std::string working_dir;
   std::string stdout_path;  // pattern as given (%j ...), relative to working_dir
   std::string stderr_path;  // empty: same file as stdout
+  bool append_output = false;  // --open-mode=append
+  bool slurm_env = true;       // set the SLURM_* compatibility variables
   KeyValues parameters;
   KeyValues tags;
   bool terminate_requested = false;

@@ -45,30 +45,32 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("AWS_BATCH_JQ_NAME", job.queue);
   set("AWS_BATCH_CE_NAME", ctx.compute_environment);
 
-  set("SLURM_JOB_ID", id);
-  set("SLURM_JOBID", id);
-  set("SLURM_JOB_NAME", job.name);
-  set("SLURM_JOB_NODELIST", ctx.node);
-  set("SLURM_NODELIST", ctx.node);
-  set("SLURM_NNODES", "1");
-  set("SLURM_JOB_NUM_NODES", "1");
-  set("SLURM_NTASKS", ntasks);
-  set("SLURM_NPROCS", ntasks);
-  set("SLURM_CPUS_PER_TASK", cpus_per_task);
-  // Open MPI's mpirun reads SLURM_NODELIST and SLURM_TASKS_PER_NODE to size its
-  // allocation when SLURM_JOB_ID is set; without the latter it refuses to start.
-  set("SLURM_TASKS_PER_NODE", ntasks);
-  set("SLURM_NTASKS_PER_NODE", ntasks);
-  set("SLURM_CPUS_ON_NODE", ncpus);
-  set("SLURM_JOB_CPUS_PER_NODE", ncpus);
-  set("SLURM_SUBMIT_DIR", job.working_dir);
-  if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
-  set("SLURM_JOB_PARTITION", job.queue);
-  set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));
-  set("SLURM_NODEID", "0");
-  set("SLURM_PROCID", "0");
-  set("SLURM_LOCALID", "0");
-  if (job.request.memory_mib > 0) set("SLURM_MEM_PER_NODE", std::to_string(job.request.memory_mib));
+  if (ctx.slurm_names) {
+    set("SLURM_JOB_ID", id);
+    set("SLURM_JOBID", id);
+    set("SLURM_JOB_NAME", job.name);
+    set("SLURM_JOB_NODELIST", ctx.node);
+    set("SLURM_NODELIST", ctx.node);
+    set("SLURM_NNODES", "1");
+    set("SLURM_JOB_NUM_NODES", "1");
+    set("SLURM_NTASKS", ntasks);
+    set("SLURM_NPROCS", ntasks);
+    set("SLURM_CPUS_PER_TASK", cpus_per_task);
+    // Open MPI's mpirun reads SLURM_NODELIST and SLURM_TASKS_PER_NODE to size its
+    // allocation when SLURM_JOB_ID is set; without the latter it refuses to start.
+    set("SLURM_TASKS_PER_NODE", ntasks);
+    set("SLURM_NTASKS_PER_NODE", ntasks);
+    set("SLURM_CPUS_ON_NODE", ncpus);
+    set("SLURM_JOB_CPUS_PER_NODE", ncpus);
+    set("SLURM_SUBMIT_DIR", job.working_dir);
+    if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
+    set("SLURM_JOB_PARTITION", job.queue);
+    set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));
+    set("SLURM_NODEID", "0");
+    set("SLURM_PROCID", "0");
+    set("SLURM_LOCALID", "0");
+    if (job.request.memory_mib > 0) set("SLURM_MEM_PER_NODE", std::to_string(job.request.memory_mib));
+  }
 
   if (a && !a->gpus.empty()) {
     const std::string gpus = join(a->gpus);
@@ -77,7 +79,7 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("ROCR_VISIBLE_DEVICES", gpus);
     set("ZE_AFFINITY_MASK", gpus);
     set("DROVER_GPUS", gpus);
-    set("SLURM_GPUS_ON_NODE", std::to_string(a->gpus.size()));
+    if (ctx.slurm_names) set("SLURM_GPUS_ON_NODE", std::to_string(a->gpus.size()));
   }
   return env;
 }

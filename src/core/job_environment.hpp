@@ -12,6 +12,7 @@ struct LaunchContext {
   std::string node;
   std::string compute_environment;
   std::string submit_host;
+  bool slurm_names = true;  // SLURM_* compatibility variables (off per job or queue)
 };
 
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx);

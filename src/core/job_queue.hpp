@@ -15,6 +15,7 @@ struct JobQueue {
   bool enabled = true;    // DISABLED: accepts no new jobs, still runs what it holds
   int priority = 1;       // higher is considered first
   std::vector<std::string> compute_environments;  // in order of preference, at most 3
+  bool slurm_env = true;  // jobs get the SLURM_* compatibility variables
   std::int64_t created_at = 0;
   bool operator==(const JobQueue&) const = default;
 };

@@ -121,6 +121,43 @@ static QueueCapacity capacity_for(const JobQueue& q, const ClusterState& state,
   return c;
 }
 
+// Whether job.queue exists, accepts jobs, and has a node that could ever run it.
+static Status check_queue(const Job& job, const ClusterState& state) {
+  const JobQueue* q = state.queue(job.queue);
+  if (!q) {
+    std::string known;
+    for (const auto& [name, qq] : state.queues()) known += (known.empty() ? "" : ", ") + name;
+    return make_error("jobQueue", "unknown queue '" + job.queue + "' (queues: " +
+                                      (known.empty() ? "none" : known) + ")");
+  }
+  if (!q->enabled)
+    return make_error("jobQueue", "queue '" + job.queue + "' is DISABLED and accepts no new jobs");
+  const QueueCapacity cap = capacity_for(*q, state, job.request);
+  if (cap.known && !cap.fits_one) {
+    const std::string where = " in queue '" + job.queue + "'";
+    if (job.request.vcpus > cap.max_vcpus)
+      return make_error("vcpus", std::to_string(job.request.vcpus) +
+                                     " asked, but the largest node" + where + " has " +
+                                     std::to_string(cap.max_vcpus));
+    if (cap.env_vcpu_cap > 0 && job.request.vcpus > cap.env_vcpu_cap)
+      return make_error("vcpus", std::to_string(job.request.vcpus) +
+                                     " asked, but the compute environments" + where +
+                                     " allow at most " + std::to_string(cap.env_vcpu_cap));
+    if (job.request.memory_mib > cap.max_memory_mib)
+      return make_error("memory", std::to_string(job.request.memory_mib) +
+                                      " MiB asked, but the largest node" + where + " has " +
+                                      std::to_string(cap.max_memory_mib) + " MiB");
+    if (job.request.gpus > cap.max_gpus)
+      return make_error("gpus", std::to_string(job.request.gpus) +
+                                    " asked, but the node with most GPUs" + where + " has " +
+                                    std::to_string(cap.max_gpus));
+    return make_error("resources", "no single node" + where +
+                                       " has enough vCPUs, memory and GPUs together");
+  }
+
+  return {};
+}
+
 Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const ClusterState& state,
                         const std::string& default_queue, std::int64_t id, std::int64_t now) {
   NewJob out;
@@ -215,42 +252,25 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   job.working_dir = req.working_dir;
   job.stdout_path = req.stdout_path.empty() ? kDefaultOutputPattern : req.stdout_path;
   job.stderr_path = req.stderr_path;
+  job.append_output = req.append_output;
+  job.slurm_env = req.slurm_env;
+  out.payload.submit_options = req.submit_options;
 
-  // Queue: it must exist, accept jobs, and have a node that could ever run this.
-  job.queue = req.queue.empty() ? default_queue : req.queue;
-  if (job.queue.empty())
-    return make_error("jobQueue", "no queue given and no default queue is set");
-  const JobQueue* q = state.queue(job.queue);
-  if (!q) {
-    std::string known;
-    for (const auto& [name, qq] : state.queues()) known += (known.empty() ? "" : ", ") + name;
-    return make_error("jobQueue", "unknown queue '" + job.queue + "' (queues: " +
-                                      (known.empty() ? "none" : known) + ")");
+  // Queue: the first of the given queues (sbatch's comma list of partitions) that
+  // exists, accepts jobs and has a node that could ever run this one.
+  const std::string queues = req.queue.empty() ? default_queue : req.queue;
+  if (queues.empty()) return make_error("jobQueue", "no queue given and no default queue is set");
+  Status queue_ok = make_error("jobQueue", "no queue given");
+  std::size_t from = 0;
+  while (from <= queues.size()) {
+    const std::size_t comma = std::min(queues.find(',', from), queues.size());
+    job.queue = queues.substr(from, comma - from);
+    from = comma + 1;
+    if (job.queue.empty()) continue;
+    queue_ok = check_queue(job, state);
+    if (queue_ok) break;
   }
-  if (!q->enabled)
-    return make_error("jobQueue", "queue '" + job.queue + "' is DISABLED and accepts no new jobs");
-  const QueueCapacity cap = capacity_for(*q, state, job.request);
-  if (cap.known && !cap.fits_one) {
-    const std::string where = " in queue '" + job.queue + "'";
-    if (job.request.vcpus > cap.max_vcpus)
-      return make_error("vcpus", std::to_string(job.request.vcpus) +
-                                     " asked, but the largest node" + where + " has " +
-                                     std::to_string(cap.max_vcpus));
-    if (cap.env_vcpu_cap > 0 && job.request.vcpus > cap.env_vcpu_cap)
-      return make_error("vcpus", std::to_string(job.request.vcpus) +
-                                     " asked, but the compute environments" + where +
-                                     " allow at most " + std::to_string(cap.env_vcpu_cap));
-    if (job.request.memory_mib > cap.max_memory_mib)
-      return make_error("memory", std::to_string(job.request.memory_mib) +
-                                      " MiB asked, but the largest node" + where + " has " +
-                                      std::to_string(cap.max_memory_mib) + " MiB");
-    if (job.request.gpus > cap.max_gpus)
-      return make_error("gpus", std::to_string(job.request.gpus) +
-                                    " asked, but the node with most GPUs" + where + " has " +
-                                    std::to_string(cap.max_gpus));
-    return make_error("resources", "no single node" + where +
-                                       " has enough vCPUs, memory and GPUs together");
-  }
+  if (!queue_ok) return queue_ok.error();
 
   for (const auto& d : req.depends_on) {
     if (d.job_id == id) return make_error("dependsOn", "a job cannot depend on itself");

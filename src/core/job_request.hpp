@@ -33,6 +33,9 @@ struct JobRequest {
   std::string working_dir;
   std::string stdout_path;
   std::string stderr_path;
+  bool append_output = false;
+  bool slurm_env = true;
+  std::string submit_options;  // JSON text: the options as asked, kept for drover show
   KeyValues tags;
 };
 

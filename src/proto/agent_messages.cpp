@@ -122,7 +122,8 @@ Json to_json(const LaunchOrder& m) {
             {"cpus", m.cpus},
             {"gpus", m.gpus},
             {"memoryMiB", m.memory_mib},
-            {"timeoutSeconds", m.timeout_seconds}};
+            {"timeoutSeconds", m.timeout_seconds},
+            {"appendOutput", m.append_output}};
   if (!m.script.empty()) j["script"] = m.script;
   return j;
 }
@@ -169,6 +170,7 @@ Result<LaunchOrder> launch_order_from_json(const Json& j) {
     m.gpus = ints(j, "gpus");
     m.memory_mib = number<std::int64_t>(j, "memoryMiB", 0);
     m.timeout_seconds = number<std::int64_t>(j, "timeoutSeconds", 0);
+    if (auto it = j.find("appendOutput"); it != j.end() && it->is_boolean()) m.append_output = it->get<bool>();
     return m;
   });
 }

@@ -34,6 +34,7 @@ struct LaunchOrder {
   std::vector<int> gpus;
   std::int64_t memory_mib = 0;
   std::int64_t timeout_seconds = 0;
+  bool append_output = false;
 };
 
 // agent -> head: an attempt ended (or could not start). Kept by the agent

@@ -289,6 +289,8 @@ Json to_json(const Job& job) {
   if (job.stopped_at) j["stoppedAt"] = job.stopped_at;
   if (job.timeout_seconds) j["timeout"] = {{"attemptDurationSeconds", job.timeout_seconds}};
   if (!job.stderr_path.empty()) j["stderrPath"] = job.stderr_path;
+  if (job.append_output) j["openMode"] = "append";
+  if (!job.slurm_env) j["slurmEnvironment"] = false;
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
     for (const auto& d : job.depends_on)
@@ -317,6 +319,10 @@ Json to_json(const JobPayload& p) {
   Json j = Json::object();
   if (!p.command.empty()) j["command"] = p.command;
   if (!p.script.empty()) j["script"] = p.script;
+  if (!p.submit_options.empty()) {
+    Json asked = Json::parse(p.submit_options, nullptr, false);
+    if (!asked.is_discarded()) j["submitOptions"] = std::move(asked);
+  }
   j["environment"] = to_env_json(p.environment);
   return j;
 }
@@ -346,6 +352,7 @@ Json to_json(const JobQueue& q) {
           {"status", "VALID"},
           {"priority", q.priority},
           {"computeEnvironmentOrder", std::move(order)},
+          {"slurmEnvironment", q.slurm_env},
           {"createdAt", q.created_at}};
 }
 
@@ -471,6 +478,8 @@ Result<Job> job_from_json(const Json& j) {
     job.working_dir = get_string(j, "workingDirectory");
     job.stdout_path = get_string(j, "stdoutPath");
     job.stderr_path = get_string(j, "stderrPath");
+    job.append_output = get_string(j, "openMode") == "append";
+    job.slurm_env = get_bool(j, "slurmEnvironment", true);
     job.parameters = key_values(get_object(j, "parameters"), "parameters");
     job.tags = key_values(get_object(j, "tags"), "tags");
     job.terminate_requested = get_bool(j, "terminateRequested");
@@ -484,6 +493,7 @@ Result<JobPayload> payload_from_json(const Json& j) {
     JobPayload p;
     p.command = get_strings(j, "command");
     p.script = get_string(j, "script");
+    if (auto it = j.find("submitOptions"); it != j.end() && it->is_object()) p.submit_options = it->dump();
     auto it = j.find("environment");
     if (it != j.end()) p.environment = key_values(*it, "environment");
     return p;
@@ -525,6 +535,7 @@ Result<JobQueue> queue_from_json(const Json& j) {
     q.name = get_string(j, "jobQueueName", true);
     q.enabled = parse_enabled(j);
     q.priority = get_int32(j, "priority", false, 1);
+    q.slurm_env = get_bool(j, "slurmEnvironment", true);
     auto it = j.find("computeEnvironmentOrder");
     if (it != j.end() && !it->is_null()) {
       if (!it->is_array()) fail("computeEnvironmentOrder", "expected a list");
@@ -655,6 +666,14 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     r.working_dir = get_string(j, "workingDirectory");
     r.stdout_path = get_string(j, "stdoutPath");
     r.stderr_path = get_string(j, "stderrPath");
+    const std::string mode = get_string(j, "openMode", false, "truncate");
+    if (mode != "append" && mode != "truncate") fail("openMode", "'" + mode + "' is not append or truncate");
+    r.append_output = mode == "append";
+    r.slurm_env = get_bool(j, "slurmEnvironment", true);
+    if (auto it = j.find("submitOptions"); it != j.end() && !it->is_null()) {
+      if (!it->is_object()) fail("submitOptions", "expected an object");
+      r.submit_options = it->dump();
+    }
     return r;
   });
 }

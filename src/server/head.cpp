@@ -11,6 +11,7 @@
 
 #include "core/job_environment.hpp"
 #include "core/job_request.hpp"
+#include "place/placement.hpp"
 #include "transport/log.hpp"
 
 namespace drover::server {
@@ -392,11 +393,43 @@ Result<Json> Head::op_submit(const Caller& c, const Json& args) {
   const auto id = state_.next_job_id();
   auto made = make_job(*req, who, state_, config_.default_queue, id, transport::epoch_ms());
   if (!made) return made.error();
+  if (auto d = args.find("dryRun"); d != args.end() && d->is_boolean() && d->get<bool>())
+    return test_only(made->job);
   state_.allocate_job_id();
   new_payloads_.emplace_back(id, std::move(made->payload));
   if (auto s = apply(JobSubmitted{std::move(made->job)}); !s) return s.error();
   const Job* j = state_.job(id);
   return Json{{"jobId", std::to_string(id)}, {"jobName", j->name}, {"status", to_string(j->state)}};
+}
+
+// sbatch --test-only: whether, when and where the job would start, submitting nothing.
+// The scheduler starts, in queue order, every job that fits; so a job that fits a
+// node now starts now, unless an earlier job of its queue takes the room first.
+Json Head::test_only(const Job& job) {
+  Json out = {{"jobQueue", job.queue}, {"vcpus", job.request.vcpus}, {"submitted", false}};
+  const JobQueue* q = state_.queue(job.queue);
+  std::size_t ahead = state_.runnable(job.queue).size();
+  for (const auto& env_name : q->compute_environments) {
+    const ComputeEnvironment* env = state_.environment(env_name);
+    if (!env || !env->enabled) continue;
+    for (const auto& n : env->nodes) {
+      const Node* node = state_.node(n);
+      if (!node || !node->connected || node->state != NodeState::Up) continue;
+      if (auto plan = place::place_on_node(*node, job.request)) {
+        out["wouldStart"] = ahead == 0 ? "now" : "now, unless the " + std::to_string(ahead) +
+                                                     " jobs queued ahead of it take the room";
+        out["nodeName"] = n;
+        out["computeEnvironment"] = env_name;
+        out["cpus"] = plan->cpus;
+        out["gpus"] = plan->gpus;
+        return out;
+      }
+    }
+  }
+  out["wouldStart"] = "later: no node of the queue has room now (start-time estimates come with backfill)";
+  out["pendingReason"] = "Resources";
+  out["jobsAhead"] = ahead;
+  return out;
 }
 
 Result<std::optional<Job>> Head::find_job(std::int64_t id) {
@@ -413,7 +446,14 @@ Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
     if (!id) return id.error();
     auto j = find_job(*id);
     if (!j) return j.error();
-    if (*j) jobs.push_back(proto::to_json(**j));
+    if (!*j) continue;
+    Json job = proto::to_json(**j);
+    // What was asked at submit lives with the payload (only on disk).
+    if (auto p = store_->payload(*id); p && !p->submit_options.empty()) {
+      Json asked = Json::parse(p->submit_options, nullptr, false);
+      if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
+    }
+    jobs.push_back(std::move(job));
   }
   return Json{{"jobs", std::move(jobs)}};
 }
@@ -634,7 +674,7 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
   } else {
     q = *existing;
     Json a = proto::to_json(q);
-    for (const char* k : {"state", "priority", "computeEnvironmentOrder"})
+    for (const char* k : {"state", "priority", "computeEnvironmentOrder", "slurmEnvironment"})
       if (args.contains(k)) a[k] = args[k];
     auto parsed = proto::queue_from_json(a);
     if (!parsed) return parsed.error();
@@ -891,7 +931,9 @@ void Head::launch(const Job& job) {
   o.user = job.user;
   o.argv = payload->command;
   o.script = payload->script;
-  o.environment = job_environment(job, *payload, LaunchContext{a->node, ce, hostname_});
+  const JobQueue* q = state_.queue(job.queue);
+  o.environment = job_environment(
+      job, *payload, LaunchContext{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env)});
   o.working_dir = job.working_dir;
   auto abs = [&](const std::string& pattern) {
     if (pattern.empty()) return std::string();
@@ -904,6 +946,7 @@ void Head::launch(const Job& job) {
   o.gpus = a->gpus;
   o.memory_mib = job.request.memory_mib;
   o.timeout_seconds = job.timeout_seconds;
+  o.append_output = job.append_output;
   auto it = agents_by_node_.find(a->node);
   if (it == agents_by_node_.end()) {
     // The node went away between the decision and now: the hello re-sync

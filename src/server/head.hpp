@@ -67,6 +67,7 @@ class Head {
 
   // API operations: each returns the "result" object or an error.
   Result<proto::Json> op_submit(const Caller& c, const proto::Json& args);
+  proto::Json test_only(const Job& job);
   Result<proto::Json> op_describe_jobs(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_list_jobs(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_terminate(const Caller& c, const proto::Json& args);

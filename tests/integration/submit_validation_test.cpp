@@ -61,8 +61,8 @@ TEST_F(SubmitValidationTest, ImpossibleResources) {
   const std::int64_t mem = node.value("memoryMiB", std::int64_t{0});
   ASSERT_GT(vcpus, 0);
   ASSERT_GT(mem, 0);
-  expect_refused({"-c", "0", "--wrap", "true"}, {"cpus-per-task", "0", "at least 1"});
-  expect_refused({"-n", "0", "--wrap", "true"}, {"ntasks", "at least 1"});
+  expect_refused({"-c", "0", "--wrap", "true"}, {"--cpus-per-task=0", "the least is 1"});
+  expect_refused({"-n", "0", "--wrap", "true"}, {"--ntasks=0", "the least is 1"});
   expect_refused({"-c", "10000", "--wrap", "true"}, {"vcpus", "10000", std::to_string(vcpus)});
   expect_refused({"-c", std::to_string(vcpus + 1), "--wrap", "true"},
                  {"vcpus", std::to_string(vcpus + 1), "largest node"});
@@ -88,8 +88,8 @@ TEST_F(SubmitValidationTest, BadScriptsAndOptions) {
   expect_api_refused({{"jobName", "bad name!"}}, {"jobName"});
   expect_refused({"--name", "bad name!", "--wrap", "true"}, {"jobName", "bad name!"});
   expect_refused({"-t", "soon", "--wrap", "true"}, {"--time", "soon"});
-  expect_refused({"--retry", "11", "--wrap", "true"}, {"retryStrategy.attempts", "11"});
-  expect_refused({"--retry", "0", "--wrap", "true"}, {"retryStrategy.attempts", "0"});
+  expect_refused({"--retry", "11", "--wrap", "true"}, {"--retry=11", "the most is 10"});
+  expect_refused({"--retry", "0", "--wrap", "true"}, {"--retry=0", "the least is 1"});
   expect_refused({"--dependency", "afterok:777", "--wrap", "true"}, {"dependsOn", "777"});
   expect_refused({"--dependency", "whenever:1", "--wrap", "true"}, {"--dependency", "whenever"});
   expect_refused({"--env", "NOEQUALS", "--wrap", "true"}, {"--env", "NOEQUALS"});

@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH --array=1-10%0
+./x

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --begin=now+2hours
+#SBATCH -J later
+./later.sh

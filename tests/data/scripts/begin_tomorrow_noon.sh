@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH -b "tomorrow noon"
+./report.sh

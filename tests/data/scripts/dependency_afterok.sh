@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --dependency=afterok:12345
+#SBATCH --job-name=postprocess
+python collect.py

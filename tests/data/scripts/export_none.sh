@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --export=NONE
+#SBATCH -t 10
+env

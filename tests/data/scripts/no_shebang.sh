@@ -1,0 +1,2 @@
+#SBATCH --job-name=noshebang
+echo missing interpreter line

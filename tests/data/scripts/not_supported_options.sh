@@ -1,0 +1,8 @@
+#!/bin/bash
+#SBATCH --reservation=maint
+#SBATCH --licenses=matlab:1
+#SBATCH --switches=1@10:00
+#SBATCH --hint=nomultithread
+#SBATCH --distribution=cyclic:block
+#SBATCH --ntasks=8
+./x

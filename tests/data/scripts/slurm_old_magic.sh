@@ -1,0 +1,4 @@
+#!/bin/bash
+#SLURM --time=10
+#SLURM -J old
+./x

@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH --job-name="never closed
+./x

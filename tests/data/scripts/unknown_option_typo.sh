@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --job-name=typo
+#SBATCH --nodes-list=node01
+./x
