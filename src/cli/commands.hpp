@@ -29,5 +29,7 @@ int cmd_envs(const Global& g, const Args& args);
 int cmd_up(const Global& g, const Args& args);
 int cmd_down(const Global& g, const Args& args);
 int cmd_status(const Global& g, const Args& args);
+// Offline: replays a workload trace through sched::schedule (src/sched/simulator.hpp).
+int cmd_simulate(const Global& g, const Args& args);
 
 }  // namespace drover::cli

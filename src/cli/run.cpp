@@ -27,6 +27,10 @@ The cluster
   down        stop it                                   drover down
   status      what runs                                 drover status
 
+Planning
+  simulate    replay an SWF workload trace through the scheduler (no daemon)
+              drover simulate trace.swf --policy fifo,easy,conservative --svg out.svg
+
 Each command has --help with an example. The daemon is found through --socket,
 $DROVER_SOCKET, the cluster `drover up` started for you, or /run/drover/droverd.sock.
 )";
@@ -63,7 +67,8 @@ int run(int argc, char** argv) {
       {"scancel", cmd_cancel}, {"logs", cmd_logs},      {"history", cmd_history},
       {"sacct", cmd_history}, {"nodes", cmd_nodes},     {"sinfo", cmd_nodes},
       {"definitions", cmd_definitions}, {"queues", cmd_queues}, {"envs", cmd_envs},
-      {"up", cmd_up},         {"down", cmd_down},       {"status", cmd_status}};
+      {"up", cmd_up},         {"down", cmd_down},       {"status", cmd_status},
+      {"simulate", cmd_simulate}};
   auto it = kCommands.find(cmd);
   if (it == kCommands.end()) {
     std::cerr << "drover: unknown command '" << cmd << "'\n\n" << kUsage;

@@ -1,127 +1,440 @@
 #include "sched/scheduler.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <memory>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "place/placement.hpp"
 
 namespace drover::sched {
 
+const char* to_string(Backfill b) {
+  switch (b) {
+    case Backfill::Greedy: return "greedy";
+    case Backfill::None: return "fifo";
+    case Backfill::Easy: return "easy";
+    case Backfill::Conservative: return "conservative";
+  }
+  return "?";
+}
+
 namespace {
 
-// Nodes as this pass changes them: copies made on first allocation only, so a
-// pass over a big idle cluster does not copy every node.
-class WorkingNodes {
+constexpr std::int64_t kNever = INT64_MAX;
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+std::int64_t add_sat(std::int64_t a, std::int64_t b) {
+  return (a == kNever || b == kNever || a > kNever - b) ? kNever : a + b;
+}
+
+// What a job needs on one node, or what a node has free, counted.
+struct Amount {
+  int pus = 0;
+  int gpus = 0;
+  std::int64_t mem = 0;
+};
+bool covers(const Amount& free, const Amount& need) {
+  return free.pus >= need.pus && free.gpus >= need.gpus && free.mem >= need.mem;
+}
+
+struct Release {
+  std::int64_t at;
+  Amount amount;
+};
+
+// A node's free resources from now on: a step function, steps_[i].free holding
+// from steps_[i].t until the next step (the last one for ever). Built only for
+// nodes that a reservation looks at.
+class Profile {
  public:
-  explicit WorkingNodes(const ClusterState& s) : state_(s) {}
-  const Node& get(const std::string& name) const {
-    auto it = changed_.find(name);
-    return it != changed_.end() ? it->second : *state_.node(name);
+  Profile(std::int64_t now, Amount free_now, std::vector<Release> releases) {
+    std::sort(releases.begin(), releases.end(),
+              [](const Release& a, const Release& b) { return a.at < b.at; });
+    steps_.push_back({now, free_now});
+    for (const auto& r : releases) {
+      if (r.at == kNever) break;
+      if (steps_.back().t != r.at) steps_.push_back({r.at, steps_.back().free});
+      Amount& f = steps_.back().free;
+      f.pus += r.amount.pus;
+      f.gpus += r.amount.gpus;
+      f.mem += r.amount.mem;
+    }
   }
-  void take(const std::string& name, const place::PlacementPlan& plan, std::int64_t mem) {
-    auto it = changed_.find(name);
-    if (it == changed_.end()) it = changed_.emplace(name, *state_.node(name)).first;
-    Node& n = it->second;
-    for (int pu : plan.cpus) {
-      if (static_cast<std::size_t>(pu) >= n.pu_used.size()) n.pu_used.resize(pu + 1, false);
-      n.pu_used[pu] = true;
+  // Whether `need` stays free from now until `to`.
+  bool fits_until(std::int64_t to, const Amount& need) const {
+    for (const auto& s : steps_) {
+      if (s.t >= to) break;
+      if (!covers(s.free, need)) return false;
     }
-    for (int g : plan.gpus) {
-      if (static_cast<std::size_t>(g) >= n.gpu_used.size()) n.gpu_used.resize(g + 1, false);
-      n.gpu_used[g] = true;
+    return true;
+  }
+  // The earliest time from which `need` stays free for `duration` ms; kNever
+  // when there is none.
+  std::int64_t earliest(std::int64_t duration, const Amount& need) const {
+    std::int64_t cand = -1;
+    for (const auto& s : steps_) {
+      if (cand >= 0 && add_sat(cand, duration) <= s.t) return cand;
+      if (covers(s.free, need)) {
+        if (cand < 0) cand = s.t;
+      } else {
+        cand = -1;
+      }
     }
-    n.memory_used_mib += mem;
+    return cand >= 0 ? cand : kNever;
+  }
+  void take(std::int64_t from, std::int64_t to, const Amount& a) {
+    const std::size_t i = split(from);
+    const std::size_t j = to == kNever ? steps_.size() : split(to);
+    for (std::size_t k = i; k < j; ++k) {
+      steps_[k].free.pus -= a.pus;
+      steps_[k].free.gpus -= a.gpus;
+      steps_[k].free.mem -= a.mem;
+    }
   }
 
  private:
-  const ClusterState& state_;
-  std::unordered_map<std::string, Node> changed_;
+  struct Step {
+    std::int64_t t;
+    Amount free;
+  };
+  // The index of the step that starts at t (t >= now), made if needed.
+  std::size_t split(std::int64_t t) {
+    auto it = std::upper_bound(steps_.begin(), steps_.end(), t,
+                               [](std::int64_t v, const Step& s) { return v < s.t; });
+    const auto idx = static_cast<std::size_t>(it - steps_.begin());
+    if (steps_[idx - 1].t == t) return idx - 1;
+    const Amount f = steps_[idx - 1].free;
+    steps_.insert(it, Step{t, f});
+    return idx;
+  }
+  std::vector<Step> steps_;
+};
+
+// Max segment tree over an environment's nodes' free PUs (-1: unusable): finds
+// the first node with enough free PUs in O(log n), so jobs that fit nowhere
+// are skipped without looking at nodes.
+class MaxTree {
+ public:
+  void init(const std::vector<int>& v) {
+    n_ = 1;
+    while (n_ < v.size()) n_ <<= 1;
+    t_.assign(2 * n_, -1);
+    std::copy(v.begin(), v.end(), t_.begin() + static_cast<std::ptrdiff_t>(n_));
+    for (std::size_t i = n_ - 1; i >= 1; --i) t_[i] = std::max(t_[2 * i], t_[2 * i + 1]);
+  }
+  void set(std::size_t i, int v) {
+    i += n_;
+    t_[i] = v;
+    for (i >>= 1; i >= 1; i >>= 1) t_[i] = std::max(t_[2 * i], t_[2 * i + 1]);
+  }
+  // The first index >= from whose value is >= v, or kNone.
+  std::size_t find(std::size_t from, int v) const { return find(1, 0, n_, from, v); }
+
+ private:
+  std::size_t find(std::size_t node, std::size_t lo, std::size_t hi, std::size_t from,
+                   int v) const {
+    if (hi <= from || t_[node] < v) return kNone;
+    if (hi - lo == 1) return lo;
+    const std::size_t mid = (lo + hi) / 2;
+    const std::size_t r = find(2 * node, lo, mid, from, v);
+    return r != kNone ? r : find(2 * node + 1, mid, hi, from, v);
+  }
+  std::size_t n_ = 1;
+  std::vector<int> t_ = {-1, -1};
 };
 
 bool usable(const Node* n) { return n && n->connected && n->state == NodeState::Up; }
 
-}  // namespace
+struct Slot {
+  const Node* node = nullptr;
+  std::unique_ptr<Node> copy;  // made on the first allocation of this pass
+  bool usable = false;
+  Amount free;
+  std::vector<std::pair<std::size_t, std::size_t>> in_envs;  // (env, position)
+  int profile = -1;        // index into Pass::profiles_
+  bool reserved = false;   // a reservation holds part of it
+  std::vector<Release> started;  // this pass's starts with a finite end
+  const Node& current() const { return copy ? *copy : *node; }
+};
 
-PassResult schedule(const ClusterState& state, std::int64_t now_ms, const Policy& policy) {
-  (void)now_ms;  // time-based policies (begin times, backfill) come with the scheduler issue
-  PassResult out;
-  WorkingNodes nodes(state);
+struct Env {
+  const ComputeEnvironment* env = nullptr;
+  std::vector<std::size_t> slots;
+  MaxTree tree;
+  int cap_left = INT32_MAX;
+  bool any_usable = false;
+};
 
-  // Free vCPUs per environment, to honour maxvCpus and to skip full ones quickly.
-  std::unordered_map<std::string, int> env_free;
-  std::unordered_map<std::string, int> env_cap_left;
-  for (const auto& [name, env] : state.environments()) {
-    int free = 0, used = 0;
-    for (const auto& n : env.nodes) {
-      const Node* node = state.node(n);
-      if (!node) continue;
-      // Jobs keep running on a node that is drained or whose agent is away:
-      // they still count against the cap, though nothing new starts there.
-      used += node->pus_total() - node->pus_free();
-      if (usable(node)) free += node->pus_free();
-    }
-    env_free[name] = free;
-    env_cap_left[name] = env.max_vcpus > 0 ? std::max(0, env.max_vcpus - used) : INT32_MAX;
+class Pass {
+ public:
+  Pass(const ClusterState& state, std::int64_t now, const Policy& policy)
+      : state_(state), now_(now), policy_(policy) {}
+
+  PassResult run();
+
+ private:
+  std::int64_t limit_ms(const Job& job) const {
+    const std::int64_t s =
+        job.timeout_seconds > 0 ? job.timeout_seconds : policy_.default_time_limit_s;
+    return s > 0 ? s * 1000 : kNever;
+  }
+  void build();
+  bool try_start(const Job& job, const std::vector<std::size_t>& envs);
+  void take(std::size_t s, std::size_t env, const Job& job, place::PlacementPlan plan);
+  Profile& profile(std::size_t s);
+  std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
+  void note(const Job& job, const char* reason, std::int64_t estimate = 0) {
+    if (estimate != 0 || job.pending_reason != reason)
+      out_.reasons.push_back({job.id, reason, estimate});
   }
 
+  const ClusterState& state_;
+  const std::int64_t now_;
+  const Policy& policy_;
+  PassResult out_;
+  std::vector<Slot> slots_;
+  std::unordered_map<std::string, std::size_t> slot_of_;
+  std::vector<Env> envs_;
+  std::unordered_map<std::string, std::size_t> env_of_;
+  std::vector<Profile> profiles_;
+  bool running_indexed_ = false;
+  std::vector<std::vector<Release>> running_;  // by slot: when active jobs end
+};
+
+void Pass::build() {
+  slots_.resize(state_.nodes().size());
+  slot_of_.reserve(slots_.size());
+  std::size_t i = 0;
+  for (const auto& [name, node] : state_.nodes()) {
+    Slot& s = slots_[i];
+    s.node = &node;
+    s.usable = usable(&node);
+    s.free = {node.pus_free(), node.gpus_free(), node.memory_free_mib()};
+    slot_of_.emplace(name, i++);
+  }
+  envs_.resize(state_.environments().size());
+  std::size_t e = 0;
+  std::vector<int> leaves;
+  for (const auto& [name, env] : state_.environments()) {
+    Env& x = envs_[e];
+    x.env = &env;
+    int used = 0;
+    leaves.clear();
+    for (const auto& n : env.nodes) {
+      auto it = slot_of_.find(n);
+      if (it == slot_of_.end()) continue;
+      Slot& s = slots_[it->second];
+      // Jobs keep running on a node that is drained or whose agent is away:
+      // they still count against the cap, though nothing new starts there.
+      used += s.node->pus_total() - s.free.pus;
+      x.any_usable |= s.usable;
+      s.in_envs.emplace_back(e, x.slots.size());
+      x.slots.push_back(it->second);
+      leaves.push_back(s.usable ? s.free.pus : -1);
+    }
+    x.tree.init(leaves);
+    x.cap_left = env.max_vcpus > 0 ? std::max(0, env.max_vcpus - used) : INT32_MAX;
+    env_of_.emplace(name, e++);
+  }
+}
+
+void Pass::take(std::size_t si, std::size_t env, const Job& job, place::PlacementPlan plan) {
+  Slot& s = slots_[si];
+  if (!s.copy) s.copy = std::make_unique<Node>(*s.node);
+  Node& n = *s.copy;
+  for (int pu : plan.cpus) {
+    if (static_cast<std::size_t>(pu) >= n.pu_used.size()) n.pu_used.resize(pu + 1, false);
+    n.pu_used[pu] = true;
+  }
+  for (int g : plan.gpus) {
+    if (static_cast<std::size_t>(g) >= n.gpu_used.size()) n.gpu_used.resize(g + 1, false);
+    n.gpu_used[g] = true;
+  }
+  n.memory_used_mib += job.request.memory_mib;
+  const Amount a{static_cast<int>(plan.cpus.size()), static_cast<int>(plan.gpus.size()),
+                 job.request.memory_mib};
+  s.free.pus -= a.pus;
+  s.free.gpus -= a.gpus;
+  s.free.mem -= a.mem;
+  for (auto [e, pos] : s.in_envs) envs_[e].tree.set(pos, s.free.pus);
+  envs_[env].cap_left -= a.pus;
+  const std::int64_t end = add_sat(now_, limit_ms(job));
+  if (s.profile >= 0) profiles_[s.profile].take(now_, end, a);
+  if (end != kNever) s.started.push_back({end, a});
+  out_.starts.push_back({job.id, s.node->name, std::move(plan.cpus), std::move(plan.gpus)});
+}
+
+bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs) {
+  const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
+  const std::int64_t end = add_sat(now_, limit_ms(job));
+  for (std::size_t e : envs) {
+    Env& env = envs_[e];
+    if (!env.env->enabled || env.cap_left < need.pus) continue;
+    for (std::size_t pos = env.tree.find(0, need.pus); pos != kNone;
+         pos = env.tree.find(pos + 1, need.pus)) {
+      const std::size_t si = env.slots[pos];
+      const Slot& s = slots_[si];
+      if (s.free.gpus < need.gpus || s.free.mem < need.mem) continue;
+      // Starting here must not delay a reservation on this node.
+      if (s.reserved && !profiles_[s.profile].fits_until(end, need)) continue;
+      auto plan = place::place_on_node(s.current(), job.request);
+      if (!plan) continue;
+      take(si, e, job, std::move(*plan));
+      return true;
+    }
+  }
+  return false;
+}
+
+Profile& Pass::profile(std::size_t si) {
+  Slot& s = slots_[si];
+  if (s.profile >= 0) return profiles_[s.profile];
+  if (!running_indexed_) {
+    // When each active job is expected to end: its attempt's start + limit
+    // (now + limit while STARTING); one that overran ends "any moment".
+    running_indexed_ = true;
+    running_.resize(slots_.size());
+    for (const auto& [id, job] : state_.jobs()) {
+      if (!is_active(job.state)) continue;
+      const Attempt* a = job.current_attempt();
+      if (!a) continue;
+      auto it = slot_of_.find(a->node);
+      if (it == slot_of_.end()) continue;
+      std::int64_t end = add_sat(a->started_at > 0 ? a->started_at : now_, limit_ms(job));
+      if (end == kNever) continue;
+      end = std::max(end, now_ + 1);
+      running_[it->second].push_back(
+          {end, {static_cast<int>(a->cpus.size()), static_cast<int>(a->gpus.size()),
+                 job.request.memory_mib}});
+    }
+  }
+  std::vector<Release> releases = std::move(running_[si]);  // built once per slot
+  releases.insert(releases.end(), s.started.begin(), s.started.end());
+  s.profile = static_cast<int>(profiles_.size());
+  profiles_.emplace_back(now_, s.free, std::move(releases));
+  return profiles_.back();
+}
+
+std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs) {
+  const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
+  const std::int64_t duration = limit_ms(job);
+  std::int64_t best = kNever;
+  std::size_t best_slot = kNone;
+  for (std::size_t e : envs) {
+    const Env& env = envs_[e];
+    if (!env.env->enabled) continue;
+    for (std::size_t si : env.slots) {
+      const Slot& s = slots_[si];
+      if (!s.usable || s.node->pus_total() < need.pus ||
+          !place::could_ever_fit(s.node->topology, job.request))
+        continue;
+      const std::int64_t t = profile(si).earliest(duration, need);
+      if (t < best) {
+        best = t;
+        best_slot = si;
+        if (t == now_) break;
+      }
+    }
+  }
+  if (best_slot == kNone) return kNever;
+  Slot& s = slots_[best_slot];
+  profiles_[s.profile].take(best, add_sat(best, duration), need);
+  s.reserved = true;
+  return best;
+}
+
+PassResult Pass::run() {
+  build();
   // Queues by priority, highest first; ties by name for determinism.
   std::vector<const JobQueue*> queues;
-  for (const auto& [name, q] : state.queues()) queues.push_back(&q);
+  for (const auto& [name, q] : state_.queues()) queues.push_back(&q);
   std::stable_sort(queues.begin(), queues.end(),
                    [](const JobQueue* a, const JobQueue* b) { return a->priority > b->priority; });
 
-  auto note = [&](const Job& job, const char* reason) {
-    if (job.pending_reason != reason) out.reasons.push_back({job.id, reason});
-  };
-
+  const Backfill mode = policy_.backfill;
+  const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
+  const std::int64_t first = policy_.first_job_id;
+  std::size_t reserved_count = 0;
+  std::vector<std::size_t> envs;
   for (const JobQueue* q : queues) {
+    envs.clear();
+    bool any_env_enabled = false, any_node_usable = false;
+    for (const auto& name : q->compute_environments) {
+      auto it = env_of_.find(name);
+      if (it == env_of_.end()) continue;
+      envs.push_back(it->second);
+      const Env& env = envs_[it->second];
+      if (!env.env->enabled) continue;
+      any_env_enabled = true;
+      any_node_usable |= env.any_usable;
+    }
+    const char* why = !any_env_enabled   ? "ComputeEnvironmentDisabled"
+                      : !any_node_usable ? "NodesUnavailable"
+                                         : "Resources";
+
+    const auto& runnable = state_.runnable(q->name);
+    auto it = reservations ? runnable.begin() : runnable.lower_bound(first);
+    // Strict FIFO, incremental pass: an older job still waiting blocks the rest.
+    bool queue_blocked = mode == Backfill::None && first > 0 && !runnable.empty() &&
+                         *runnable.begin() < first;
+    bool queue_reserved = false;
     std::size_t blocked = 0;
-    const auto& runnable = state.runnable(q->name);
-    for (auto it = runnable.lower_bound(policy.first_job_id); it != runnable.end(); ++it) {
-      const auto id = *it;
-      const Job* job = state.job(id);
+    while (it != runnable.end()) {
+      // EASY, incremental: older jobs cannot start now; once the queue's
+      // reservation is made, the rest of them are skipped unlooked at.
+      if (*it < first && mode == Backfill::Easy && queue_reserved) {
+        it = runnable.lower_bound(first);
+        continue;
+      }
+      const std::int64_t id = *it++;
+      const Job* job = state_.job(id);
       if (!job) continue;
-      if (policy.max_blocked_scan && blocked >= policy.max_blocked_scan) {
+      if ((policy_.max_blocked_scan && blocked >= policy_.max_blocked_scan) || queue_blocked) {
         note(*job, "Priority");
         continue;
       }
-      bool any_env_enabled = false, any_node_usable = false, started = false;
-      for (const auto& env_name : q->compute_environments) {
-        const ComputeEnvironment* env = state.environment(env_name);
-        if (!env || !env->enabled) continue;
-        any_env_enabled = true;
-        int& free = env_free[env_name];
-        int& cap = env_cap_left[env_name];
-        if (free < job->request.vcpus || cap < job->request.vcpus) {
-          for (const auto& n : env->nodes) any_node_usable |= usable(state.node(n));
-          continue;
-        }
-        for (const auto& n : env->nodes) {
-          if (!usable(state.node(n))) continue;
-          any_node_usable = true;
-          const Node& node = nodes.get(n);
-          auto plan = place::place_on_node(node, job->request);
-          if (!plan) continue;
-          nodes.take(n, *plan, job->request.memory_mib);
-          free -= static_cast<int>(plan->cpus.size());
-          cap -= static_cast<int>(plan->cpus.size());
-          out.starts.push_back({id, n, std::move(plan->cpus), std::move(plan->gpus)});
-          started = true;
+      // Jobs older than first_job_id did not fit at the last pass and still do not.
+      if (id >= first && try_start(*job, envs)) continue;
+      ++blocked;
+      switch (mode) {
+        case Backfill::Greedy:
+          note(*job, why);
+          break;
+        case Backfill::None:
+          note(*job, why);
+          queue_blocked = true;
+          break;
+        case Backfill::Easy:
+        case Backfill::Conservative: {
+          const bool want = why == std::string_view("Resources") &&
+                            (mode == Backfill::Easy
+                                 ? !queue_reserved
+                                 : (!policy_.max_reservations ||
+                                    reserved_count < policy_.max_reservations));
+          const std::int64_t t = want ? reserve(*job, envs) : kNever;
+          const char* reason = queue_reserved && why == std::string_view("Resources")
+                                   ? "Priority"
+                                   : why;
+          if (t != kNever) {
+            ++reserved_count;
+            queue_reserved = true;
+          }
+          note(*job, reason, t != kNever ? t : 0);
           break;
         }
-        if (started) break;
       }
-      if (started) continue;
-      ++blocked;
-      if (!any_env_enabled)
-        note(*job, "ComputeEnvironmentDisabled");
-      else if (!any_node_usable)
-        note(*job, "NodesUnavailable");
-      else
-        note(*job, "Resources");
     }
   }
-  return out;
+  return std::move(out_);
+}
+
+}  // namespace
+
+PassResult schedule(const ClusterState& state, std::int64_t now_ms, const Policy& policy) {
+  return Pass(state, now_ms, policy).run();
 }
 
 }  // namespace drover::sched

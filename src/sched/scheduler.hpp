@@ -21,12 +21,33 @@ struct Decision {
 struct WaitReason {
   std::int64_t job_id = 0;
   std::string reason;  // Resources, Priority, NodesUnavailable, ...
+  // With backfill: when the job is expected to start (epoch ms), from the time
+  // limits of the jobs ahead of it; 0 when unknown.
+  std::int64_t estimated_start_ms = 0;
 };
 
 struct PassResult {
   std::vector<Decision> starts;
-  std::vector<WaitReason> reasons;  // only where the reason changed
+  // Only where the reason changed, and, with EASY or conservative backfill,
+  // every job holding a reservation (its estimated start may have moved).
+  std::vector<WaitReason> reasons;
 };
+
+// How jobs that are behind a job that cannot start are treated.
+//  Greedy:       every job that fits now starts, in order (no reservations);
+//                a big job can wait forever behind a stream of small ones.
+//  None:         strict FIFO per queue: the first job that cannot start
+//                blocks the rest of its queue ("Priority").
+//  Easy:         the first job of each queue that cannot start gets a
+//                reservation (node and time); later jobs start now only if
+//                they do not delay it (end before it, or use what it leaves).
+//  Conservative: every job that cannot start gets a reservation, in order;
+//                no later job may delay any of them.
+// Reservations come from time limits: running jobs end at their attempt's
+// start + timeout (now + timeout while STARTING); a job without a limit uses
+// Policy::default_time_limit_s, and when that is 0 it is taken to run forever.
+enum class Backfill { Greedy, None, Easy, Conservative };
+const char* to_string(Backfill b);
 
 struct Policy {
   // Stop scanning a queue's jobs after this many could not start (0: scan all).
@@ -35,7 +56,18 @@ struct Policy {
   // Consider only jobs with this id or higher. The head passes the first id
   // submitted since the last pass when nothing else changed: jobs that could
   // not start then still cannot, so a pass costs O(new jobs), not O(queued).
+  // With backfill, jobs older than first_job_id are known not to fit now but
+  // still hold their reservations (EASY: the queue's first one; conservative:
+  // all of them, so an incremental conservative pass still costs O(queued)).
+  // As time passes a waiting job may become able to backfill (it ends before a
+  // reservation sooner); a full pass finds it.
   std::int64_t first_job_id = 0;
+  Backfill backfill = Backfill::Greedy;
+  // Time limit for jobs without one (seconds); 0: unknown, i.e. infinite.
+  std::int64_t default_time_limit_s = 0;
+  // Conservative: at most this many reservations per pass (0: no limit); jobs
+  // beyond it may still start now when that delays no reservation.
+  std::size_t max_reservations = 0;
 };
 
 PassResult schedule(const ClusterState& state, std::int64_t now_ms, const Policy& policy = {});

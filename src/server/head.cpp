@@ -280,6 +280,11 @@ void Head::flush() {
   if (schedule_needed_) {
     schedule_needed_ = false;
     sched::Policy policy;
+    // EASY backfill: the first job that cannot start gets a reservation; later
+    // jobs start only if they do not delay it (time limits tell). Jobs without a
+    // time limit never delay anything they could not know about: they only use
+    // room the reservation does not need.
+    policy.backfill = sched::Backfill::Easy;
     if (!full_pass_needed_) policy.first_job_id = first_new_job_;
     full_pass_needed_ = false;
     first_new_job_ = 0;
