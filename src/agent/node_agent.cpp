@@ -249,9 +249,13 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   // The job ends when its main process ends: nothing it started may outlive it.
   (void)j.launched.cgroup.kill_all();
   if (!j.launched.cgroup.active()) ::kill(-pid, SIGKILL);
-  (void)j.launched.cgroup.remove();
-  std::error_code ec;
-  std::filesystem::remove_all(config_.state_dir + "/jobs/" + std::to_string(id), ec);
+  // The report goes first; the cgroup (now empty) and the job's directory are
+  // removed at the end of this loop turn, before any new order can arrive.
+  loop_.defer([cgroup = j.launched.cgroup, dir = config_.state_dir + "/jobs/" + std::to_string(id)] {
+    (void)cgroup.remove();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
 
   const ExitStatus es = decode_wait_status(wait_status);
   proto::ExitReport r;

@@ -298,7 +298,12 @@ void Head::flush() {
     }
   }
   auto dirty = state_.take_dirty();
-  if (auto s = store_->save(state_, dirty, new_payloads_); !s) {
+  // fsync only when someone will be told: a reply, a launch, an ack to an agent.
+  // A turn that only recorded "started" or wait reasons may be lost with the
+  // machine (not with droverd): the agent reports its running jobs again.
+  const bool durable = !replies_.empty() || !to_launch_.empty() || !agent_out_.empty() ||
+                       !new_payloads_.empty();
+  if (auto s = store_->save(state_, dirty, new_payloads_, durable); !s) {
     // Nothing is acknowledged that is not on disk: report the failure, keep
     // the changes to retry on the next turn.
     log::error("cannot save state: " + s.message());

@@ -164,9 +164,18 @@ Status Store::load(ClusterState& state) {
   return {};
 }
 
+Status Store::set_durable(bool durable) {
+  durable = durable && synchronous_full_;
+  if (durable == durable_now_) return {};
+  if (auto s = exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) return s;
+  durable_now_ = durable;
+  return {};
+}
+
 Status Store::save(const ClusterState& state, const DirtySet& dirty,
-                   const std::vector<std::pair<std::int64_t, JobPayload>>& payloads) {
+                   const std::vector<std::pair<std::int64_t, JobPayload>>& payloads, bool durable) {
   if (dirty.empty() && payloads.empty()) return {};
+  if (auto s = set_durable(durable); !s) return s;
   if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
   auto rollback = [&](Error e) -> Status {
     exec("ROLLBACK");

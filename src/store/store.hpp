@@ -38,9 +38,12 @@ class Store {
   // Loads every stored entity into an empty state.
   Status load(ClusterState& state);
   // Writes the entities named in dirty (as they are in state now) and the new
-  // payloads, all in one transaction.
+  // payloads, all in one transaction. durable=false skips the fsync of this
+  // commit (WAL, synchronous=NORMAL): for changes nobody has been told about and
+  // that can be recovered if lost (a job's "started", wait reasons); the next
+  // durable commit makes them durable too.
   Status save(const ClusterState& state, const DirtySet& dirty,
-              const std::vector<std::pair<std::int64_t, JobPayload>>& payloads);
+              const std::vector<std::pair<std::int64_t, JobPayload>>& payloads, bool durable = true);
   Result<JobPayload> payload(std::int64_t job_id);
   // Finished jobs, newest first.
   Result<std::vector<Job>> history(const HistoryFilter& filter);
@@ -49,8 +52,11 @@ class Store {
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}
+  Status set_durable(bool durable);
   Status exec(const char* sql);
   sqlite3* db_;
+  bool synchronous_full_ = true;  // as opened
+  bool durable_now_ = true;       // the connection's current setting
 };
 
 }  // namespace drover::store
