@@ -133,9 +133,10 @@ Status ClusterState::on(const NodeConnected& e) {
   }
   if (changed) {
     resize_allocation(n);
-    for (const auto& [id, job] : jobs_)
-      if (is_active(job.state) && job.current_attempt() && job.current_attempt()->node == e.name)
-        allocate(job);
+    for (const auto id : active_) {
+      const Job& job = jobs_.at(id);
+      if (job.current_attempt() && job.current_attempt()->node == e.name) allocate(job);
+    }
   }
   dirty_.nodes.insert(e.name);
   return {};
@@ -211,6 +212,10 @@ void ClusterState::set_state(Job& job, JobState state) {
   if (state == JobState::Runnable && job.state != JobState::Runnable)
     runnable_[job.queue].insert(job.id);
   if (state != JobState::Runnable) job.pending_reason.clear();
+  if (is_active(state))
+    active_.insert(job.id);
+  else if (is_active(job.state))
+    active_.erase(job.id);
   job.state = state;
   dirty_.jobs.insert(job.id);
 }
@@ -490,11 +495,15 @@ void ClusterState::restore(Job j) {
 
 void ClusterState::finish_restore() {
   runnable_.clear();
+  active_.clear();
   dependents_.clear();
   for (auto& [name, n] : nodes_) resize_allocation(n);
   for (auto& [id, job] : jobs_) {
     if (job.state == JobState::Runnable) runnable_[job.queue].insert(id);
-    if (is_active(job.state)) allocate(job);
+    if (is_active(job.state)) {
+      allocate(job);
+      active_.insert(id);
+    }
     if (job.state == JobState::Pending)
       for (const auto& d : job.depends_on) dependents_[d.job_id].push_back(id);
   }

@@ -60,6 +60,8 @@ class ClusterState {
   // RUNNABLE jobs of a queue in the order they are considered (FIFO by id).
   const std::set<std::int64_t>& runnable(const std::string& queue) const;
   std::size_t runnable_count() const;
+  // Ids of STARTING and RUNNING jobs: what holds nodes now.
+  const std::set<std::int64_t>& active_jobs() const { return active_; }
 
   std::int64_t allocate_job_id() { return next_job_id_++; }
   std::int64_t next_job_id() const { return next_job_id_; }
@@ -105,6 +107,7 @@ class ClusterState {
   std::map<std::string, Node> nodes_;
   std::unordered_map<std::int64_t, Job> jobs_;
   std::map<std::string, std::set<std::int64_t>> runnable_;
+  std::set<std::int64_t> active_;
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> dependents_;
   std::int64_t next_job_id_ = 1;
   DirtySet dirty_;

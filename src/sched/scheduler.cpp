@@ -297,8 +297,8 @@ Profile& Pass::profile(std::size_t si) {
     // (now + limit while STARTING); one that overran ends "any moment".
     running_indexed_ = true;
     running_.resize(slots_.size());
-    for (const auto& [id, job] : state_.jobs()) {
-      if (!is_active(job.state)) continue;
+    for (const auto id : state_.active_jobs()) {
+      const Job& job = *state_.job(id);
       const Attempt* a = job.current_attempt();
       if (!a) continue;
       auto it = slot_of_.find(a->node);

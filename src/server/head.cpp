@@ -900,9 +900,8 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
                                          {"reason", j->terminate_reason}});
   }
   std::vector<std::int64_t> lost;
-  for (const auto& [id, j] : state_.jobs())
-    if (is_active(j.state) && j.current_attempt()->node == node && !running.count(id) &&
-        !exited.count(id))
+  for (const auto id : state_.active_jobs())
+    if (state_.job(id)->current_attempt()->node == node && !running.count(id) && !exited.count(id))
       lost.push_back(id);
   for (auto id : lost) {
     const Job* j = state_.job(id);

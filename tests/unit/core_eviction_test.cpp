@@ -54,3 +54,29 @@ TEST(ClusterStateEviction, NodeAccountingUnaffected) {
 
 }  // namespace
 }  // namespace drover::testing
+
+namespace drover::testing {
+namespace {
+
+TEST(ClusterStateActiveJobs, FollowsDispatchStartExitAndRestore) {
+  ClusterBuilder b;
+  b.simple(4);
+  b.submit(1);
+  b.submit(2);
+  b.submit(3);
+  EXPECT_TRUE(b.state().active_jobs().empty());
+  b.dispatch(1, "n1", {0});
+  b.dispatch(2, "n1", {1});
+  b.start(2);
+  EXPECT_EQ(b.state().active_jobs(), (std::set<std::int64_t>{1, 2}));
+  b.exit(2, 0);
+  EXPECT_EQ(b.state().active_jobs(), (std::set<std::int64_t>{1}));
+  ClusterState restored;
+  for (const auto& [name, n] : b.state().nodes()) restored.restore(n);
+  for (const auto& [id, j] : b.state().jobs()) restored.restore(j);
+  restored.finish_restore();
+  EXPECT_EQ(restored.active_jobs(), (std::set<std::int64_t>{1}));
+}
+
+}  // namespace
+}  // namespace drover::testing
