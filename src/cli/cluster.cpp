@@ -165,7 +165,7 @@ int cmd_down(const Global& g, const Args& args) {
   std::string dir = default_state_dir();
   po::options_description desc(
       "Usage: drover down [--state-dir DIR]\n\nStop the cluster started by `drover up`. Running jobs are "
-      "stopped; queued jobs stay queued for the next `drover up`.\n\nOptions");
+      "stopped; queued jobs stay queued for the next `drover up`.\n\nExample:\n  drover down && drover up\n\nOptions");
   desc.add_options()("help,h", "show this help")("state-dir", po::value(&dir), "the cluster's state directory");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -196,7 +196,7 @@ int cmd_down(const Global& g, const Args& args) {
 }
 
 int cmd_status(const Global& g, const Args& args) {
-  po::options_description desc("Usage: drover status [--json]\n\nWhat runs: the head, its nodes, job counts.\n\nOptions");
+  po::options_description desc("Usage: drover status [--json]\n\nWhat runs: the head, its nodes, job counts.\n\nExample:\n  drover status --json\n\nOptions");
   desc.add_options()("help,h", "show this help")("json", "JSON");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
