@@ -383,9 +383,10 @@ PassResult Pass::run() {
     bool queue_reserved = false;
     std::size_t blocked = 0;
     while (it != runnable.end()) {
-      // EASY, incremental: older jobs cannot start now; once the queue's
-      // reservation is made, the rest of them are skipped unlooked at.
-      if (*it < first && mode == Backfill::Easy && queue_reserved) {
+      // EASY, incremental: older jobs cannot start now; once the first of them
+      // has had its reservation made (or found impossible), the rest are skipped
+      // unlooked at, so the pass costs O(new jobs) however deep the queue.
+      if (*it < first && mode == Backfill::Easy && (queue_reserved || blocked > 0)) {
         it = runnable.lower_bound(first);
         continue;
       }
