@@ -68,6 +68,7 @@ Job trivial_job(std::int64_t id) {
   j.created_at = kNow - 1000;
   j.request.vcpus = 1;
   j.request.memory_mib = 2048;
+  j.timeout_seconds = 3600;  // backfill needs limits to plan with
   j.working_dir = "/home/alice/project";
   j.stdout_path = kDefaultOutputPattern;
   return j;
@@ -131,13 +132,25 @@ ClusterState& cluster(int jobs, int nodes, bool busy) {
   return *last;
 }
 
+// range(2): the policy, 0 greedy, 1 FIFO, 2 EASY (droverd's), 3 conservative.
+sched::Backfill backfill_of(std::int64_t i) {
+  switch (i) {
+    case 1: return sched::Backfill::None;
+    case 2: return sched::Backfill::Easy;
+    case 3: return sched::Backfill::Conservative;
+    default: return sched::Backfill::Greedy;
+  }
+}
+
 void run_pass(benchmark::State& st, bool busy) {
   const int jobs = static_cast<int>(st.range(0));
   const int nodes = static_cast<int>(st.range(1));
   const ClusterState& s = cluster(jobs, nodes, busy);
+  sched::Policy policy;
+  policy.backfill = backfill_of(st.range(2));
   std::size_t starts = 0, reasons = 0;
   for (auto _ : st) {
-    auto r = sched::schedule(s, kNow);
+    auto r = sched::schedule(s, kNow, policy);
     starts = r.starts.size();
     reasons = r.reasons.size();
     benchmark::DoNotOptimize(r);
@@ -158,6 +171,7 @@ void BM_SchedulePassIncremental(benchmark::State& st) {
   const int nodes = static_cast<int>(st.range(1));
   const ClusterState& s = cluster(jobs, nodes, true);
   sched::Policy policy;
+  policy.backfill = sched::Backfill::Easy;      // as droverd
   policy.first_job_id = s.next_job_id() - 1;  // the newest job only
   for (auto _ : st) {
     auto r = sched::schedule(s, kNow, policy);
@@ -167,8 +181,9 @@ void BM_SchedulePassIncremental(benchmark::State& st) {
 }
 
 void sched_args(benchmark::internal::Benchmark* b) {
-  for (int jobs : {1'000, 10'000, 100'000})
-    for (int nodes : {100, 1'000, 10'000}) b->Args({jobs, nodes});
+  for (int policy : {0, 1, 2})
+    for (int jobs : {1'000, 10'000, 100'000})
+      for (int nodes : {100, 1'000, 10'000}) b->Args({jobs, nodes, policy});
 }
 
 BENCHMARK(BM_SchedulePass)->Apply(sched_args)->Unit(benchmark::kMillisecond)->MinTime(0.2);

@@ -129,14 +129,19 @@ sched_case() {  # BENCHMARK_NAME FIGURE_NAME
   fi
 }
 log "scheduling passes (bench_sched), each case limited to ${SCHED_TIMEOUT} s"
-for jobs in 1000 10000 100000; do
-  for nodes in 100 1000 10000; do
-    sched_case "BM_SchedulePass/$jobs/$nodes" "sched_pass_${jobs}j_${nodes}n"
+policies=(greedy fifo easy)
+for p in 0 1 2; do
+  for jobs in 1000 10000 100000; do
+    for nodes in 100 1000 10000; do
+      sched_case "BM_SchedulePass/$jobs/$nodes/$p" "sched_pass_${policies[$p]}_${jobs}j_${nodes}n"
+    done
   done
 done
-for jobs in 1000 10000 100000; do
-  for nodes in 100 1000 10000; do
-    sched_case "BM_SchedulePassBusy/$jobs/$nodes" "sched_pass_busy_${jobs}j_${nodes}n"
+for p in 0 1 2; do
+  for jobs in 1000 10000 100000; do
+    for nodes in 100 1000 10000; do
+      sched_case "BM_SchedulePassBusy/$jobs/$nodes/$p" "sched_pass_busy_${policies[$p]}_${jobs}j_${nodes}n"
+    done
   done
 done
 for nodes in 100 1000 10000; do
