@@ -89,10 +89,12 @@ int cmd_jobs(const Global& g, const Args& args) {
   desc.add_options()("user,u", po::value(&user), "only this user's jobs")(
       "state,t", po::value(&states), "only these states, comma separated (RUNNING,RUNNABLE,...)")(
       "queue,p", po::value(&queue), "only this queue")("me", "only my jobs")(
-      "all,a", "include finished jobs still held in memory")("json", "JSON (jobSummaryList)");
+      "all,a", "include finished jobs still held in memory")(
+      "start", "show when waiting jobs are expected to start (from backfill; N/A when unknown)")(
+      "json", "JSON (jobSummaryList)");
   po::variables_map vm;
   if (!parse("Usage: drover jobs [options]\n\nQueued and running jobs, like squeue.\n\n"
-             "Examples:\n  drover jobs\n  drover jobs -u alice -t RUNNING\n  drover jobs --json\n",
+             "Examples:\n  drover jobs\n  drover jobs -u alice -t RUNNING\n  drover jobs --start\n  drover jobs --json\n",
              desc, args, vm))
     return 0;
   Json a = Json::object();
@@ -114,7 +116,11 @@ int cmd_jobs(const Global& g, const Args& args) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
-  Table t({"JOBID", "NAME", "USER", "QUEUE", "STATE", "TIME", "CPUS", "NODE (REASON)"});
+  const bool with_start = vm.count("start");
+  std::vector<std::string> header = {"JOBID", "NAME", "USER", "QUEUE", "STATE", "TIME", "CPUS"};
+  if (with_start) header.push_back("START");
+  header.push_back("NODE (REASON)");
+  Table t(header);
   for (const auto& j : (*r)["jobSummaryList"]) {
     const std::string state = str(j, "status");
     std::string where = str(j, "nodeName");
@@ -124,8 +130,14 @@ int cmd_jobs(const Global& g, const Args& args) {
       where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency") : str(j, "statusReason")) + ")";
     else if (state == "FAILED" || state == "SUCCEEDED")
       where = str(j, "statusReason").empty() ? where : where + " (" + str(j, "statusReason") + ")";
-    t.add({str(j, "jobId"), str(j, "jobName"), str(j["owner"], "user"), str(j, "jobQueue"), state,
-           elapsed(j), std::to_string(num(j, "vcpus")), where});
+    std::vector<std::string> row = {str(j, "jobId"), str(j, "jobName"), str(j["owner"], "user"),
+                                    str(j, "jobQueue"), state, elapsed(j), std::to_string(num(j, "vcpus"))};
+    if (with_start)
+      row.push_back(state == "RUNNING" || state == "STARTING" ? format_time(num(j, "startedAt"))
+                    : j.contains("estimatedStartAt")          ? format_time(num(j, "estimatedStartAt"))
+                                                              : "N/A");
+    row.push_back(where);
+    t.add(std::move(row));
   }
   t.print(std::cout);
   return 0;
@@ -162,6 +174,7 @@ int cmd_show(const Global& g, const Args& args) {
     line("state", str(j, "status"));
     line("reason", str(j, "statusReason"));
     line("waiting for", str(j, "pendingReason"));
+    if (j.contains("estimatedStartAt")) line("expected start", format_time(num(j, "estimatedStartAt")));
     line("owner", str(j["owner"], "user") + " (uid " + str(j["owner"], "uid") + ")");
     line("queue", str(j, "jobQueue"));
     line("definition", str(j, "jobDefinition"));

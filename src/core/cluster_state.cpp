@@ -211,7 +211,10 @@ void ClusterState::set_state(Job& job, JobState state) {
   }
   if (state == JobState::Runnable && job.state != JobState::Runnable)
     runnable_[job.queue].insert(job.id);
-  if (state != JobState::Runnable) job.pending_reason.clear();
+  if (state != JobState::Runnable) {
+    job.pending_reason.clear();
+    job.estimated_start = 0;
+  }
   if (is_active(state))
     active_.insert(job.id);
   else if (is_active(job.state))
@@ -396,7 +399,10 @@ Status ClusterState::on(const JobTerminationRequested& e) {
 
 Status ClusterState::on(const JobPendingReasonSet& e) {
   Job* job = mutable_job(e.id);
-  if (job && job->state == JobState::Runnable) job->pending_reason = e.reason;
+  if (job && job->state == JobState::Runnable) {
+    job->pending_reason = e.reason;
+    job->estimated_start = e.estimated_start;
+  }
   return {};  // not persisted: recomputed by every scheduling pass
 }
 

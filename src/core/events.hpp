@@ -45,7 +45,11 @@ struct JobExited {
 struct JobRequeued { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
 // Cancel (pending) or terminate (running) asked by a user or the system.
 struct JobTerminationRequested { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
-struct JobPendingReasonSet { std::int64_t id = 0; std::string reason; };
+struct JobPendingReasonSet {
+  std::int64_t id = 0;
+  std::string reason;
+  std::int64_t estimated_start = 0;  // epoch ms from backfill; 0: unknown
+};
 
 using Event = std::variant<DefinitionRegistered, DefinitionDeregistered, QueueSaved,
                            EnvironmentSaved, NodeConnected, NodeDisconnected, NodeStateSet,

@@ -82,8 +82,10 @@ struct Job {
   KeyValues tags;
   bool terminate_requested = false;
   std::string terminate_reason;
-  // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...).
+  // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...) and,
+  // where backfill knows it, when it is expected to start (epoch ms, 0: unknown).
   std::string pending_reason;
+  std::int64_t estimated_start = 0;
 
   const Attempt* current_attempt() const {
     return attempts.empty() ? nullptr : &attempts.back();

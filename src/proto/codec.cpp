@@ -284,6 +284,7 @@ Json to_json(const Job& job) {
   };
   if (!job.status_reason.empty()) j["statusReason"] = job.status_reason;
   if (!job.pending_reason.empty()) j["pendingReason"] = job.pending_reason;
+  if (job.estimated_start) j["estimatedStartAt"] = job.estimated_start;
   if (!job.definition.empty()) j["jobDefinition"] = definition_ref(job);
   if (job.started_at) j["startedAt"] = job.started_at;
   if (job.stopped_at) j["stoppedAt"] = job.stopped_at;

@@ -187,7 +187,7 @@ class Pass {
   Profile& profile(std::size_t s);
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
   void note(const Job& job, const char* reason, std::int64_t estimate = 0) {
-    if (estimate != 0 || job.pending_reason != reason)
+    if (estimate != job.estimated_start || job.pending_reason != reason)
       out_.reasons.push_back({job.id, reason, estimate});
   }
 

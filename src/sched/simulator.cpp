@@ -122,7 +122,8 @@ Result<SimResult> simulate(const std::vector<SimJob>& input, const SimConfig& co
     }
     PassResult pass = schedule(state, now, config.policy);
     ++passes;
-    for (const auto& r : pass.reasons) (void)state.apply(JobPendingReasonSet{r.job_id, r.reason});
+    for (const auto& r : pass.reasons)
+      (void)state.apply(JobPendingReasonSet{r.job_id, r.reason, r.estimated_start_ms});
     for (auto& d : pass.starts) {
       const auto id = d.job_id;
       SimJobResult& r = out.jobs[id - 1];

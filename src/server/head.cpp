@@ -135,6 +135,7 @@ Json job_summary(const Job& j) {
             {"vcpus", j.request.vcpus}};
   if (!j.status_reason.empty()) s["statusReason"] = j.status_reason;
   if (!j.pending_reason.empty()) s["pendingReason"] = j.pending_reason;
+  if (j.estimated_start) s["estimatedStartAt"] = j.estimated_start;
   if (j.started_at) s["startedAt"] = j.started_at;
   if (j.stopped_at) s["stoppedAt"] = j.stopped_at;
   if (const Attempt* a = j.current_attempt()) {
@@ -289,7 +290,8 @@ void Head::flush() {
     full_pass_needed_ = false;
     first_new_job_ = 0;
     auto pass = sched::schedule(state_, transport::epoch_ms(), policy);
-    for (const auto& r : pass.reasons) (void)state_.apply(JobPendingReasonSet{r.job_id, r.reason});
+    for (const auto& r : pass.reasons)
+      (void)state_.apply(JobPendingReasonSet{r.job_id, r.reason, r.estimated_start_ms});
     for (auto& d : pass.starts) {
       const auto id = d.job_id;
       if (state_.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus),
