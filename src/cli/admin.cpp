@@ -3,6 +3,7 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <cstring>
 #include <cerrno>
 
@@ -282,12 +283,18 @@ static int list_queues(ApiClient& c, bool json) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
-  Table t({"QUEUE", "STATE", "PRIORITY", "COMPUTE ENVIRONMENTS", "RUNNABLE"});
+  Table t({"QUEUE", "STATE", "PRIORITY", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME", "PER USER"});
   for (const auto& q : (*r)["jobQueues"]) {
     std::string envs;
     for (const auto& e : q["computeEnvironmentOrder"]) envs += (envs.empty() ? "" : ",") + str(e, "computeEnvironment");
+    auto limit = [&](const char* k) { return num(q, k) ? format_duration(num(q, k)) : std::string("-"); };
+    std::string per_user;
+    if (num(q, "maxJobsPerUser")) per_user += std::to_string(num(q, "maxJobsPerUser")) + " jobs";
+    if (num(q, "maxVcpusPerUser"))
+      per_user += (per_user.empty() ? "" : ", ") + std::to_string(num(q, "maxVcpusPerUser")) + " vCPUs";
     t.add({str(q, "jobQueueName"), str(q, "state"), std::to_string(num(q, "priority")), envs,
-           std::to_string(num(q, "runnableJobs"))});
+           std::to_string(num(q, "runnableJobs")), limit("defaultTimeLimitSeconds") + "/" + limit("maxTimeLimitSeconds"),
+           per_user.empty() ? "-" : per_user});
   }
   t.print(std::cout);
   return 0;
@@ -298,18 +305,26 @@ int cmd_queues(const Global& g, const Args& args) {
       "Usage: drover queues list | create NAME --envs CE[,CE2,CE3] [--priority N] [--disabled]\n"
       "       drover queues update NAME [--envs ...] [--priority N] [--state ENABLED|DISABLED]\n\n"
       "Job queues feed compute environments in order; higher priority queues go first.\n\n"
+      "Limits: --default-time/--max-time (Slurm time formats), --max-jobs-per-user,\n"
+      "--max-cpus-per-user (0: none); --slurm-env no leaves SLURM_* out of its jobs.\n\n"
       "Examples:\n  drover queues create gpu --envs gpu-nodes --priority 10\n"
+      "  drover queues update gpu --max-time 2-00:00:00 --default-time 1:00:00 --max-jobs-per-user 4\n"
       "  drover queues update gpu --state DISABLED\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
   }
   const std::string sub = args[0];
-  std::string name, envs, state;
-  int priority = 1;
+  std::string name, envs, state, default_time, max_time, slurm_env;
+  int priority = 1, max_jobs = 0, max_cpus = 0;
   po::options_description desc("Options");
   desc.add_options()("name", po::value(&name), "queue name")("envs", po::value(&envs), "compute environments, in order")(
       "priority", po::value(&priority), "0-1000, higher first")("state", po::value(&state), "ENABLED or DISABLED")(
+      "default-time", po::value(&default_time), "time limit of jobs that give none")(
+      "max-time", po::value(&max_time), "longest time limit a job may ask")(
+      "max-jobs-per-user", po::value(&max_jobs), "running jobs per user at once")(
+      "max-cpus-per-user", po::value(&max_cpus), "vCPUs in use per user at once")(
+      "slurm-env", po::value(&slurm_env), "yes or no: SLURM_* variables in its jobs")(
       "disabled", "create it DISABLED")("json", "JSON");
   po::positional_options_description pos;
   pos.add("name", 1);
@@ -332,6 +347,19 @@ int cmd_queues(const Global& g, const Args& args) {
   if (p.vm.count("priority") || sub == "create") a["priority"] = priority;
   if (!state.empty()) a["state"] = state;
   if (p.vm.count("disabled")) a["state"] = "DISABLED";
+  for (auto [opt, text, key] : {std::tuple{"--default-time", &default_time, "defaultTimeLimitSeconds"},
+                                std::tuple{"--max-time", &max_time, "maxTimeLimitSeconds"}}) {
+    if (text->empty()) continue;
+    auto t = parse_time_limit(*text);
+    if (!t) return fail("queues " + sub, std::string(opt) + ": " + t.message());
+    a[key] = *t;
+  }
+  if (p.vm.count("max-jobs-per-user")) a["maxJobsPerUser"] = max_jobs;
+  if (p.vm.count("max-cpus-per-user")) a["maxVcpusPerUser"] = max_cpus;
+  if (!slurm_env.empty()) {
+    if (slurm_env != "yes" && slurm_env != "no") return fail("queues " + sub, "--slurm-env: give yes or no");
+    a["slurmEnvironment"] = slurm_env == "yes";
+  }
   auto r = c->call(sub == "create" ? "CreateJobQueue" : "UpdateJobQueue", a);
   if (!r) return fail("queues " + sub, r.message());
   if (p.vm.count("json")) return print_or_json(p, *r);

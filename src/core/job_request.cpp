@@ -71,6 +71,11 @@ Status validate_environment(const ComputeEnvironment& e) {
 
 Status validate_queue(const JobQueue& q, const ClusterState& state) {
   if (auto s = validate_name("jobQueueName", q.name); !s) return s;
+  if (q.default_time_limit_s < 0 || q.max_time_limit_s < 0 || q.max_jobs_per_user < 0 ||
+      q.max_vcpus_per_user < 0)
+    return make_error("limits", "time limits and per-user limits must not be negative");
+  if (q.max_time_limit_s > 0 && q.default_time_limit_s > q.max_time_limit_s)
+    return make_error("defaultTimeLimitSeconds", "longer than maxTimeLimitSeconds");
   if (q.priority < 0 || q.priority > 1000)
     return make_error("priority", std::to_string(q.priority) + " is outside 0..1000");
   if (q.compute_environments.empty())
@@ -132,6 +137,14 @@ static Status check_queue(const Job& job, const ClusterState& state) {
   }
   if (!q->enabled)
     return make_error("jobQueue", "queue '" + job.queue + "' is DISABLED and accepts no new jobs");
+  if (q->max_time_limit_s > 0 && job.timeout_seconds > q->max_time_limit_s)
+    return make_error("timeout.attemptDurationSeconds",
+                      std::to_string(job.timeout_seconds) + " s asked, but queue '" + job.queue +
+                          "' allows at most " + std::to_string(q->max_time_limit_s) + " s");
+  if (q->max_vcpus_per_user > 0 && job.request.vcpus > q->max_vcpus_per_user)
+    return make_error("vcpus", std::to_string(job.request.vcpus) + " asked, but queue '" + job.queue +
+                                   "' allows at most " + std::to_string(q->max_vcpus_per_user) +
+                                   " per user");
   const QueueCapacity cap = capacity_for(*q, state, job.request);
   if (cap.known && !cap.fits_one) {
     const std::string where = " in queue '" + job.queue + "'";
@@ -271,6 +284,10 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
     if (queue_ok) break;
   }
   if (!queue_ok) return queue_ok.error();
+  if (job.timeout_seconds == 0) {
+    const JobQueue* q = state.queue(job.queue);
+    job.timeout_seconds = q->default_time_limit_s > 0 ? q->default_time_limit_s : q->max_time_limit_s;
+  }
 
   for (const auto& d : req.depends_on) {
     if (d.job_id == id) return make_error("dependsOn", "a job cannot depend on itself");

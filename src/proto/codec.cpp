@@ -354,6 +354,10 @@ Json to_json(const JobQueue& q) {
           {"priority", q.priority},
           {"computeEnvironmentOrder", std::move(order)},
           {"slurmEnvironment", q.slurm_env},
+          {"defaultTimeLimitSeconds", q.default_time_limit_s},
+          {"maxTimeLimitSeconds", q.max_time_limit_s},
+          {"maxJobsPerUser", q.max_jobs_per_user},
+          {"maxVcpusPerUser", q.max_vcpus_per_user},
           {"createdAt", q.created_at}};
 }
 
@@ -537,6 +541,10 @@ Result<JobQueue> queue_from_json(const Json& j) {
     q.enabled = parse_enabled(j);
     q.priority = get_int32(j, "priority", false, 1);
     q.slurm_env = get_bool(j, "slurmEnvironment", true);
+    q.default_time_limit_s = get_int(j, "defaultTimeLimitSeconds");
+    q.max_time_limit_s = get_int(j, "maxTimeLimitSeconds");
+    q.max_jobs_per_user = get_int32(j, "maxJobsPerUser");
+    q.max_vcpus_per_user = get_int32(j, "maxVcpusPerUser");
     auto it = j.find("computeEnvironmentOrder");
     if (it != j.end() && !it->is_null()) {
       if (!it->is_array()) fail("computeEnvironmentOrder", "expected a list");

@@ -1,6 +1,7 @@
 #include "sched/scheduler.hpp"
 
 #include <algorithm>
+#include <map>
 #include <climits>
 #include <memory>
 #include <string_view>
@@ -358,6 +359,28 @@ PassResult Pass::run() {
   const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
   const std::int64_t first = policy_.first_job_id;
   std::size_t reserved_count = 0;
+
+  // Per-user quotas of each queue: jobs and vCPUs in use now, counted once.
+  struct Usage {
+    int jobs = 0;
+    int vcpus = 0;
+  };
+  std::map<std::pair<std::string, std::uint32_t>, Usage> usage;
+  bool any_quota = false;
+  for (const JobQueue* q : queues) any_quota |= q->max_jobs_per_user > 0 || q->max_vcpus_per_user > 0;
+  if (any_quota)
+    for (const auto id : state_.active_jobs()) {
+      const Job& j = *state_.job(id);
+      Usage& u = usage[{j.queue, j.uid}];
+      ++u.jobs;
+      u.vcpus += j.request.vcpus;
+    }
+  auto over_quota = [&](const JobQueue& q, const Job& job) {
+    if (!any_quota) return false;
+    const Usage& u = usage[{q.name, job.uid}];
+    return (q.max_jobs_per_user > 0 && u.jobs >= q.max_jobs_per_user) ||
+           (q.max_vcpus_per_user > 0 && u.vcpus + job.request.vcpus > q.max_vcpus_per_user);
+  };
   std::vector<std::size_t> envs;
   for (const JobQueue* q : queues) {
     envs.clear();
@@ -397,8 +420,20 @@ PassResult Pass::run() {
         note(*job, "Priority");
         continue;
       }
+      // A user at the queue's quota waits; the jobs of others go on.
+      if (over_quota(*q, *job)) {
+        note(*job, "QuotaUser");
+        continue;
+      }
       // Jobs older than first_job_id did not fit at the last pass and still do not.
-      if (id >= first && try_start(*job, envs)) continue;
+      if (id >= first && try_start(*job, envs)) {
+        if (any_quota) {
+          Usage& u = usage[{q->name, job->uid}];
+          ++u.jobs;
+          u.vcpus += job->request.vcpus;
+        }
+        continue;
+      }
       ++blocked;
       switch (mode) {
         case Backfill::Greedy:

@@ -686,7 +686,9 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
   } else {
     q = *existing;
     Json a = proto::to_json(q);
-    for (const char* k : {"state", "priority", "computeEnvironmentOrder", "slurmEnvironment"})
+    for (const char* k : {"state", "priority", "computeEnvironmentOrder", "slurmEnvironment",
+                          "defaultTimeLimitSeconds", "maxTimeLimitSeconds", "maxJobsPerUser",
+                          "maxVcpusPerUser"})
       if (args.contains(k)) a[k] = args[k];
     auto parsed = proto::queue_from_json(a);
     if (!parsed) return parsed.error();

@@ -41,5 +41,27 @@ TEST_F(BackfillTest, ShortJobsFillTheHoleLongOnesWait) {
   EXPECT_LE(cluster().describe(b).value("startedAt", 0LL), cluster().describe(d).value("startedAt", 0LL));
 }
 
+TEST_F(BackfillTest, QueueTimeLimitsAndPerUserQuota) {
+  const CliResult made = cluster().run_cli({"queues", "create", "short", "--envs", "local", "--default-time", "0:30",
+                                            "--max-time", "1:00", "--max-jobs-per-user", "1"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  const CliResult too_long = cluster().run_cli({"submit", "-p", "short", "-t", "2:00", "--wrap", "true"});
+  EXPECT_NE(too_long.code, 0);
+  EXPECT_TRUE(contains(too_long.err, "queue 'short' allows at most 60 s")) << too_long.err;
+
+  const std::string gate = cluster().work_dir() + "/gate";
+  const std::string first = cluster().submit({"-p", "short", "--wrap", "while [ ! -e " + gate + " ]; do sleep 0.05; done"});
+  const std::string second = cluster().submit({"-p", "short", "--wrap", "true"});
+  ASSERT_TRUE(cluster().wait_for_state(first, "RUNNING"));
+  EXPECT_EQ(cluster().describe(first)["timeout"].value("attemptDurationSeconds", 0), 30);  // the default
+  ASSERT_TRUE(wait_until([&] { return cluster().describe(second).value("pendingReason", "") == "QuotaUser"; }, 5000))
+      << cluster().describe(second).dump(2);
+  write_file(gate, "");
+  EXPECT_EQ(cluster().wait_for_end(second, 10000).value("status", ""), "SUCCEEDED");
+  const CliResult list = cluster().run_cli({"queues", "list"});
+  EXPECT_TRUE(contains(list.out, "0:30/1:00")) << list.out;
+  EXPECT_TRUE(contains(list.out, "1 jobs")) << list.out;
+}
+
 }  // namespace
 }  // namespace drover::it
