@@ -262,6 +262,88 @@ int cmd_cancel(const Global& g, const Args& args) {
   return rc;
 }
 
+namespace {
+// hold, release, requeue: one operation on each job named.
+int per_job(const Global& g, const Args& args, const char* cmd, const char* op, const char* help) {
+  std::vector<std::string> ids;
+  std::string reason;
+  po::options_description desc("Options");
+  desc.add_options()("job", po::value(&ids), "job ids")("reason", po::value(&reason), "why (recorded)");
+  po::positional_options_description pos;
+  pos.add("job", -1);
+  po::variables_map vm;
+  if (!parse(help, desc, args, vm, &pos)) return 0;
+  if (ids.empty()) return fail(cmd, std::string("which job? e.g. drover ") + cmd + " 42");
+  auto c = connect(g.socket);
+  if (!c) return fail(cmd, c.message());
+  int rc = 0;
+  for (const auto& id : ids) {
+    Json a = {{"jobId", id}};
+    if (!reason.empty()) a["reason"] = reason;
+    if (auto r = c->call(op, a); !r) rc = fail(cmd, r.message());
+  }
+  return rc;
+}
+}  // namespace
+
+int cmd_hold(const Global& g, const Args& args) {
+  return per_job(g, args, "hold", "HoldJob",
+                 "Usage: drover hold JOB...\n\nKeep waiting jobs from starting (reason Held) until released.\n\n"
+                 "Example:\n  drover hold 42 43\n");
+}
+
+int cmd_release(const Global& g, const Args& args) {
+  return per_job(g, args, "release", "ReleaseJob",
+                 "Usage: drover release JOB...\n\nLet held jobs start again.\n\nExample:\n  drover release 42\n");
+}
+
+int cmd_requeue(const Global& g, const Args& args) {
+  return per_job(g, args, "requeue", "RequeueJob",
+                 "Usage: drover requeue JOB... [--reason TEXT]\n\nStop running jobs (SIGTERM, then SIGKILL) and "
+                 "queue them again with the same id; the stopped attempt stays in their record.\n\n"
+                 "Example:\n  drover requeue 42\n");
+}
+
+int cmd_update(const Global& g, const Args& args) {
+  std::string id, time, queue, mem;
+  int cpus = 0, gpus = 0;
+  po::options_description desc("Options");
+  desc.add_options()("job", po::value(&id), "job id")("time,t", po::value(&time), "new time limit")(
+      "queue,p", po::value(&queue), "move to this queue")("cpus,c", po::value(&cpus), "vCPUs")(
+      "mem", po::value(&mem), "memory, e.g. 4G")("gpus,G", po::value(&gpus), "GPUs")("json", "print the job as JSON");
+  po::positional_options_description pos;
+  pos.add("job", 1);
+  po::variables_map vm;
+  if (!parse("Usage: drover update JOB [-t TIME] [-p QUEUE] [-c CPUS] [--mem MEM] [--gpus N]\n\n"
+             "Change a job that has not started yet.\n\nExample:\n  drover update 42 -t 4:00:00 -p long\n",
+             desc, args, vm, &pos))
+    return 0;
+  if (id.empty()) return fail("update", "which job? e.g. drover update 42 -t 1:00:00");
+  Json a = {{"jobId", id}};
+  if (!time.empty()) {
+    auto t = parse_time_limit(time);
+    if (!t) return fail("update", "--time: " + t.message());
+    a["timeout"] = {{"attemptDurationSeconds", *t}};
+  }
+  if (!queue.empty()) a["jobQueue"] = queue;
+  Json rr = Json::array();
+  if (vm.count("cpus")) rr.push_back({{"type", "VCPU"}, {"value", std::to_string(cpus)}});
+  if (!mem.empty()) {
+    auto m = parse_memory_mib(mem);
+    if (!m) return fail("update", "--mem: " + m.message());
+    rr.push_back({{"type", "MEMORY"}, {"value", std::to_string(*m)}});
+  }
+  if (vm.count("gpus")) rr.push_back({{"type", "GPU"}, {"value", std::to_string(gpus)}});
+  if (!rr.empty()) a["resourceRequirements"] = rr;
+  if (a.size() == 1) return fail("update", "nothing to change: give -t, -p, -c, --mem or --gpus");
+  auto c = connect(g.socket);
+  if (!c) return fail("update", c.message());
+  auto r = c->call("UpdateJob", a);
+  if (!r) return fail("update", r.message());
+  if (vm.count("json")) std::cout << r->dump(2) << "\n";
+  return 0;
+}
+
 int cmd_logs(const Global& g, const Args& args) {
   std::string id;
   po::options_description desc("Options");

@@ -17,6 +17,10 @@ Running jobs
   cancel      cancel jobs (scancel)                     drover cancel 42 43
   logs        print a job's output                      drover logs 42 -f
   history     finished jobs (sacct)                     drover history --since 1h
+  hold        keep waiting jobs from starting           drover hold 42
+  release     let held jobs start again                 drover release 42
+  requeue     stop running jobs and queue them again    drover requeue 42
+  update      change a waiting job                      drover update 42 -t 2:00:00 -p long
 
 The cluster
   nodes       nodes, cores and memory in use (sinfo)    drover nodes
@@ -65,6 +69,8 @@ int run(int argc, char** argv) {
       {"submit", cmd_submit}, {"sbatch", cmd_submit},   {"jobs", cmd_jobs},
       {"squeue", cmd_jobs},   {"show", cmd_show},       {"cancel", cmd_cancel},
       {"scancel", cmd_cancel}, {"logs", cmd_logs},      {"history", cmd_history},
+      {"hold", cmd_hold},     {"release", cmd_release}, {"requeue", cmd_requeue},
+      {"update", cmd_update},
       {"sacct", cmd_history}, {"nodes", cmd_nodes},     {"sinfo", cmd_nodes},
       {"definitions", cmd_definitions}, {"queues", cmd_queues}, {"envs", cmd_envs},
       {"up", cmd_up},         {"down", cmd_down},       {"status", cmd_status},

@@ -98,7 +98,6 @@ Status refuse_what_would_change_the_job(const SubmitOptions& o, std::int64_t now
                                          "scheduler work); submit one job per index for now");
   if (o.nodes && o.nodes->min > 1)
     return make_error(asked(o, "nodes"), "multi-node jobs are not supported yet; ask for one node");
-  if (o.hold) return make_error(asked(o, "hold"), "held jobs are not supported yet");
   if (o.begin && o.begin->epoch && *o.begin->epoch > now)
     return make_error(asked(o, "begin"), "deferred starts are not supported yet");
   if (o.dependency) {
@@ -215,6 +214,7 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (o.error) req["stderrPath"] = *o.error;
   if (o.open_mode) req["openMode"] = *o.open_mode;
   if (o.no_slurm_env) req["slurmEnvironment"] = false;
+  if (o.hold) req["held"] = true;
   req["submitOptions"] = Json::parse(to_json(o).dump());
   return req;
 }

@@ -356,6 +356,13 @@ Status ClusterState::on(const JobExited& e) {
     finish(*job, JobState::Failed, job->terminate_reason, e.at);
     return {};
   }
+  if (job->requeue_requested) {
+    job->requeue_requested = false;
+    a.status_reason = "requeued";
+    job->status_reason = "Requeued: " + (e.reason.empty() ? std::string("by request") : e.reason);
+    set_state(*job, JobState::Runnable);
+    return {};
+  }
   if (ok) {
     finish(*job, JobState::Succeeded, "", e.at);
     return {};
@@ -394,6 +401,46 @@ Status ClusterState::on(const JobTerminationRequested& e) {
   dirty_.jobs.insert(job->id);
   // Not yet on a node: ends now. On a node: ends when the agent reports the exit.
   if (!is_active(job->state)) finish(*job, JobState::Failed, e.reason, e.at);
+  return {};
+}
+
+Status ClusterState::on(const JobHoldSet& e) {
+  Job* job = mutable_job(e.id);
+  if (!job) return make_error("job " + std::to_string(e.id) + " not found");
+  if (job->state != JobState::Pending && job->state != JobState::Runnable)
+    return make_error(std::string(e.held ? "cannot hold" : "cannot release") + " job " + std::to_string(e.id),
+                      std::string("it is ") + to_string(job->state) + "; only waiting jobs can be");
+  job->held = e.held;
+  dirty_.jobs.insert(job->id);
+  return {};
+}
+
+Status ClusterState::on(const JobRequeueRequested& e) {
+  Job* job = mutable_job(e.id);
+  if (!job) return make_error("job " + std::to_string(e.id) + " not found");
+  if (!is_active(job->state))
+    return make_error("cannot requeue job " + std::to_string(e.id),
+                      std::string("it is ") + to_string(job->state) + "; only running jobs can be");
+  job->requeue_requested = true;
+  dirty_.jobs.insert(job->id);
+  return {};
+}
+
+Status ClusterState::on(const JobUpdated& e) {
+  Job* job = mutable_job(e.id);
+  if (!job) return make_error("job " + std::to_string(e.id) + " not found");
+  if (job->state != JobState::Pending && job->state != JobState::Runnable)
+    return make_error("cannot update job " + std::to_string(e.id),
+                      std::string("it is ") + to_string(job->state) + "; only waiting jobs can change");
+  if (e.timeout_seconds) job->timeout_seconds = *e.timeout_seconds;
+  if (e.request) job->request = *e.request;
+  if (e.queue && *e.queue != job->queue) {
+    const bool runnable = job->state == JobState::Runnable;
+    if (runnable) runnable_[job->queue].erase(job->id);
+    job->queue = *e.queue;
+    if (runnable) runnable_[job->queue].insert(job->id);
+  }
+  dirty_.jobs.insert(job->id);
   return {};
 }
 

@@ -89,6 +89,9 @@ class ClusterState {
   Status on(const JobRequeued& e);
   Status on(const JobTerminationRequested& e);
   Status on(const JobPendingReasonSet& e);
+  Status on(const JobHoldSet& e);
+  Status on(const JobRequeueRequested& e);
+  Status on(const JobUpdated& e);
 
   Job* mutable_job(std::int64_t id);
   void set_state(Job& job, JobState state);

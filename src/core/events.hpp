@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -45,6 +46,17 @@ struct JobExited {
 struct JobRequeued { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
 // Cancel (pending) or terminate (running) asked by a user or the system.
 struct JobTerminationRequested { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
+// Hold (true) or release (false) a job that has not started.
+struct JobHoldSet { std::int64_t id = 0; bool held = true; };
+// A running job is stopped and queued again (same id); the attempt is kept.
+struct JobRequeueRequested { std::int64_t id = 0; std::string reason; };
+// Changes to a job that has not started; unset fields stay as they are.
+struct JobUpdated {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> timeout_seconds;
+  std::optional<std::string> queue;
+  std::optional<Resources> request;
+};
 struct JobPendingReasonSet {
   std::int64_t id = 0;
   std::string reason;
@@ -54,6 +66,7 @@ struct JobPendingReasonSet {
 using Event = std::variant<DefinitionRegistered, DefinitionDeregistered, QueueSaved,
                            EnvironmentSaved, NodeConnected, NodeDisconnected, NodeStateSet,
                            JobSubmitted, JobDispatched, JobStarted, JobExited, JobRequeued,
-                           JobTerminationRequested, JobPendingReasonSet>;
+                           JobTerminationRequested, JobPendingReasonSet, JobHoldSet,
+                           JobRequeueRequested, JobUpdated>;
 
 }  // namespace drover

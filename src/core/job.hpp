@@ -81,6 +81,8 @@ struct Job {
   KeyValues parameters;
   KeyValues tags;
   bool terminate_requested = false;
+  bool held = false;               // waits until released
+  bool requeue_requested = false;  // stopped to be queued again
   std::string terminate_reason;
   // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...) and,
   // where backfill knows it, when it is expected to start (epoch ms, 0: unknown).

@@ -267,6 +267,7 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   job.stderr_path = req.stderr_path;
   job.append_output = req.append_output;
   job.slurm_env = req.slurm_env;
+  job.held = req.held;
   out.payload.submit_options = req.submit_options;
 
   // Queue: the first of the given queues (sbatch's comma list of partitions) that

@@ -35,6 +35,7 @@ struct JobRequest {
   std::string stderr_path;
   bool append_output = false;
   bool slurm_env = true;
+  bool held = false;  // submit held: waits until released
   std::string submit_options;  // JSON text: the options as asked, kept for drover show
   KeyValues tags;
 };

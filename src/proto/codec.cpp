@@ -309,6 +309,8 @@ Json to_json(const Job& job) {
   }
   if (!job.parameters.empty()) j["parameters"] = to_json(job.parameters);
   if (!job.tags.empty()) j["tags"] = to_json(job.tags);
+  if (job.held) j["held"] = true;
+  if (job.requeue_requested) j["requeueRequested"] = true;
   if (job.terminate_requested) {
     j["terminateRequested"] = true;
     j["terminateReason"] = job.terminate_reason;
@@ -488,6 +490,8 @@ Result<Job> job_from_json(const Json& j) {
     job.parameters = key_values(get_object(j, "parameters"), "parameters");
     job.tags = key_values(get_object(j, "tags"), "tags");
     job.terminate_requested = get_bool(j, "terminateRequested");
+    job.held = get_bool(j, "held");
+    job.requeue_requested = get_bool(j, "requeueRequested");
     job.terminate_reason = get_string(j, "terminateReason");
     return job;
   });
@@ -679,6 +683,7 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     if (mode != "append" && mode != "truncate") fail("openMode", "'" + mode + "' is not append or truncate");
     r.append_output = mode == "append";
     r.slurm_env = get_bool(j, "slurmEnvironment", true);
+    r.held = get_bool(j, "held");
     if (auto it = j.find("submitOptions"); it != j.end() && !it->is_null()) {
       if (!it->is_object()) fail("submitOptions", "expected an object");
       r.submit_options = it->dump();

@@ -420,6 +420,10 @@ PassResult Pass::run() {
         note(*job, "Priority");
         continue;
       }
+      if (job->held) {
+        note(*job, "Held");
+        continue;
+      }
       // A user at the queue's quota waits; the jobs of others go on.
       if (over_quota(*q, *job)) {
         note(*job, "QuotaUser");

@@ -375,6 +375,10 @@ void Head::on_api_message(const ConnPtr& conn, std::string frame) {
     else if (op == "ListJobs") r = op_list_jobs(caller, args);
     else if (op == "TerminateJob" || op == "CancelJob") r = op_terminate(caller, args);
     else if (op == "ReadLog") r = op_read_log(caller, args);
+    else if (op == "HoldJob") r = op_hold(caller, args, true);
+    else if (op == "ReleaseJob") r = op_hold(caller, args, false);
+    else if (op == "RequeueJob") r = op_requeue(caller, args);
+    else if (op == "UpdateJob") r = op_update(caller, args);
     else if (op == "ListJobHistory") r = op_history(caller, args);
     else if (op == "RegisterJobDefinition") r = op_register_definition(caller, args);
     else if (op == "DescribeJobDefinitions") r = op_describe_definitions(caller, args);
@@ -525,6 +529,78 @@ Result<Json> Head::op_terminate(const Caller& c, const Json& args) {
   return Json{{"jobId", std::to_string(*id)},
               {"status", to_string(state_.job(*id)->state)},
               {"alreadyFinished", was_terminal}};
+}
+
+Result<const Job*> Head::own_job(const Caller& c, const Json& args, const std::string& what) {
+  auto id = job_id_arg(args);
+  if (!id) return id.error();
+  const Job* j = state_.job(*id);
+  if (!j) return make_error("cannot " + what + " job " + std::to_string(*id), "no such job waiting or running");
+  if (!c.admin && c.uid != j->uid)
+    return make_error("cannot " + what + " job " + std::to_string(*id),
+                      "it belongs to " + j->user + "; only its owner or root may");
+  return j;
+}
+
+Result<Json> Head::op_hold(const Caller& c, const Json& args, bool hold) {
+  auto j = own_job(c, args, hold ? "hold" : "release");
+  if (!j) return j.error();
+  const auto id = (*j)->id;
+  if (auto s = apply(JobHoldSet{id, hold}); !s) return s.error();
+  return Json{{"jobId", std::to_string(id)}, {"held", hold}};
+}
+
+Result<Json> Head::op_requeue(const Caller& c, const Json& args) {
+  auto j = own_job(c, args, "requeue");
+  if (!j) return j.error();
+  const auto id = (*j)->id;
+  std::string reason = string_arg(args, "reason");
+  if (reason.empty()) reason = "requeued by " + user_name(c.uid);
+  if (auto s = apply(JobRequeueRequested{id, reason}); !s) return s.error();
+  const Job* now = state_.job(id);
+  agent_out_.emplace_back(now->current_attempt()->node,
+                          Json{{"type", "kill"}, {"jobId", id},
+                               {"attempt", static_cast<int>(now->attempts.size())}, {"reason", reason}});
+  return Json{{"jobId", std::to_string(id)}, {"requeued", true}};
+}
+
+Result<Json> Head::op_update(const Caller& c, const Json& args) {
+  auto j = own_job(c, args, "update");
+  if (!j) return j.error();
+  const Job& job = **j;
+  JobUpdated u;
+  u.id = job.id;
+  std::string queue_name = job.queue;
+  if (auto it = args.find("jobQueue"); it != args.end()) {
+    if (!it->is_string()) return make_error("jobQueue", "expected a queue name");
+    queue_name = it->get<std::string>();
+    const JobQueue* q = state_.queue(queue_name);
+    if (!q) return make_error("jobQueue", "unknown queue '" + queue_name + "'");
+    if (!q->enabled) return make_error("jobQueue", "queue '" + queue_name + "' is DISABLED and accepts no new jobs");
+    u.queue = queue_name;
+  }
+  if (args.contains("resourceRequirements")) {
+    auto r = proto::resources_from_json(args, job.request);
+    if (!r) return r.error();
+    if (r->vcpus < 1) return make_error("vcpus", "ask for at least 1");
+    if (r->memory_mib < 0 || r->gpus < 0) return make_error("resourceRequirements", "must not be negative");
+    u.request = *r;
+  }
+  if (auto it = args.find("timeout"); it != args.end()) {
+    if (!it->is_object() || !it->contains("attemptDurationSeconds") ||
+        !(*it)["attemptDurationSeconds"].is_number_integer())
+      return make_error("timeout", "expected {\"attemptDurationSeconds\": N}");
+    const auto t = (*it)["attemptDurationSeconds"].get<std::int64_t>();
+    if (t < 0 || t > kMaxTimeoutSeconds) return make_error("timeout.attemptDurationSeconds", "out of range");
+    u.timeout_seconds = t;
+  }
+  const JobQueue* q = state_.queue(queue_name);
+  const std::int64_t t = u.timeout_seconds.value_or(job.timeout_seconds);
+  if (q && q->max_time_limit_s > 0 && t > q->max_time_limit_s)
+    return make_error("timeout.attemptDurationSeconds", std::to_string(t) + " s asked, but queue '" + queue_name +
+                                                            "' allows at most " + std::to_string(q->max_time_limit_s) + " s");
+  if (auto s = apply(u); !s) return s.error();
+  return proto::to_json(*state_.job(job.id));
 }
 
 Result<Json> Head::op_read_log(const Caller& c, const Json& args) {

@@ -71,6 +71,11 @@ class Head {
   Result<proto::Json> op_describe_jobs(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_list_jobs(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_terminate(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_hold(const Caller& c, const proto::Json& args, bool hold);
+  Result<proto::Json> op_requeue(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_update(const Caller& c, const proto::Json& args);
+  // The job if the caller may change it (its owner, root or the admin).
+  Result<const Job*> own_job(const Caller& c, const proto::Json& args, const std::string& what);
   Result<proto::Json> op_read_log(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_history(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_register_definition(const Caller& c, const proto::Json& args);

@@ -63,5 +63,33 @@ TEST_F(BackfillTest, QueueTimeLimitsAndPerUserQuota) {
   EXPECT_TRUE(contains(list.out, "1 jobs")) << list.out;
 }
 
+TEST_F(BackfillTest, HoldReleaseUpdateRequeue) {
+  const std::string held = cluster().submit({"--hold", "-t", "0:30", "--wrap", "echo ran"});
+  ASSERT_TRUE(wait_until([&] { return cluster().describe(held).value("pendingReason", "") == "Held"; }, 5000))
+      << cluster().describe(held).dump(2);
+  const CliResult upd = cluster().run_cli({"update", held, "-t", "5:00", "-c", "1"});
+  ASSERT_EQ(upd.code, 0) << upd.err;
+  EXPECT_EQ(cluster().describe(held)["timeout"].value("attemptDurationSeconds", 0), 300);
+  ASSERT_EQ(cluster().run_cli({"release", held}).code, 0);
+  EXPECT_EQ(cluster().wait_for_end(held).value("status", ""), "SUCCEEDED");
+  const CliResult late = cluster().run_cli({"hold", held});
+  EXPECT_NE(late.code, 0);
+  EXPECT_TRUE(contains(late.err, "SUCCEEDED")) << late.err;
+
+  // Requeue: the running attempt is stopped, the job runs again with the same id.
+  const std::string marker = cluster().work_dir() + "/second";
+  const std::string id = cluster().submit(
+      {"--wrap", "if [ -e " + marker + " ]; then echo again; else touch " + marker + "; sleep 60; fi"});
+  ASSERT_TRUE(cluster().wait_for_state(id, "RUNNING"));
+  ASSERT_TRUE(wait_until([&] { return fs::exists(marker); }, 5000));
+  ASSERT_EQ(cluster().run_cli({"requeue", id}).code, 0);
+  const Json j = cluster().wait_for_end(id, 15000);
+  EXPECT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2);
+  ASSERT_EQ(j["attempts"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["attempts"][0].value("statusReason", ""), "requeued");
+  const CliResult not_running = cluster().run_cli({"update", id, "-t", "1:00"});
+  EXPECT_NE(not_running.code, 0);
+}
+
 }  // namespace
 }  // namespace drover::it
