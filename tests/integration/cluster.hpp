@@ -70,10 +70,24 @@ inline bool wait_until(const std::function<bool()>& pred, int timeout_ms, int in
   }
 }
 
+// Plain read(2): a /proc file of a process that exits mid-read fails with ESRCH,
+// which libstdc++'s filebuf turns into an exception; here it just ends the text.
 inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  ::close(fd);
+  return out;
 }
 
 inline void write_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
