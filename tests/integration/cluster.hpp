@@ -715,6 +715,17 @@ class Cluster {
 };
 
 // A test with a running cluster: cluster().cli(...), cluster().submit(...).
+// A cluster whose node is named like this host, as `drover up` names it: jobs'
+// SLURM_NODELIST is the node name, and Open MPI treats any other name as a remote
+// node to be reached with srun.
+inline Cluster::Config host_named_config() {
+  Cluster::Config c;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  c.node_name = host;
+  return c;
+}
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -32,16 +32,7 @@ class MpiHelloTest : public ClusterTest {
       GTEST_SKIP() << "mpirun is not installed";
     ClusterTest::SetUp();
   }
-  // Named like the host, as `drover up` names its node: the job's SLURM_NODELIST is the
-  // node name, and Open MPI treats a name other than its own host's as a remote node
-  // to be reached with srun.
-  Cluster::Config config() const override {
-    Cluster::Config c;
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    c.node_name = host;
-    return c;
-  }
+  Cluster::Config config() const override { return host_named_config(); }
 };
 
 TEST_F(MpiHelloTest, HelloFromTwoRanksOnTheJobsCpus) {

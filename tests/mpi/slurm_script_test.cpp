@@ -15,14 +15,7 @@ class SlurmScriptTest : public ClusterTest {
       GTEST_SKIP() << "no " << kExamplesBin << "/mpi_hello: configure with -DDROVER_ENABLE_MPI=ON";
     ClusterTest::SetUp();
   }
-  // Named like the host (see mpi_hello_test.cpp): Open MPI reads SLURM_NODELIST.
-  Cluster::Config config() const override {
-    Cluster::Config c;
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    c.node_name = host;
-    return c;
-  }
+  Cluster::Config config() const override { return host_named_config(); }
   std::string script(const std::string& name, const std::string& text) {
     const std::string path = cluster().work_dir() + "/" + name;
     write_file(path, text);
