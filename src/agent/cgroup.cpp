@@ -16,21 +16,12 @@
 #include <cstring>
 #include <thread>
 
+#include "agent/syscall.hpp"
+
 namespace drover::agent {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-// Retries a system call that reports failure as -1 with errno while it fails with EINTR.
-template <class F>
-auto retry_eintr(F&& call) {
-  for (;;) {
-    auto rc = call();
-    if (rc != -1 || errno != EINTR) return rc;
-  }
-}
 
 bool path_exists(const std::string& path) {
   struct stat st {};

@@ -20,18 +20,10 @@
 #include <cstring>
 #include <memory>
 
+#include "agent/syscall.hpp"
+
 namespace drover::agent {
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-template <class F>
-auto retry_eintr(F&& call) {
-  for (;;) {
-    auto rc = call();
-    if (rc != -1 || errno != EINTR) return rc;
-  }
-}
 
 // What execvpe(3) searches when the environment has no PATH.
 constexpr const char* kDefaultPath = "/bin:/usr/bin";

@@ -164,32 +164,20 @@ Status ClusterState::on(const NodeStateSet& e) {
   return {};
 }
 
-void ClusterState::allocate(const Job& job) {
+// Marks (or frees) the PUs, GPUs and memory of the job's current attempt.
+void ClusterState::account(const Job& job, bool used) {
   const Attempt* a = job.current_attempt();
   if (!a) return;
   auto it = nodes_.find(a->node);
   if (it == nodes_.end()) return;
   Node& n = it->second;
   for (int pu : a->cpus)
-    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = true;
+    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = used;
   for (int g : a->gpus)
-    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = true;
-  n.memory_used_mib += job.request.memory_mib;
-  ++n.jobs_running;
-}
-
-void ClusterState::release(const Job& job) {
-  const Attempt* a = job.current_attempt();
-  if (!a) return;
-  auto it = nodes_.find(a->node);
-  if (it == nodes_.end()) return;
-  Node& n = it->second;
-  for (int pu : a->cpus)
-    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = false;
-  for (int g : a->gpus)
-    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = false;
-  n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib - job.request.memory_mib);
-  n.jobs_running = std::max(0, n.jobs_running - 1);
+    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = used;
+  const int sign = used ? 1 : -1;
+  n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib + sign * job.request.memory_mib);
+  n.jobs_running = std::max(0, n.jobs_running + sign);
 }
 
 // ---- jobs ---------------------------------------------------------------------

@@ -96,8 +96,9 @@ class ClusterState {
   Job* mutable_job(std::int64_t id);
   void set_state(Job& job, JobState state);
   void finish(Job& job, JobState state, std::string reason, std::int64_t at);
-  void allocate(const Job& job);
-  void release(const Job& job);
+  void account(const Job& job, bool used);
+  void allocate(const Job& job) { account(job, true); }
+  void release(const Job& job) { account(job, false); }
   void resize_allocation(Node& node);
   // Re-evaluates jobs that depend on `id`, cascading failures.
   void resolve_dependents(std::int64_t id, std::int64_t at);
