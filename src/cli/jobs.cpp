@@ -122,7 +122,22 @@ int cmd_jobs(const Global& g, const Args& args) {
   header.push_back("NODE (REASON)");
   Table t(header);
   for (const auto& j : (*r)["jobSummaryList"]) {
-    const std::string state = str(j, "status");
+    std::string state = str(j, "status");
+    std::string id = str(j, "jobId");
+    if (const Json* ap = j.contains("arrayProperties") ? &j["arrayProperties"] : nullptr) {
+      if (ap->contains("parentJobId")) {
+        id = str(*ap, "parentJobId") + "_" + std::to_string(num(*ap, "index"));  // a task: 123_4
+      } else {
+        // An array: one row for its tasks not started, 123_[5-999%10]; those that
+        // started have rows of their own.
+        const bool finished = state == "SUCCEEDED" || state == "FAILED";
+        if (!finished && num(*ap, "pendingCount") == 0) continue;
+        std::string idx = finished ? str(*ap, "indexes") : str(*ap, "pendingIndexes");
+        if (num(*ap, "maxRunning") > 0) idx += "%" + std::to_string(num(*ap, "maxRunning"));
+        id += idx.find_first_of(",-%") == std::string::npos ? "_" + idx : "_[" + idx + "]";
+        if (state == "RUNNING") state = "RUNNABLE";
+      }
+    }
     std::string where = str(j, "nodeName");
     if (state == "RUNNABLE")
       where = "(" + (str(j, "pendingReason").empty() ? std::string("Priority") : str(j, "pendingReason")) + ")";
@@ -130,7 +145,7 @@ int cmd_jobs(const Global& g, const Args& args) {
       where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency") : str(j, "statusReason")) + ")";
     else if (state == "FAILED" || state == "SUCCEEDED")
       where = str(j, "statusReason").empty() ? where : where + " (" + str(j, "statusReason") + ")";
-    std::vector<std::string> row = {str(j, "jobId"), str(j, "jobName"), str(j["owner"], "user"),
+    std::vector<std::string> row = {id, str(j, "jobName"), str(j["owner"], "user"),
                                     str(j, "jobQueue"), state, elapsed(j), std::to_string(num(j, "vcpus"))};
     if (with_start)
       row.push_back(state == "RUNNING" || state == "STARTING" ? format_time(num(j, "startedAt"))
@@ -175,6 +190,22 @@ int cmd_show(const Global& g, const Args& args) {
     line("reason", str(j, "statusReason"));
     line("waiting for", str(j, "pendingReason"));
     if (j.contains("estimatedStartAt")) line("expected start", format_time(num(j, "estimatedStartAt")));
+    if (const Json* ap = j.contains("arrayProperties") ? &j["arrayProperties"] : nullptr) {
+      if (ap->contains("parentJobId")) {
+        line("array task", std::to_string(num(*ap, "index")) + " of array " + str(*ap, "parentJobId"));
+      } else {
+        std::string what = str(*ap, "indexes") + " (" + std::to_string(num(*ap, "size")) + " tasks)";
+        if (num(*ap, "maxRunning") > 0) what += ", at most " + std::to_string(num(*ap, "maxRunning")) + " at once";
+        line("array", what);
+        std::string counts;
+        for (auto it = (*ap)["statusSummary"].begin(); it != (*ap)["statusSummary"].end(); ++it)
+          if (it.value().get<std::int64_t>() > 0)
+            counts += (counts.empty() ? "" : ", ") + it.key() + " " + it.value().dump();
+        line("tasks", counts);
+        line("not started", str(*ap, "pendingIndexes"));
+        if (num(*ap, "cancelled") > 0) line("cancelled", std::to_string(num(*ap, "cancelled")) + " before they started");
+      }
+    }
     line("owner", str(j["owner"], "user") + " (uid " + str(j["owner"], "uid") + ")");
     line("queue", str(j, "jobQueue"));
     line("definition", str(j, "jobDefinition"));
@@ -241,7 +272,8 @@ int cmd_cancel(const Global& g, const Args& args) {
   pos.add("job", -1);
   po::variables_map vm;
   if (!parse("Usage: drover cancel JOB... [--reason TEXT]\n\nCancel queued jobs and stop running ones "
-             "(SIGTERM, then SIGKILL after the grace period).\n\nExample:\n  drover cancel 42 43\n",
+             "(SIGTERM, then SIGKILL after the grace period). Array tasks: 42_7, or ranges 42_[1-5,9].\n\n"
+             "Examples:\n  drover cancel 42 43\n  drover cancel 42_[100-199]\n",
              desc, args, vm, &pos))
     return 0;
   if (ids.empty()) return fail("cancel", "which job? e.g. drover cancel 42");
@@ -249,7 +281,12 @@ int cmd_cancel(const Global& g, const Args& args) {
   if (!c) return fail("cancel", c.message());
   int rc = 0;
   for (const auto& id : ids) {
-    Json a = {{"jobId", id}};
+    auto ref = job_ref_args(id);
+    if (!ref) {
+      rc = fail("cancel", ref.message());
+      continue;
+    }
+    Json a = std::move(*ref);
     if (!reason.empty()) a["reason"] = reason;
     auto r = c->call("TerminateJob", a);
     if (!r) {

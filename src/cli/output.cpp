@@ -4,6 +4,8 @@
 #include <ctime>
 #include <iostream>
 
+#include "script/array_spec.hpp"
+
 namespace drover::cli {
 
 void Table::print(std::ostream& out) const {
@@ -56,6 +58,17 @@ std::string str(const proto::Json& j, const char* key) {
 std::int64_t num(const proto::Json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+}
+
+Result<proto::Json> job_ref_args(const std::string& text) {
+  const auto open = text.find("_[");
+  if (open == std::string::npos || text.back() != ']') return proto::Json{{"jobId", text}};
+  auto spec = script::parse_array_spec(std::string_view(text).substr(open + 2, text.size() - open - 3));
+  if (!spec) return make_error("job " + text, spec.message());
+  if (spec->max_running) return make_error("job " + text, "a throttle (%) has no meaning here");
+  proto::Json ranges = proto::Json::array();
+  for (const auto& r : spec->ranges) ranges.push_back({r.first, r.last, r.step});
+  return proto::Json{{"jobId", text.substr(0, open)}, {"arrayIndexes", std::move(ranges)}};
 }
 
 }  // namespace drover::cli

@@ -91,11 +91,8 @@ std::string asked(const SubmitOptions& o, const std::string& field) {
 }
 
 // Options whose meaning Drover cannot honour yet: running the job anyway would run
-// something else than was asked (one task instead of an array, now instead of later).
+// something else than was asked (one node instead of many, now instead of later).
 Status refuse_what_would_change_the_job(const SubmitOptions& o, std::int64_t now) {
-  if (o.array)
-    return make_error(asked(o, "array"), "job arrays are not supported yet (they come with the "
-                                         "scheduler work); submit one job per index for now");
   if (o.nodes && o.nodes->min > 1)
     return make_error(asked(o, "nodes"), "multi-node jobs are not supported yet; ask for one node");
   if (o.begin && o.begin->epoch && *o.begin->epoch > now)
@@ -215,6 +212,12 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (o.open_mode) req["openMode"] = *o.open_mode;
   if (o.no_slurm_env) req["slurmEnvironment"] = false;
   if (o.hold) req["held"] = true;
+  if (o.array) {
+    Json ranges = Json::array();
+    for (const auto& r : o.array->ranges) ranges.push_back({r.first, r.last, r.step});
+    req["arrayProperties"] = {{"ranges", std::move(ranges)}};
+    if (o.array->max_running) req["arrayProperties"]["maxRunning"] = *o.array->max_running;
+  }
   req["submitOptions"] = Json::parse(to_json(o).dump());
   return req;
 }

@@ -66,7 +66,17 @@ bool should_retry(const Job& job, const Attempt& attempt) {
 }
 
 Status ClusterState::apply(const Event& event) {
-  return std::visit([this](const auto& e) { return on(e); }, event);
+  return std::visit(
+      [this](const auto& e) {
+        Status s = on(e);
+        if (!touched_arrays_.empty()) {
+          std::int64_t at = 0;
+          if constexpr (requires { e.at; }) at = e.at;
+          refresh_touched_arrays(at);
+        }
+        return s;
+      },
+      event);
 }
 
 // ---- definitions, queues, environments ---------------------------------------
@@ -203,15 +213,28 @@ void ClusterState::set_state(Job& job, JobState state) {
     job.pending_reason.clear();
     job.estimated_start = 0;
   }
-  if (is_active(state))
+  if (is_active(state) && !job.array)
     active_.insert(job.id);
   else if (is_active(job.state))
     active_.erase(job.id);
+  if (job.array_parent && job.state != state)
+    if (Job* p = mutable_job(job.array_parent); p && p->array) {
+      --p->array->count[static_cast<int>(job.state)];
+      ++p->array->count[static_cast<int>(state)];
+      touched_arrays_.insert(p->id);
+    }
   job.state = state;
   dirty_.jobs.insert(job.id);
 }
 
 void ClusterState::finish(Job& job, JobState state, std::string reason, std::int64_t at) {
+  if (job.array && !job.array->pending.empty()) {
+    // Tasks that never started end with their array (cancel, failed dependency).
+    const std::int64_t n = job.array->pending.count();
+    job.array->pending.clear();
+    job.array->count[static_cast<int>(JobState::Failed)] += n;
+    job.array->cancelled += n;
+  }
   set_state(job, state);
   job.status_reason = std::move(reason);
   job.stopped_at = at;
@@ -274,6 +297,7 @@ void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
   }
   job.status_reason.clear();
   set_state(job, JobState::Runnable);
+  if (job.array) refresh_array(job, at);
 }
 
 void ClusterState::resolve_dependents(std::int64_t id, std::int64_t at) {
@@ -289,9 +313,21 @@ void ClusterState::resolve_dependents(std::int64_t id, std::int64_t at) {
 Status ClusterState::on(const JobDispatched& e) {
   Job* job = mutable_job(e.id);
   if (!job) return make_error("cannot dispatch job " + std::to_string(e.id), "unknown job");
-  if (job->state != JobState::Runnable)
-    return make_error("cannot dispatch job " + std::to_string(e.id),
-                      std::string("it is ") + to_string(job->state));
+  const std::string what = "cannot dispatch job " + std::to_string(e.id) +
+                           (job->array ? "_" + std::to_string(e.array_index) : std::string());
+  std::int64_t position = -1;
+  if (job->array) {
+    // A task of an array: one that has not started, under a fresh id.
+    position = job->array->indexes.position_of(e.array_index);
+    if (position < 0 || !job->array->pending.contains(position))
+      return make_error(what, "no such task waiting to start");
+    if (e.task_id <= 0 || jobs_.count(e.task_id))
+      return make_error(what, "task id " + std::to_string(e.task_id) + " is taken");
+    if (job->state != JobState::Runnable && job->state != JobState::Running)
+      return make_error(what, std::string("the array is ") + to_string(job->state));
+  } else if (job->state != JobState::Runnable) {
+    return make_error(what, std::string("it is ") + to_string(job->state));
+  }
   auto node_it = nodes_.find(e.node);
   if (node_it == nodes_.end()) return make_error("cannot dispatch to " + e.node, "unknown node");
   // A PU or GPU that is taken, or not on the node, would corrupt the accounting
@@ -299,12 +335,36 @@ Status ClusterState::on(const JobDispatched& e) {
   const Node& n = node_it->second;
   for (int pu : e.cpus)
     if (pu < 0 || static_cast<std::size_t>(pu) >= n.pu_used.size() || n.pu_used[pu])
-      return make_error("cannot dispatch job " + std::to_string(e.id),
-                        "PU " + std::to_string(pu) + " of " + e.node + " is in use or absent");
+      return make_error(what, "PU " + std::to_string(pu) + " of " + e.node + " is in use or absent");
   for (int g : e.gpus)
     if (g < 0 || static_cast<std::size_t>(g) >= n.gpu_used.size() || n.gpu_used[g])
-      return make_error("cannot dispatch job " + std::to_string(e.id),
-                        "GPU " + std::to_string(g) + " of " + e.node + " is in use or absent");
+      return make_error(what, "GPU " + std::to_string(g) + " of " + e.node + " is in use or absent");
+  if (job->array) {
+    Job& parent = *job;
+    ArrayInfo& info = *parent.array;
+    info.pending.erase(position);
+    // The task is the parent's template under its own id; its array stays with
+    // the parent (moved aside so that it is not copied).
+    Boxed<ArrayInfo> box = std::move(parent.array);
+    Job task = parent;
+    parent.array = std::move(box);
+    task.id = e.task_id;
+    task.array_parent = parent.id;
+    task.array_index = e.array_index;
+    task.state = JobState::Submitted;
+    task.depends_on.clear();  // the array's dependencies were met
+    task.attempts.clear();
+    task.status_reason.clear();
+    task.pending_reason.clear();
+    task.estimated_start = 0;
+    task.started_at = task.stopped_at = 0;
+    task.held = task.terminate_requested = task.requeue_requested = false;
+    ++info.count[static_cast<int>(JobState::Submitted)];
+    info.live[e.array_index] = e.task_id;
+    next_job_id_ = std::max(next_job_id_, e.task_id + 1);
+    dirty_.jobs.insert(parent.id);
+    job = &jobs_.emplace(e.task_id, std::move(task)).first->second;
+  }
   Attempt a;
   a.node = e.node;
   a.cpus = e.cpus;
@@ -314,6 +374,50 @@ Status ClusterState::on(const JobDispatched& e) {
   set_state(*job, JobState::Starting);
   allocate(*job);
   return {};
+}
+
+void ClusterState::refresh_touched_arrays(std::int64_t at) {
+  while (!touched_arrays_.empty()) {
+    const auto id = *touched_arrays_.begin();
+    touched_arrays_.erase(touched_arrays_.begin());
+    if (Job* p = mutable_job(id); p && p->array) refresh_array(*p, at);
+  }
+}
+
+void ClusterState::refresh_array(Job& p, std::int64_t at) {
+  ArrayInfo& a = *p.array;
+  dirty_.jobs.insert(p.id);
+  if (is_terminal(p.state) || p.state == JobState::Pending || p.state == JobState::Submitted) return;
+  auto n = [&](JobState s) { return a.count[static_cast<int>(s)]; };
+  const std::int64_t on_nodes = n(JobState::Starting) + n(JobState::Running);
+  const std::int64_t live = on_nodes + n(JobState::Submitted) + n(JobState::Runnable) + n(JobState::Pending);
+  auto& queue = runnable_[p.queue];
+  if (a.pending.empty() && live == 0) {
+    queue.erase(p.id);
+    const std::int64_t failed = n(JobState::Failed);
+    std::string reason;
+    if (p.terminate_requested)
+      reason = p.terminate_reason;
+    else if (failed > 0)
+      reason = std::to_string(failed) + " of " + std::to_string(a.indexes.size()) + " tasks failed";
+    finish(p, failed == 0 && !p.terminate_requested ? JobState::Succeeded : JobState::Failed,
+           std::move(reason), at);
+    return;
+  }
+  if (!a.pending.empty() && !p.terminate_requested) {
+    queue.insert(p.id);
+  } else if (queue.erase(p.id)) {
+    p.pending_reason.clear();
+    p.estimated_start = 0;
+  }
+  // RUNNING once a task runs; tasks still starting leave it RUNNABLE.
+  const JobState want = n(JobState::Running) > 0 ? JobState::Running : JobState::Runnable;
+  if (want == JobState::Running && p.started_at == 0) {
+    p.started_at = at;
+    p.state = want;
+    resolve_dependents(p.id, at);  // "after" waits for the first task to start
+  }
+  p.state = want;
 }
 
 Status ClusterState::on(const JobStarted& e) {
@@ -329,7 +433,7 @@ Status ClusterState::on(const JobStarted& e) {
 
 Status ClusterState::on(const JobExited& e) {
   Job* job = mutable_job(e.id);
-  if (!job || !is_active(job->state))
+  if (!job || !is_active(job->state) || job->array)
     return make_error("job " + std::to_string(e.id) + " was not running");
   release(*job);
   Attempt& a = job->attempts.back();
@@ -369,7 +473,7 @@ Status ClusterState::on(const JobExited& e) {
 
 Status ClusterState::on(const JobRequeued& e) {
   Job* job = mutable_job(e.id);
-  if (!job || !is_active(job->state))
+  if (!job || !is_active(job->state) || job->array)
     return make_error("job " + std::to_string(e.id) + " was not starting or running");
   release(*job);
   job->attempts.pop_back();
@@ -380,22 +484,84 @@ Status ClusterState::on(const JobRequeued& e) {
   return {};
 }
 
+void ClusterState::terminate(Job& job, const std::string& reason, std::int64_t at) {
+  if (is_terminal(job.state)) return;
+  job.terminate_requested = true;
+  job.terminate_reason = reason;
+  dirty_.jobs.insert(job.id);
+  // Not yet on a node: ends now. On a node: ends when the agent reports the exit.
+  if (!is_active(job.state)) finish(job, JobState::Failed, reason, at);
+}
+
+std::int64_t ClusterState::cancel_pending_tasks(Job& parent, const std::vector<IndexRange>& indexes) {
+  ArrayInfo& a = *parent.array;
+  std::int64_t removed = 0;
+  for (const auto& c : indexes) {
+    if (c.step == 1) {
+      // Each of the array's ranges meets [c.first, c.last] in consecutive positions.
+      for (const auto& r : a.indexes.ranges()) {
+        if (r.last < c.first || r.first > c.last) continue;
+        const std::int64_t lo = c.first <= r.first ? r.first
+                                                   : r.first + (c.first - r.first + r.step - 1) / r.step * r.step;
+        const std::int64_t hi = std::min(c.last, r.last);
+        if (lo > hi) continue;
+        const std::int64_t hi_on = r.first + (hi - r.first) / r.step * r.step;
+        if (lo > hi_on) continue;
+        removed += a.pending.erase(a.indexes.position_of(lo), a.indexes.position_of(hi_on) + 1);
+      }
+    } else {
+      for (std::int64_t i = c.first; i <= c.last; i += c.step)
+        if (const auto pos = a.indexes.position_of(i); pos >= 0) removed += a.pending.erase(pos);
+    }
+  }
+  a.count[static_cast<int>(JobState::Failed)] += removed;
+  a.cancelled += removed;
+  if (removed) dirty_.jobs.insert(parent.id);
+  return removed;
+}
+
 Status ClusterState::on(const JobTerminationRequested& e) {
   Job* job = mutable_job(e.id);
   if (!job) return make_error("job " + std::to_string(e.id) + " not found");
   if (is_terminal(job->state)) return {};  // nothing to do: already ended
-  job->terminate_requested = true;
-  job->terminate_reason = e.reason;
-  dirty_.jobs.insert(job->id);
-  // Not yet on a node: ends now. On a node: ends when the agent reports the exit.
-  if (!is_active(job->state)) finish(*job, JobState::Failed, e.reason, e.at);
+  if (!job->array) {
+    if (!e.indexes.empty())
+      return make_error("cannot cancel tasks of job " + std::to_string(e.id), "it is not an array");
+    terminate(*job, e.reason, e.at);
+    return {};
+  }
+  ArrayInfo& a = *job->array;
+  auto in_ranges = [&](std::int64_t index) {
+    if (e.indexes.empty()) return true;
+    for (const auto& r : e.indexes)
+      if (index >= r.first && index <= r.last && (index - r.first) % r.step == 0) return true;
+    return false;
+  };
+  if (e.indexes.empty()) {
+    job->terminate_requested = true;
+    job->terminate_reason = e.reason;
+    cancel_pending_tasks(*job, {{0, kMaxArrayIndex, 1}});
+  } else {
+    cancel_pending_tasks(*job, e.indexes);
+  }
+  std::vector<std::int64_t> tasks;
+  for (const auto& [index, id] : a.live)
+    if (in_ranges(index)) tasks.push_back(id);
+  for (auto id : tasks)
+    if (Job* t = mutable_job(id)) terminate(*t, e.reason, e.at);
+  if (job->state == JobState::Pending && e.indexes.empty())
+    finish(*job, JobState::Failed, e.reason, e.at);  // waiting on dependencies: no task started
+  else
+    refresh_array(*job, e.at);
   return {};
 }
 
 Status ClusterState::on(const JobHoldSet& e) {
   Job* job = mutable_job(e.id);
   if (!job) return make_error("job " + std::to_string(e.id) + " not found");
-  if (job->state != JobState::Pending && job->state != JobState::Runnable)
+  const bool waiting = job->state == JobState::Pending || job->state == JobState::Runnable ||
+                       (job->array && !is_terminal(job->state));  // an array holds its tasks not started
+  if (!waiting)
     return make_error(std::string(e.held ? "cannot hold" : "cannot release") + " job " + std::to_string(e.id),
                       std::string("it is ") + to_string(job->state) + "; only waiting jobs can be");
   job->held = e.held;
@@ -406,6 +572,9 @@ Status ClusterState::on(const JobHoldSet& e) {
 Status ClusterState::on(const JobRequeueRequested& e) {
   Job* job = mutable_job(e.id);
   if (!job) return make_error("job " + std::to_string(e.id) + " not found");
+  if (job->array)
+    return make_error("cannot requeue job " + std::to_string(e.id),
+                      "it is an array; requeue its running tasks by their own ids");
   if (!is_active(job->state))
     return make_error("cannot requeue job " + std::to_string(e.id),
                       std::string("it is ") + to_string(job->state) + "; only running jobs can be");
@@ -417,14 +586,14 @@ Status ClusterState::on(const JobRequeueRequested& e) {
 Status ClusterState::on(const JobUpdated& e) {
   Job* job = mutable_job(e.id);
   if (!job) return make_error("job " + std::to_string(e.id) + " not found");
-  if (job->state != JobState::Pending && job->state != JobState::Runnable)
+  if (job->state != JobState::Pending && job->state != JobState::Runnable &&
+      !(job->array && !is_terminal(job->state)))
     return make_error("cannot update job " + std::to_string(e.id),
                       std::string("it is ") + to_string(job->state) + "; only waiting jobs can change");
   if (e.timeout_seconds) job->timeout_seconds = *e.timeout_seconds;
   if (e.request) job->request = *e.request;
   if (e.queue && *e.queue != job->queue) {
-    const bool runnable = job->state == JobState::Runnable;
-    if (runnable) runnable_[job->queue].erase(job->id);
+    const bool runnable = runnable_[job->queue].erase(job->id) > 0;
     job->queue = *e.queue;
     if (runnable) runnable_[job->queue].insert(job->id);
   }
@@ -434,7 +603,7 @@ Status ClusterState::on(const JobUpdated& e) {
 
 Status ClusterState::on(const JobPendingReasonSet& e) {
   Job* job = mutable_job(e.id);
-  if (job && job->state == JobState::Runnable) {
+  if (job && (job->state == JobState::Runnable || (job->array && !is_terminal(job->state)))) {
     job->pending_reason = e.reason;
     job->estimated_start = e.estimated_start;
   }
@@ -493,6 +662,8 @@ std::size_t ClusterState::evict_finished(std::int64_t stopped_before) {
     // Unsaved changes must reach the store first; then it is safe to forget.
     if (is_terminal(j.state) && j.stopped_at < stopped_before && !dirty_.jobs.count(j.id)) {
       dependents_.erase(j.id);
+      if (j.array_parent)
+        if (Job* p = mutable_job(j.array_parent); p && p->array) p->array->live.erase(j.array_index);
       it = jobs_.erase(it);
       ++n;
     } else {
@@ -540,6 +711,15 @@ void ClusterState::finish_restore() {
   dependents_.clear();
   for (auto& [name, n] : nodes_) resize_allocation(n);
   for (auto& [id, job] : jobs_) {
+    if (job.array) {
+      job.array->live.clear();
+      if (!is_terminal(job.state) && job.state != JobState::Pending && !job.array->pending.empty() &&
+          !job.terminate_requested)
+        runnable_[job.queue].insert(id);
+      if (job.state == JobState::Pending)
+        for (const auto& d : job.depends_on) dependents_[d.job_id].push_back(id);
+      continue;
+    }
     if (job.state == JobState::Runnable) runnable_[job.queue].insert(id);
     if (is_active(job.state)) {
       allocate(job);
@@ -548,6 +728,9 @@ void ClusterState::finish_restore() {
     if (job.state == JobState::Pending)
       for (const auto& d : job.depends_on) dependents_[d.job_id].push_back(id);
   }
+  for (auto& [id, job] : jobs_)
+    if (job.array_parent)
+      if (Job* p = mutable_job(job.array_parent); p && p->array) p->array->live[job.array_index] = id;
 }
 
 }  // namespace drover

@@ -96,10 +96,17 @@ class ClusterState {
   Job* mutable_job(std::int64_t id);
   void set_state(Job& job, JobState state);
   void finish(Job& job, JobState state, std::string reason, std::int64_t at);
+  void terminate(Job& job, const std::string& reason, std::int64_t at);
   void account(const Job& job, bool used);
   void allocate(const Job& job) { account(job, true); }
   void release(const Job& job) { account(job, false); }
   void resize_allocation(Node& node);
+  // Arrays: the parent's state, summary and place in its queue's runnable set
+  // follow its tasks; finishes it when no task is left to run.
+  void refresh_array(Job& parent, std::int64_t at);
+  void refresh_touched_arrays(std::int64_t at);
+  Status dispatch_task(Job& parent, const JobDispatched& e);
+  std::int64_t cancel_pending_tasks(Job& parent, const std::vector<IndexRange>& indexes);
   // Re-evaluates jobs that depend on `id`, cascading failures.
   void resolve_dependents(std::int64_t id, std::int64_t at);
   // PENDING -> RUNNABLE / FAILED / stays, by the state of its dependencies.
@@ -115,6 +122,7 @@ class ClusterState {
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> dependents_;
   std::int64_t next_job_id_ = 1;
   DirtySet dirty_;
+  std::set<std::int64_t> touched_arrays_;  // parents whose tasks changed state
 };
 
 // Why an attempt that ended is or is not retried, per the job's retry strategy.

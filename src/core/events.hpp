@@ -25,12 +25,16 @@ struct NodeStateSet { std::string name; NodeState state; std::string reason; };
 
 struct JobSubmitted { Job job; };
 // The head chose a node and cores: a new attempt begins, the job is STARTING.
+// For an array's parent, array_index names the task and task_id is the id its
+// new record gets (allocated by the head).
 struct JobDispatched {
   std::int64_t id = 0;
   std::string node;
   std::vector<int> cpus;
   std::vector<int> gpus;
   std::int64_t at = 0;
+  std::int64_t array_index = -1;
+  std::int64_t task_id = 0;
 };
 struct JobStarted { std::int64_t id = 0; std::int64_t at = 0; };
 // The attempt ended: normal exit, signal, timeout, OOM, or could not start.
@@ -44,8 +48,17 @@ struct JobExited {
 // A dispatched attempt never reached the node (head restart): back to the queue,
 // the attempt is forgotten.
 struct JobRequeued { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
-// Cancel (pending) or terminate (running) asked by a user or the system.
-struct JobTerminationRequested { std::int64_t id = 0; std::int64_t at = 0; std::string reason; };
+// Cancel (pending) or terminate (running) asked by a user or the system. For an
+// array's parent with `indexes` set, only those of its tasks that have not
+// started are cancelled (the head terminates started ones by their own ids);
+// without, the whole array: every task not started, and the head terminates
+// the rest.
+struct JobTerminationRequested {
+  std::int64_t id = 0;
+  std::int64_t at = 0;
+  std::string reason;
+  std::vector<IndexRange> indexes;
+};
 // Hold (true) or release (false) a job that has not started.
 struct JobHoldSet { std::int64_t id = 0; bool held = true; };
 // A running job is stopped and queued again (same id); the attempt is kept.

@@ -64,6 +64,12 @@ std::string expand_output_pattern(const std::string& pattern, const Job& job,
     const char k = pattern[++i];
     switch (k) {
       case 'j': out += std::to_string(job.id); break;
+      // Array tasks: %A the array's id, %a the task's index. Outside arrays
+      // Slurm writes the job id and 4294967294 (NO_VAL); so does Drover.
+      case 'A': out += std::to_string(job.array_parent ? job.array_parent : job.id); break;
+      case 'a': out += job.array_parent ? std::to_string(job.array_index) : "4294967294"; break;
+      case 'n':  // node index within the job, and task id: one node, the batch step
+      case 't': out += '0'; break;
       case 'x': out += job.name; break;
       case 'u': out += job.user; break;
       case 'N': out += node; break;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/array.hpp"
 #include "core/job_definition.hpp"
 #include "core/resources.hpp"
 
@@ -84,6 +85,10 @@ struct Job {
   bool held = false;               // waits until released
   bool requeue_requested = false;  // stopped to be queued again
   std::string terminate_reason;
+  // Arrays: a task knows its array and index; the array's parent holds the rest.
+  std::int64_t array_parent = 0;
+  std::int64_t array_index = -1;
+  Boxed<ArrayInfo> array;  // set on the parent of an array only
   // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...) and,
   // where backfill knows it, when it is expected to start (epoch ms, 0: unknown).
   std::string pending_reason;
@@ -96,8 +101,10 @@ struct Job {
 
 // Default output file, like Slurm's "slurm-%j.out".
 inline constexpr const char* kDefaultOutputPattern = "drover-%j.out";
+inline constexpr const char* kDefaultArrayOutputPattern = "drover-%A_%a.out";  // slurm-%A_%a.out
 
-// Expands %j (job id), %x (name), %u (user), %N (node), %% in an output pattern.
+// Expands %j (job id), %A %a (array id and index), %x (name), %u (user), %N (node),
+// %n %t (node and task: 0) and %% in an output pattern.
 std::string expand_output_pattern(const std::string& pattern, const Job& job,
                                   const std::string& node);
 

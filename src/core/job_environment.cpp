@@ -40,7 +40,22 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("DROVER_SUBMIT_DIR", job.working_dir);
   if (a) set("DROVER_CPU_LIST", join(a->cpus));
 
-  set("AWS_BATCH_JOB_ID", id);
+  const bool task = job.array_parent != 0 && ctx.array;
+  const std::string array_id = std::to_string(job.array_parent);
+  const std::string index = std::to_string(job.array_index);
+  const std::string size = task ? std::to_string(ctx.array->size()) : "";
+  if (task) {
+    set("DROVER_ARRAY_JOB_ID", array_id);
+    set("DROVER_ARRAY_INDEX", index);
+    set("DROVER_ARRAY_SIZE", size);
+  }
+
+  // AWS Batch names a child "parent:index".
+  set("AWS_BATCH_JOB_ID", task ? array_id + ":" + index : id);
+  if (task) {
+    set("AWS_BATCH_JOB_ARRAY_INDEX", index);
+    set("AWS_BATCH_JOB_ARRAY_SIZE", size);
+  }
   set("AWS_BATCH_JOB_ATTEMPT", attempt);
   set("AWS_BATCH_JQ_NAME", job.queue);
   set("AWS_BATCH_CE_NAME", ctx.compute_environment);
@@ -49,6 +64,14 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("SLURM_JOB_ID", id);
     set("SLURM_JOBID", id);
     set("SLURM_JOB_NAME", job.name);
+    if (task) {
+      set("SLURM_ARRAY_JOB_ID", array_id);
+      set("SLURM_ARRAY_TASK_ID", index);
+      set("SLURM_ARRAY_TASK_MIN", std::to_string(ctx.array->min()));
+      set("SLURM_ARRAY_TASK_MAX", std::to_string(ctx.array->max()));
+      set("SLURM_ARRAY_TASK_STEP", std::to_string(ctx.array->step()));
+      set("SLURM_ARRAY_TASK_COUNT", size);
+    }
     set("SLURM_JOB_NODELIST", ctx.node);
     set("SLURM_NODELIST", ctx.node);
     set("SLURM_NNODES", "1");

@@ -13,6 +13,7 @@ struct LaunchContext {
   std::string compute_environment;
   std::string submit_host;
   bool slurm_names = true;  // SLURM_* compatibility variables (off per job or queue)
+  const ArrayIndexes* array = nullptr;  // an array task: its array's indexes
 };
 
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx);

@@ -263,7 +263,24 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   if (req.working_dir.empty() || req.working_dir[0] != '/')
     return make_error("workingDirectory", "'" + req.working_dir + "' must be an absolute path");
   job.working_dir = req.working_dir;
-  job.stdout_path = req.stdout_path.empty() ? kDefaultOutputPattern : req.stdout_path;
+  if (!req.array.empty()) {
+    auto indexes = ArrayIndexes::make(req.array);
+    if (!indexes) return indexes.error();
+    if (req.array_max_running < 0 || req.array_max_running > kMaxArrayTasks)
+      return make_error("arrayProperties.maxRunning",
+                        std::to_string(req.array_max_running) + " is out of range; give 1 to " +
+                            std::to_string(kMaxArrayTasks) + ", or leave it out for no limit");
+    ArrayInfo info;
+    info.pending.insert(0, indexes->size());
+    info.indexes = std::move(*indexes);
+    info.max_running = req.array_max_running;
+    job.array = Boxed<ArrayInfo>(std::move(info));
+  } else if (req.array_max_running != 0) {
+    return make_error("arrayProperties.maxRunning", "a throttle needs an array, e.g. --array=0-99%10");
+  }
+  job.stdout_path = !req.stdout_path.empty() ? req.stdout_path
+                    : job.array              ? kDefaultArrayOutputPattern
+                                             : kDefaultOutputPattern;
   job.stderr_path = req.stderr_path;
   job.append_output = req.append_output;
   job.slurm_env = req.slurm_env;

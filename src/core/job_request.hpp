@@ -36,6 +36,10 @@ struct JobRequest {
   bool append_output = false;
   bool slurm_env = true;
   bool held = false;  // submit held: waits until released
+  // An array: its indexes (empty: not an array) and at most how many of its
+  // tasks run at once (0: no limit).
+  std::vector<IndexRange> array;
+  std::int64_t array_max_running = 0;
   std::string submit_options;  // JSON text: the options as asked, kept for drover show
   KeyValues tags;
 };

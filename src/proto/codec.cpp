@@ -99,6 +99,32 @@ const Json& get_object(const Json& j, const char* key) {
   return *it;
 }
 
+// [[first, last, step], ...]
+std::vector<IndexRange> index_ranges(const Json& j, const char* key) {
+  std::vector<IndexRange> out;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) fail(key, "expected a list of [first, last, step]");
+  for (const auto& e : *it) {
+    if (!e.is_array() || e.size() < 2 || e.size() > 3)
+      fail(key, "expected [first, last] or [first, last, step] entries");
+    for (const auto& v : e)
+      if (!v.is_number_integer()) fail(key, "indexes and steps are whole numbers");
+    out.push_back({e[0].get<std::int64_t>(), e[1].get<std::int64_t>(),
+                   e.size() == 3 ? e[2].get<std::int64_t>() : 1});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> get_pairs(const Json& j, const char* key) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  for (const auto& e : j.value(key, Json::array())) {
+    if (!e.is_array() || e.size() != 2) fail(key, "expected [lo, hi] pairs");
+    out.emplace_back(e[0].get<std::int64_t>(), e[1].get<std::int64_t>());
+  }
+  return out;
+}
+
 // A list of objects; an empty list when absent.
 const Json& get_list(const Json& j, const char* key) {
   static const Json kEmpty = Json::array();
@@ -309,6 +335,34 @@ Json to_json(const Job& job) {
   }
   if (!job.parameters.empty()) j["parameters"] = to_json(job.parameters);
   if (!job.tags.empty()) j["tags"] = to_json(job.tags);
+  if (job.array_parent)
+    j["arrayProperties"] = {{"index", job.array_index}, {"parentJobId", std::to_string(job.array_parent)}};
+  if (const ArrayInfo* a = job.array.get()) {
+    Json ranges = Json::array(), pending = Json::array(), counts = Json::array();
+    for (const auto& r : a->indexes.ranges()) ranges.push_back({r.first, r.last, r.step});
+    for (const auto& [lo, hi] : a->pending.intervals()) pending.push_back({lo, hi});
+    for (auto c : a->count) counts.push_back(c);
+    // As AWS Batch: counts per state; tasks not started count as PENDING while
+    // the array waits for its dependencies, else RUNNABLE.
+    Json summary = Json::object();
+    for (int s = 0; s < static_cast<int>(a->count.size()); ++s) {
+      std::int64_t n = a->count[s];
+      const auto st = static_cast<JobState>(s);
+      if (st == (job.state == JobState::Pending ? JobState::Pending : JobState::Runnable))
+        n += a->pending.count();
+      summary[to_string(st)] = n;
+    }
+    Json p = {{"size", a->indexes.size()},
+              {"indexes", a->indexes.to_string()},
+              {"pendingIndexes", to_text(a->indexes.indexes_at(a->pending))},
+              {"statusSummary", std::move(summary)},
+              {"cancelled", a->cancelled},
+              {"ranges", std::move(ranges)},
+              {"pendingPositions", std::move(pending)},
+              {"taskCounts", std::move(counts)}};
+    if (a->max_running) p["maxRunning"] = a->max_running;
+    j["arrayProperties"] = std::move(p);
+  }
   if (job.held) j["held"] = true;
   if (job.requeue_requested) j["requeueRequested"] = true;
   if (job.terminate_requested) {
@@ -428,6 +482,10 @@ Result<KeyValues> key_values_from_json(const Json& j, const std::string& field) 
   return guarded([&] { return key_values(j, field); });
 }
 
+Result<std::vector<IndexRange>> index_ranges_from_json(const Json& j, const char* key) {
+  return guarded([&] { return index_ranges(j, key); });
+}
+
 Result<Job> job_from_json(const Json& j) {
   return guarded([&] {
     Job job;
@@ -493,6 +551,24 @@ Result<Job> job_from_json(const Json& j) {
     job.held = get_bool(j, "held");
     job.requeue_requested = get_bool(j, "requeueRequested");
     job.terminate_reason = get_string(j, "terminateReason");
+    if (const Json& ap = get_object(j, "arrayProperties"); !ap.empty()) {
+      if (ap.contains("parentJobId")) {
+        job.array_parent = parse_job_id(ap, "parentJobId");
+        job.array_index = get_int(ap, "index", true);
+      } else {
+        auto indexes = ArrayIndexes::make(index_ranges(ap, "ranges"));
+        if (!indexes) fail("arrayProperties.ranges", indexes.message());
+        ArrayInfo info;
+        info.indexes = std::move(*indexes);
+        info.max_running = get_int(ap, "maxRunning");
+        for (const auto& p : get_pairs(ap, "pendingPositions")) info.pending.insert(p.first, p.second);
+        const Json& counts = ap.at("taskCounts");
+        if (!counts.is_array() || counts.size() != info.count.size()) fail("arrayProperties.taskCounts", "expected 7 counts");
+        for (std::size_t i = 0; i < info.count.size(); ++i) info.count[i] = counts[i].get<std::int64_t>();
+        info.cancelled = get_int(ap, "cancelled");
+        job.array = Boxed<ArrayInfo>(std::move(info));
+      }
+    }
     return job;
   });
 }
@@ -684,6 +760,24 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     r.append_output = mode == "append";
     r.slurm_env = get_bool(j, "slurmEnvironment", true);
     r.held = get_bool(j, "held");
+    if (const Json& ap = get_object(j, "arrayProperties"); !ap.empty()) {
+      // AWS Batch: {"size": N} runs indexes 0..N-1. Drover also takes Slurm's
+      // ranges, [[first, last, step], ...], and a throttle.
+      if (ap.contains("ranges")) {
+        r.array = index_ranges(ap, "ranges");
+        if (r.array.empty()) fail("arrayProperties.ranges", "no ranges");
+      } else {
+        const std::int64_t size = get_int(ap, "size", true);
+        if (size < 1 || size > kMaxArrayTasks)
+          fail("arrayProperties.size", std::to_string(size) + " is out of range; an array has 1 to " +
+                                           std::to_string(kMaxArrayTasks) + " tasks");
+        r.array = {{0, size - 1, 1}};
+      }
+      r.array_max_running = get_int(ap, "maxRunning");
+      if (ap.contains("maxRunning") && r.array_max_running < 1)
+        fail("arrayProperties.maxRunning", std::to_string(r.array_max_running) +
+                                               " would never run a task; give at least 1");
+    }
     if (auto it = j.find("submitOptions"); it != j.end() && !it->is_null()) {
       if (!it->is_object()) fail("submitOptions", "expected an object");
       r.submit_options = it->dump();

@@ -32,6 +32,8 @@ Json to_json(const Node& n);  // includes use: cpus used, memory, GPUs
 Result<Resources> resources_from_json(const Json& j, Resources base = {});
 Result<RetryStrategy> retry_from_json(const Json& j);
 Result<KeyValues> key_values_from_json(const Json& j, const std::string& field);
+// j[key] as [[first, last, step], ...] (step optional); empty when absent.
+Result<std::vector<IndexRange>> index_ranges_from_json(const Json& j, const char* key);
 Result<Job> job_from_json(const Json& j);
 Result<JobPayload> payload_from_json(const Json& j);
 Result<JobDefinition> definition_from_json(const Json& j);

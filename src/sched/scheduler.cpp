@@ -183,8 +183,9 @@ class Pass {
     return s > 0 ? s * 1000 : kNever;
   }
   void build();
-  bool try_start(const Job& job, const std::vector<std::size_t>& envs);
-  void take(std::size_t s, std::size_t env, const Job& job, place::PlacementPlan plan);
+  bool try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index = -1);
+  void take(std::size_t s, std::size_t env, const Job& job, place::PlacementPlan plan,
+            std::int64_t array_index);
   Profile& profile(std::size_t s);
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
   void note(const Job& job, const char* reason, std::int64_t estimate = 0) {
@@ -202,6 +203,7 @@ class Pass {
   std::unordered_map<std::string, std::size_t> env_of_;
   std::vector<Profile> profiles_;
   bool running_indexed_ = false;
+  std::unordered_map<std::int64_t, std::int64_t> started_;  // array tasks started this pass
   std::vector<std::vector<Release>> running_;  // by slot: when active jobs end
 };
 
@@ -242,7 +244,8 @@ void Pass::build() {
   }
 }
 
-void Pass::take(std::size_t si, std::size_t env, const Job& job, place::PlacementPlan plan) {
+void Pass::take(std::size_t si, std::size_t env, const Job& job, place::PlacementPlan plan,
+                std::int64_t array_index) {
   Slot& s = slots_[si];
   if (!s.copy) s.copy = std::make_unique<Node>(*s.node);
   Node& n = *s.copy;
@@ -265,10 +268,10 @@ void Pass::take(std::size_t si, std::size_t env, const Job& job, place::Placemen
   const std::int64_t end = add_sat(now_, limit_ms(job));
   if (s.profile >= 0) profiles_[s.profile].take(now_, end, a);
   if (end != kNever) s.started.push_back({end, a});
-  out_.starts.push_back({job.id, s.node->name, std::move(plan.cpus), std::move(plan.gpus)});
+  out_.starts.push_back({job.id, array_index, s.node->name, std::move(plan.cpus), std::move(plan.gpus)});
 }
 
-bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs) {
+bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index) {
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t end = add_sat(now_, limit_ms(job));
   for (std::size_t e : envs) {
@@ -283,7 +286,7 @@ bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs) {
       if (s.reserved && !profiles_[s.profile].fits_until(end, need)) continue;
       auto plan = place::place_on_node(s.current(), job.request);
       if (!plan) continue;
-      take(si, e, job, std::move(*plan));
+      take(si, e, job, std::move(*plan), array_index);
       return true;
     }
   }
@@ -424,20 +427,47 @@ PassResult Pass::run() {
         note(*job, "Held");
         continue;
       }
-      // A user at the queue's quota waits; the jobs of others go on.
-      if (over_quota(*q, *job)) {
-        note(*job, "QuotaUser");
-        continue;
-      }
-      // Jobs older than first_job_id did not fit at the last pass and still do not.
-      if (id >= first && try_start(*job, envs)) {
-        if (any_quota) {
-          Usage& u = usage[{q->name, job->uid}];
-          ++u.jobs;
-          u.vcpus += job->request.vcpus;
+      // Arrays: the parent stands for its tasks not started; they start in
+      // index order, as many as fit, up to the array's throttle. A task being
+      // retried is a job of its own, under the same throttle.
+      const ArrayInfo* arr = job->array.get();
+      const Job* parent = arr ? job : job->array_parent ? state_.job(job->array_parent) : nullptr;
+      const std::int64_t throttle = parent && parent->array ? parent->array->max_running : 0;
+      std::int64_t pos = arr ? arr->pending.first() : -1;
+      bool done = false;
+      while (!done) {
+        if (arr && pos < 0) break;  // every task is started
+        if (throttle > 0) {
+          const auto& c = parent->array->count;
+          const std::int64_t on_nodes = c[static_cast<int>(JobState::Starting)] +
+                                        c[static_cast<int>(JobState::Running)] + started_[parent->id];
+          if (on_nodes >= throttle) {
+            note(*job, "ArrayThrottle");
+            done = true;
+            break;
+          }
         }
-        continue;
+        // A user at the queue's quota waits; the jobs of others go on.
+        if (over_quota(*q, *job)) {
+          note(*job, "QuotaUser");
+          done = true;
+          break;
+        }
+        // Jobs older than first_job_id did not fit at the last pass and still do not.
+        if (id >= first && try_start(*job, envs, arr ? arr->indexes.index_at(pos) : -1)) {
+          if (any_quota) {
+            Usage& u = usage[{q->name, job->uid}];
+            ++u.jobs;
+            u.vcpus += job->request.vcpus;
+          }
+          if (parent) ++started_[parent->id];
+          if (!arr) done = true;
+          else pos = arr->pending.next(pos + 1);
+          continue;
+        }
+        break;
       }
+      if (done || (arr && pos < 0)) continue;
       ++blocked;
       switch (mode) {
         case Backfill::Greedy:

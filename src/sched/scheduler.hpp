@@ -13,6 +13,7 @@ namespace drover::sched {
 
 struct Decision {
   std::int64_t job_id = 0;
+  std::int64_t array_index = -1;  // job_id is an array's parent: start this task
   std::string node;
   std::vector<int> cpus;
   std::vector<int> gpus;
@@ -20,7 +21,7 @@ struct Decision {
 
 struct WaitReason {
   std::int64_t job_id = 0;
-  std::string reason;  // Resources, Priority, NodesUnavailable, ...
+  std::string reason;  // Resources, Priority, NodesUnavailable, ArrayThrottle, ...
   // With backfill: when the job is expected to start (epoch ms), from the time
   // limits of the jobs ahead of it; 0 when unknown.
   std::int64_t estimated_start_ms = 0;

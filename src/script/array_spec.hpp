@@ -8,21 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/array.hpp"
 #include "core/result.hpp"
 
 namespace drover::script {
 
-// docs/ROADMAP.md: arrays of up to 1,000,000 tasks.
-inline constexpr std::int64_t kMaxArrayTasks = 1'000'000;
-inline constexpr std::int64_t kMaxArrayIndex = 999'999'999;
-
-struct ArrayRange {
-  std::int64_t first = 0;
-  std::int64_t last = 0;  // inclusive; the last index actually reached with `step`
-  std::int64_t step = 1;
-  std::int64_t count() const { return (last - first) / step + 1; }
-  bool operator==(const ArrayRange&) const = default;
-};
+// Limits (kMaxArrayTasks, kMaxArrayIndex) and ranges are the core's.
+using ArrayRange = IndexRange;
 
 struct ArraySpec {
   std::vector<ArrayRange> ranges;          // as written, in order

@@ -24,18 +24,6 @@ namespace {
 Json ok_reply(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
 Json error_reply(const std::string& message) { return {{"ok", false}, {"error", message}}; }
 
-Result<std::int64_t> job_id_arg(const Json& args, const char* key = "jobId") {
-  auto it = args.find(key);
-  if (it == args.end()) return make_error(key, "missing");
-  std::string s = it->is_string() ? it->get<std::string>() : it->is_number_integer() ? std::to_string(it->get<std::int64_t>()) : "";
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno != 0 || v <= 0)
-    return make_error(key, "'" + s + "' is not a job id");
-  return static_cast<std::int64_t>(v);
-}
-
 std::string string_arg(const Json& args, const char* key) {
   auto it = args.find(key);
   return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -146,6 +134,19 @@ Json job_summary(const Job& j) {
     s["container"] = std::move(c);
   }
   s["attempts"] = j.attempts.size();
+  if (j.array_parent)
+    s["arrayProperties"] = {{"index", j.array_index}, {"parentJobId", std::to_string(j.array_parent)}};
+  if (const ArrayInfo* a = j.array.get()) {
+    Json counts = Json::object();
+    for (int i = 0; i < static_cast<int>(a->count.size()); ++i)
+      if (a->count[i]) counts[to_string(static_cast<JobState>(i))] = a->count[i];
+    s["arrayProperties"] = {{"size", a->indexes.size()},
+                            {"indexes", a->indexes.to_string()},
+                            {"pendingIndexes", to_text(a->indexes.indexes_at(a->pending))},
+                            {"pendingCount", a->pending.count()},
+                            {"taskCounts", std::move(counts)},
+                            {"maxRunning", a->max_running}};
+  }
   return s;
 }
 
@@ -293,9 +294,10 @@ void Head::flush() {
     for (const auto& r : pass.reasons)
       (void)state_.apply(JobPendingReasonSet{r.job_id, r.reason, r.estimated_start_ms});
     for (auto& d : pass.starts) {
-      const auto id = d.job_id;
-      if (state_.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus),
-                                     transport::epoch_ms()}))
+      // An array's task gets its own id when it starts.
+      const auto id = d.array_index >= 0 ? state_.allocate_job_id() : d.job_id;
+      if (state_.apply(JobDispatched{d.job_id, d.node, std::move(d.cpus), std::move(d.gpus),
+                                     transport::epoch_ms(), d.array_index, d.array_index >= 0 ? id : 0}))
         to_launch_.push_back(id);
     }
   }
@@ -458,14 +460,25 @@ Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
   auto it = args.find("jobs");
   if (it == args.end() || !it->is_array()) return make_error("jobs", "expected a list of job ids");
   for (const auto& idj : *it) {
-    auto id = job_id_arg(Json{{"jobId", idj}});
-    if (!id) return id.error();
-    auto j = find_job(*id);
+    auto ref = job_ref(Json{{"jobId", idj}});
+    if (!ref) {
+      if (ref.message().find("no such job") != std::string::npos) continue;
+      return ref.error();
+    }
+    if (ref->id == 0) {
+      // A task that has not started has no record: its array describes it.
+      auto parent = find_job(ref->parent);
+      if (!parent) return parent.error();
+      if (*parent) jobs.push_back(describe_unstarted_task(**parent, ref->indexes[0].first));
+      continue;
+    }
+    auto j = find_job(ref->id);
     if (!j) return j.error();
     if (!*j) continue;
     Json job = proto::to_json(**j);
     // What was asked at submit lives with the payload (only on disk).
-    if (auto p = store_->payload(*id); p && !p->submit_options.empty()) {
+    const std::int64_t payload_id = (*j)->array_parent ? (*j)->array_parent : ref->id;
+    if (auto p = store_->payload(payload_id); p && !p->submit_options.empty()) {
       Json asked = Json::parse(p->submit_options, nullptr, false);
       if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
     }
@@ -502,42 +515,154 @@ Result<Json> Head::op_list_jobs(const Caller& c, const Json& args) {
 }
 
 Result<Json> Head::op_terminate(const Caller& c, const Json& args) {
-  auto id = job_id_arg(args);
-  if (!id) return id.error();
-  const Job* j = state_.job(*id);
+  auto ref = job_ref(args);
+  if (!ref) return ref.error();
+  // Tasks named by index act on their array; a task that started is a job.
+  const std::int64_t id = !ref->indexes.empty() && (ref->id == 0 || ref->indexes.size() > 1 ||
+                                                     ref->indexes[0].first != ref->indexes[0].last)
+                              ? ref->parent
+                              : (ref->id ? ref->id : ref->parent);
+  const bool by_index = id == ref->parent && ref->parent != 0;
+  const Job* j = state_.job(id);
   if (!j) {
-    auto old = store_->load_job(*id);
-    if (old && *old) return Json{{"jobId", std::to_string(*id)}, {"status", to_string((*old)->state)}};
-    return make_error("job " + std::to_string(*id), "no such job");
+    auto old = store_->load_job(id);
+    if (old && *old) return Json{{"jobId", ref->text}, {"status", to_string((*old)->state)}, {"alreadyFinished", true}};
+    return make_error("job " + ref->text, "no such job");
   }
   if (!c.admin && c.uid != j->uid)
-    return make_error("cannot cancel job " + std::to_string(*id),
+    return make_error("cannot cancel job " + ref->text,
                       "it belongs to " + j->user + "; only its owner or root may cancel it");
   std::string reason = string_arg(args, "reason");
   if (reason.empty()) reason = "cancelled by user";
   if (c.uid != j->uid) reason += " (by " + user_name(c.uid) + ")";
-  const bool was_active = is_active(j->state);
+  const bool was_active = is_active(j->state) && !j->array;
   const bool was_terminal = is_terminal(j->state);
-  if (auto s = apply(JobTerminationRequested{*id, transport::epoch_ms(), reason}); !s) return s.error();
-  if (was_active) {
-    const Job* now = state_.job(*id);
-    agent_out_.emplace_back(now->current_attempt()->node,
-                            Json{{"type", "kill"}, {"jobId", *id},
-                                 {"attempt", static_cast<int>(now->attempts.size())},
-                                 {"reason", reason}});
+  const std::int64_t cancelled_before = j->array ? j->array->cancelled : 0;
+  const std::vector<IndexRange> indexes = by_index ? ref->indexes : std::vector<IndexRange>{};
+  if (auto s = apply(JobTerminationRequested{id, transport::epoch_ms(), reason, indexes}); !s) return s.error();
+  const Job* now = state_.job(id);
+  if (was_active) send_kill(*now, reason);
+  Json out = {{"jobId", ref->text}, {"status", to_string(now->state)}, {"alreadyFinished", was_terminal}};
+  if (now->array) {
+    // Started tasks in range end when their agent reports; tell the agents.
+    std::int64_t killed = 0;
+    for (const auto& [index, tid] : now->array->live) {
+      const Job* t = state_.job(tid);
+      if (!t || !is_active(t->state) || !t->terminate_requested) continue;
+      bool in = indexes.empty();
+      for (const auto& r : indexes)
+        in = in || (index >= r.first && index <= r.last && (index - r.first) % r.step == 0);
+      if (!in) continue;
+      send_kill(*t, reason);
+      ++killed;
+    }
+    out["tasksCancelledBeforeStart"] = now->array->cancelled - cancelled_before;
+    out["tasksStopping"] = killed;
   }
-  return Json{{"jobId", std::to_string(*id)},
-              {"status", to_string(state_.job(*id)->state)},
-              {"alreadyFinished", was_terminal}};
+  return out;
+}
+
+void Head::send_kill(const Job& job, const std::string& reason) {
+  const Attempt* a = job.current_attempt();
+  if (!a) return;
+  agent_out_.emplace_back(a->node, Json{{"type", "kill"}, {"jobId", job.id},
+                                        {"attempt", static_cast<int>(job.attempts.size())},
+                                        {"reason", reason}});
+}
+
+Result<Head::JobRef> Head::job_ref(const Json& args) {
+  JobRef ref;
+  auto it = args.find("jobId");
+  if (it == args.end()) return make_error("jobId", "missing");
+  ref.text = it->is_string() ? it->get<std::string>()
+             : it->is_number_integer() ? std::to_string(it->get<std::int64_t>()) : it->dump();
+  auto number = [](const std::string& s) -> std::int64_t {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    return s.empty() || !std::isdigit(static_cast<unsigned char>(s[0])) || *end != '\0' || errno ? -1 : v;
+  };
+  const auto sep = ref.text.find_first_of("_:");
+  const std::int64_t id = number(ref.text.substr(0, sep));
+  const std::int64_t index = sep == std::string::npos ? -2 : number(ref.text.substr(sep + 1));
+  if (id <= 0 || index == -1)
+    return make_error("jobId", "'" + ref.text + "' is not a job id; e.g. 123, or 123_5 for task 5 of array 123");
+  auto ranges = proto::index_ranges_from_json(args, "arrayIndexes");
+  if (!ranges) return ranges.error();
+  if (index >= 0 && !ranges->empty())
+    return make_error("jobId", "give either a task (123_5) or arrayIndexes, not both");
+  if (index < 0 && ranges->empty()) {
+    ref.id = id;
+    return ref;
+  }
+  ref.parent = id;
+  ref.indexes = index >= 0 ? std::vector<IndexRange>{{index, index, 1}} : std::move(*ranges);
+  std::optional<Job> stored;
+  const Job* p = state_.job(id);
+  if (!p) {
+    auto old = store_->load_job(id);
+    if (!old) return old.error();
+    if (!*old) return make_error("job " + ref.text, "no such job");
+    stored = std::move(**old);
+    p = &*stored;
+  }
+  if (!p->array) return make_error("job " + ref.text, "job " + std::to_string(id) + " is not an array");
+  for (const auto& r : ref.indexes) {
+    if (r.first < 0 || r.last < r.first || r.step < 1)
+      return make_error("job " + ref.text, "bad index range");
+    if (r.first == r.last && p->array->indexes.position_of(r.first) < 0)
+      return make_error("job " + ref.text, "array " + std::to_string(id) + " has no task " +
+                                               std::to_string(r.first) + " (its indexes: " +
+                                               p->array->indexes.to_string() + ")");
+  }
+  if (index >= 0) {
+    if (auto t = p->array->live.find(index); t != p->array->live.end()) {
+      ref.id = t->second;
+    } else {
+      auto found = store_->find_task(id, index);
+      if (!found) return found.error();
+      ref.id = *found;
+    }
+  }
+  return ref;
+}
+
+Json Head::describe_unstarted_task(const Job& parent, std::int64_t index) {
+  const ArrayInfo& a = *parent.array;
+  const bool waiting = a.pending.contains(a.indexes.position_of(index));
+  Json j = {{"jobId", std::to_string(parent.id) + "_" + std::to_string(index)},
+            {"jobName", parent.name},
+            {"jobQueue", parent.queue},
+            {"owner", {{"uid", parent.uid}, {"gid", parent.gid}, {"user", parent.user}}},
+            {"createdAt", parent.created_at},
+            {"resourceRequirements", proto::to_json(parent.request)},
+            {"arrayProperties", {{"index", index}, {"parentJobId", std::to_string(parent.id)}}},
+            {"attempts", Json::array()}};
+  if (waiting) {
+    j["status"] = to_string(parent.state == JobState::Pending ? JobState::Pending : JobState::Runnable);
+    const std::string why = !parent.pending_reason.empty() ? parent.pending_reason : parent.status_reason;
+    if (!why.empty()) j["pendingReason"] = why;
+    if (parent.estimated_start) j["estimatedStartAt"] = parent.estimated_start;
+  } else {
+    j["status"] = to_string(JobState::Failed);
+    j["statusReason"] = "cancelled before it started" +
+                        (parent.terminate_reason.empty() ? std::string() : ": " + parent.terminate_reason);
+  }
+  return j;
 }
 
 Result<const Job*> Head::own_job(const Caller& c, const Json& args, const std::string& what) {
-  auto id = job_id_arg(args);
-  if (!id) return id.error();
+  auto ref = job_ref(args);
+  if (!ref) return ref.error();
+  if (ref->id == 0)
+    return make_error("cannot " + what + " job " + ref->text,
+                      "the task has not started; its array, " + std::to_string(ref->parent) +
+                          ", holds it (" + what + " the array)");
+  const auto id = &ref->id;
   const Job* j = state_.job(*id);
-  if (!j) return make_error("cannot " + what + " job " + std::to_string(*id), "no such job waiting or running");
+  if (!j) return make_error("cannot " + what + " job " + ref->text, "no such job waiting or running");
   if (!c.admin && c.uid != j->uid)
-    return make_error("cannot " + what + " job " + std::to_string(*id),
+    return make_error("cannot " + what + " job " + ref->text,
                       "it belongs to " + j->user + "; only its owner or root may");
   return j;
 }
@@ -604,8 +729,12 @@ Result<Json> Head::op_update(const Caller& c, const Json& args) {
 }
 
 Result<Json> Head::op_read_log(const Caller& c, const Json& args) {
-  auto id = job_id_arg(args);
-  if (!id) return id.error();
+  auto ref = job_ref(args);
+  if (!ref) return ref.error();
+  if (ref->id == 0)
+    return Json{{"data", ""}, {"offset", 0}, {"status", "RUNNABLE"}, {"exists", false},
+                {"note", "task " + ref->text + " has not started"}};
+  const auto id = &ref->id;
   auto found = find_job(*id);
   if (!found) return found.error();
   if (!*found) return make_error("job " + std::to_string(*id), "no such job");
@@ -997,7 +1126,8 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
 
 void Head::launch(const Job& job) {
   const Attempt* a = job.current_attempt();
-  auto payload = store_->payload(job.id);
+  // An array's tasks run what their array was given.
+  auto payload = store_->payload(job.array_parent ? job.array_parent : job.id);
   if (!payload) {
     log::error("cannot launch job " + std::to_string(job.id) + ": " + payload.message());
     (void)apply(JobExited{job.id, transport::epoch_ms(), std::nullopt, 0,
@@ -1021,8 +1151,11 @@ void Head::launch(const Job& job) {
   o.argv = payload->command;
   o.script = payload->script;
   const JobQueue* q = state_.queue(job.queue);
+  const Job* parent = job.array_parent ? state_.job(job.array_parent) : nullptr;
   o.environment = job_environment(
-      job, *payload, LaunchContext{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env)});
+      job, *payload,
+      LaunchContext{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env),
+                    parent && parent->array ? &parent->array->indexes : nullptr});
   o.working_dir = job.working_dir;
   auto abs = [&](const std::string& pattern) {
     if (pattern.empty()) return std::string();

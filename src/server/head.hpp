@@ -102,6 +102,18 @@ class Head {
   Status resolve_forgotten_dependencies(JobRequest& req);
   void flush();
   Result<std::optional<Job>> find_job(std::int64_t id);
+  // A job named in a request: "123", an array task "123_5" or "123:5" (its own
+  // id once it has started), or tasks by index ranges ("arrayIndexes").
+  struct JobRef {
+    std::int64_t id = 0;      // the job, or the task's own id; 0: a task not started
+    std::int64_t parent = 0;  // the array, when tasks were named by index
+    std::vector<IndexRange> indexes;
+    std::string text;         // as the user wrote it, for messages
+  };
+  Result<JobRef> job_ref(const proto::Json& args);
+  // A task not started, described from its array.
+  proto::Json describe_unstarted_task(const Job& parent, std::int64_t index);
+  void send_kill(const Job& job, const std::string& reason);
   std::string user_name(uid_t uid);
 
   HeadConfig config_;

@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS definitions (
 CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS environments (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS array_tasks (
+  parent INTEGER NOT NULL, idx INTEGER NOT NULL, id INTEGER NOT NULL,
+  PRIMARY KEY (parent, idx)) WITHOUT ROWID;
 )sql";
 
 }  // namespace
@@ -184,6 +187,7 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
   {
     Stmt put(db_, "INSERT OR REPLACE INTO jobs (id, state, uid, queue, stopped_at, doc) "
                   "VALUES (?, ?, ?, ?, ?, ?)");
+    std::optional<Stmt> task;
     for (auto id : dirty.jobs) {
       const Job* j = state.job(id);
       if (!j) continue;
@@ -192,6 +196,13 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
           .bind(6, proto::dump(proto::to_json(*j)));
       if (put.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job " + std::to_string(id)));
       put.reset();
+      // An array task's id by its index, recorded when it is first dispatched.
+      if (j->array_parent && j->state == JobState::Starting && j->attempts.size() == 1) {
+        if (!task) task.emplace(db_, "INSERT OR IGNORE INTO array_tasks (parent, idx, id) VALUES (?, ?, ?)");
+        task->bind(1, j->array_parent).bind(2, j->array_index).bind(3, j->id);
+        if (task->step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save array task " + std::to_string(id)));
+        task->reset();
+      }
     }
     Stmt pay(db_, "INSERT OR REPLACE INTO payloads (id, doc) VALUES (?, ?)");
     for (const auto& [id, p] : payloads) {
@@ -263,6 +274,12 @@ Result<std::vector<Job>> Store::history(const HistoryFilter& f) {
     if (auto job = proto::job_from_json(j)) out.push_back(std::move(*job));
   }
   return out;
+}
+
+Result<std::int64_t> Store::find_task(std::int64_t parent, std::int64_t index) {
+  Stmt q(db_, "SELECT id FROM array_tasks WHERE parent = ? AND idx = ?");
+  q.bind(1, parent).bind(2, index);
+  return q.step() == SQLITE_ROW ? q.integer(0) : std::int64_t{0};
 }
 
 Result<std::optional<Job>> Store::load_job(std::int64_t id) {

@@ -49,6 +49,8 @@ class Store {
   Result<std::vector<Job>> history(const HistoryFilter& filter);
   // A job by id, straight from disk (for jobs no longer held in memory).
   Result<std::optional<Job>> load_job(std::int64_t id);
+  // The id of an array's task by its index; 0 if it never started.
+  Result<std::int64_t> find_task(std::int64_t parent, std::int64_t index);
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

@@ -442,7 +442,10 @@ INSTANTIATE_TEST_SUITE_P(
                       PatternCase{"All", "%x-%j-%u-%N.log", "align-1234-alice-node07.log"},
                       PatternCase{"Percent", "100%%-%j", "100%-1234"},
                       PatternCase{"DoublePercentThenLetter", "%%j", "%j"},
-                      PatternCase{"UnknownKept", "%q-%A-%j", "%q-%A-1234"},
+                      PatternCase{"UnknownKept", "%q-%Z-%j", "%q-%Z-1234"},
+                      // Outside arrays, as sbatch: %A is the job id, %a is NO_VAL.
+                      PatternCase{"ArrayOutsideArray", "%A_%a", "1234_4294967294"},
+                      PatternCase{"NodeAndTask", "%n-%t", "0-0"},
                       PatternCase{"TrailingPercent", "out%", "out%"},
                       PatternCase{"OnlyPercent", "%", "%"},
                       PatternCase{"Repeated", "%j%j", "12341234"},

@@ -103,6 +103,24 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.tags, b.tags);
   EXPECT_EQ(a.terminate_requested, b.terminate_requested);
   EXPECT_EQ(a.terminate_reason, b.terminate_reason);
+  EXPECT_EQ(a.array_parent, b.array_parent);
+  EXPECT_EQ(a.array_index, b.array_index);
+  EXPECT_TRUE(a.array == b.array) << "array parts differ";
+}
+
+// A job that is an array of `ranges`, at most `max_running` tasks at once.
+inline Job make_test_array(std::int64_t id, std::vector<IndexRange> ranges, std::int64_t max_running = 0,
+                           const std::string& queue = "q", int vcpus = 1) {
+  Job j = make_test_job(id, queue, vcpus);
+  auto indexes = ArrayIndexes::make(std::move(ranges));
+  EXPECT_TRUE(indexes) << indexes.message();
+  ArrayInfo info;
+  info.indexes = std::move(*indexes);
+  info.pending.insert(0, info.indexes.size());
+  info.max_running = max_running;
+  j.array = Boxed<ArrayInfo>(std::move(info));
+  j.stdout_path = kDefaultArrayOutputPattern;
+  return j;
 }
 
 // Applies events and fails the test when one is refused.
@@ -149,6 +167,11 @@ class ClusterBuilder {
   void dispatch(std::int64_t id, const std::string& node, std::vector<int> cpus,
                 std::vector<int> gpus = {}, std::int64_t at = 0) {
     ok(JobDispatched{id, node, std::move(cpus), std::move(gpus), at});
+  }
+  // Starts task `index` of array `parent` under the id `task`.
+  void dispatch_task(std::int64_t parent, std::int64_t index, std::int64_t task, const std::string& node,
+                     std::vector<int> cpus, std::int64_t at = 0) {
+    ok(JobDispatched{parent, node, std::move(cpus), {}, at, index, task});
   }
   void start(std::int64_t id, std::int64_t at = 2000) { ok(JobStarted{id, at}); }
   void exit(std::int64_t id, int code, std::int64_t at = 3000, std::string reason = {},
