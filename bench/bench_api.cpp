@@ -7,6 +7,8 @@
 //   bench_api [options] pipelined N     N SubmitJob with up to --window requests in flight
 //   bench_api [options] e2e N           N jobs submitted pipelined, timed until all ended
 //   bench_api [options] latency N       N jobs one at a time on an idle cluster: submit to start
+//   bench_api [options] array N         one array of N tasks, timed from submit until it ended
+//   bench_api [options] array-accept N  --arrays K arrays of N tasks, one at a time: accept time
 //   bench_api [options] gbench [--benchmark_...]   the same submits as Google Benchmark cases
 //
 // Figures are printed as `name value unit` lines (bench/README.md).
@@ -46,6 +48,7 @@ struct Options {
   bool with_env = true;    // send this process's environment, as the CLI does
   int window = 256;        // pipelined: requests in flight
   int poll_us = 200;       // latency: pause between DescribeJobs polls
+  int arrays = 100;        // array-accept: how many arrays
   std::int64_t n = 0;
 };
 
@@ -71,7 +74,8 @@ std::string cwd() {
 }
 
 // The SubmitJob frame, encoded once: the request is the same for every job.
-std::string submit_frame() {
+// array_size > 0: an array of that many tasks.
+std::string submit_frame(std::int64_t array_size = 0) {
   Json req = Json::object();
   req["script"] = "#!/bin/sh\n" + g_opt.command + "\n";
   req["jobName"] = "bench";
@@ -85,6 +89,7 @@ std::string submit_frame() {
     }
   req["environment"] = env;
   req["workingDirectory"] = g_opt.workdir.empty() ? cwd() : g_opt.workdir;
+  if (array_size > 0) req["arrayProperties"] = {{"size", array_size}};
   return drover::proto::dump(Json{{"op", "SubmitJob"}, {"args", req}});
 }
 
@@ -299,11 +304,59 @@ void BM_SubmitJobPipelined(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 
+// One array of N trivial tasks: from the submit until the array has ended (polls
+// every 2 ms). Tasks are jobs of their own once started, so this is end-to-end
+// job throughput with one submit.
+int run_array() {
+  auto c = connect();
+  const auto t0 = Clock::now();
+  auto raw = c.call(submit_frame(g_opt.n), 60000);
+  if (!raw) die("SubmitJob: " + raw.message());
+  const std::string id = parse_reply(*raw).value("jobId", "");
+  const double accepted = seconds_since(t0);
+  Json j;
+  for (;;) {
+    const Json r = call(c, "DescribeJobs", {{"jobs", {id}}});
+    j = r["jobs"].empty() ? Json::object() : r["jobs"][0];
+    const std::string st = j.value("status", "");
+    if (st == "SUCCEEDED" || st == "FAILED") break;
+    if (seconds_since(t0) > 600) die("array: not ended after 600 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double s = seconds_since(t0);
+  figure("e2e_array_throughput", static_cast<double>(g_opt.n) / s, "jobs/s");
+  figure("e2e_array_total", s, "s");
+  figure("e2e_array_accept", accepted * 1000, "ms");
+  figure("e2e_array_failed", static_cast<double>(j["arrayProperties"]["statusSummary"].value("FAILED", 0)), "jobs");
+  return 0;
+}
+
+// --arrays K arrays of N tasks submitted one at a time (to a queue that holds
+// them): the client's round trip for each, the commit's fsync included.
+int run_array_accept() {
+  auto c = connect();
+  const std::string frame = submit_frame(g_opt.n);
+  std::vector<double> ms;
+  for (int i = 0; i < g_opt.arrays; ++i) {
+    const auto t0 = Clock::now();
+    auto raw = c.call(frame, 60000);
+    if (!raw) die("SubmitJob: " + raw.message());
+    parse_reply(*raw);
+    ms.push_back(seconds_since(t0) * 1000);
+  }
+  const std::string n = std::to_string(g_opt.n);
+  figure("array_accept_median_" + n, percentile(ms, 0.5), "ms");
+  figure("array_accept_max_" + n, *std::max_element(ms.begin(), ms.end()), "ms");
+  return 0;
+}
+
 void usage() {
   std::fprintf(stderr,
                "usage: bench_api [--socket PATH] [--queue Q] [--command CMD] [--workdir DIR]\n"
                "                 [--window W] [--poll-us US] [--no-env] [--prefix P]\n"
-               "                 submit N | pipelined N | e2e N | latency N | gbench [--benchmark_...]\n");
+               "                 [--arrays K]\n"
+               "                 submit N | pipelined N | e2e N | latency N | array N | array-accept N\n"
+               "                 | gbench [--benchmark_...]\n");
   std::exit(2);
 }
 
@@ -325,6 +378,7 @@ int main(int argc, char** argv) {
     else if (a == "--window") g_opt.window = std::max(1, std::atoi(value().c_str()));
     else if (a == "--poll-us") g_opt.poll_us = std::max(0, std::atoi(value().c_str()));
     else if (a == "--no-env") g_opt.with_env = false;
+    else if (a == "--arrays") g_opt.arrays = std::max(1, std::atoi(value().c_str()));
     else if (a == "-h" || a == "--help") usage();
     else rest.push_back(a);
   }
@@ -353,5 +407,7 @@ int main(int argc, char** argv) {
   if (mode == "pipelined") return run_submit(true);
   if (mode == "e2e") return run_e2e();
   if (mode == "latency") return run_latency();
+  if (mode == "array") return run_array();
+  if (mode == "array-accept") return run_array_accept();
   usage();
 }

@@ -10,6 +10,7 @@
 # scheduling-pass benchmarks (bench_sched). Progress goes to stderr.
 #
 # Knobs (environment): BENCH_CLI_N (200), BENCH_API_N (5000), BENCH_E2E_N (1000),
+# BENCH_ARRAY_N (5000 tasks in one array), BENCH_ARRAYS_K (2000 arrays of 1M tasks),
 # BENCH_LATENCY_N (100), BENCH_QUEUED_N (100000), BENCH_SCHED_TIMEOUT (15 s per
 # scheduling case; a case that runs longer is printed as ">LIMIT"),
 # BENCH_SCHED=0 to skip the scheduling cases, BENCH_KEEP=1 to keep the temp dir.
@@ -29,6 +30,8 @@ CLI_N=${BENCH_CLI_N:-200}
 API_N=${BENCH_API_N:-5000}
 E2E_N=${BENCH_E2E_N:-1000}
 LAT_N=${BENCH_LATENCY_N:-100}
+ARRAY_N=${BENCH_ARRAY_N:-5000}
+ARRAYS_K=${BENCH_ARRAYS_K:-2000}
 QUEUED_N=${BENCH_QUEUED_N:-100000}
 SCHED_TIMEOUT=${BENCH_SCHED_TIMEOUT:-15}
 NODE=bench-node
@@ -85,6 +88,16 @@ log "submit-to-start latency, $LAT_N jobs one at a time on the idle cluster"
 
 log "end to end: $E2E_N trivial jobs"
 "$API" e2e "$E2E_N"
+
+log "end to end: one array of $ARRAY_N trivial tasks"
+"$API" array "$ARRAY_N"
+
+log "arrays of 1,000,000 tasks: accept time and head memory ($ARRAYS_K arrays, to the held queue)"
+before=$(rss_mib "$PID")
+"$API" --queue hold --arrays "$ARRAYS_K" array-accept 1000000
+after=$(rss_mib "$PID")
+figure droverd_bytes_per_pending_array "$(awk -v a="$before" -v b="$after" -v k="$ARRAYS_K" 'BEGIN { printf "%.0f", (b - a) * 1048576 / k }')" B
+"$DROVER" cancel $("$DROVER" jobs --queue hold --json | awk -F'"' '/"jobId"/ { print $4 }') >/dev/null
 
 log "submit through the CLI: $CLI_N x drover submit --wrap true (to the held queue)"
 t0=$(now)

@@ -763,6 +763,8 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     if (const Json& ap = get_object(j, "arrayProperties"); !ap.empty()) {
       // AWS Batch: {"size": N} runs indexes 0..N-1. Drover also takes Slurm's
       // ranges, [[first, last, step], ...], and a throttle.
+      if (ap.contains("ranges") && ap.contains("size"))
+        fail("arrayProperties", "give size or ranges, not both");
       if (ap.contains("ranges")) {
         r.array = index_ranges(ap, "ranges");
         if (r.array.empty()) fail("arrayProperties.ranges", "no ranges");

@@ -423,7 +423,9 @@ PassResult Pass::run() {
         note(*job, "Priority");
         continue;
       }
-      if (job->held) {
+      // A task being retried waits, too, while its array is held.
+      const Job* owner = job->array_parent ? state_.job(job->array_parent) : nullptr;
+      if (job->held || (owner && owner->held)) {
         note(*job, "Held");
         continue;
       }

@@ -196,8 +196,9 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
           .bind(6, proto::dump(proto::to_json(*j)));
       if (put.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job " + std::to_string(id)));
       put.reset();
-      // An array task's id by its index, recorded when it is first dispatched.
-      if (j->array_parent && j->state == JobState::Starting && j->attempts.size() == 1) {
+      // An array task's id by its index (written with each save of the task; the
+      // first one sticks).
+      if (j->array_parent) {
         if (!task) task.emplace(db_, "INSERT OR IGNORE INTO array_tasks (parent, idx, id) VALUES (?, ?, ?)");
         task->bind(1, j->array_parent).bind(2, j->array_index).bind(3, j->id);
         if (task->step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save array task " + std::to_string(id)));
