@@ -49,16 +49,21 @@ Result<ArrayIndexes> ArrayIndexes::make(std::vector<IndexRange> ranges) {
     }
   }
   for (const auto& r : out.ranges_) {
-    out.starts_.push_back(out.size_);
+    if (out.ranges_.size() > 1) out.starts_.push_back(out.size_);
     out.size_ += r.count();
   }
   return out;
 }
 
-std::int64_t ArrayIndexes::index_at(std::int64_t position) const {
+std::size_t ArrayIndexes::range_at(std::int64_t position) const {
+  if (starts_.empty()) return 0;
   auto it = std::upper_bound(starts_.begin(), starts_.end(), position);
-  const auto i = static_cast<std::size_t>(it - starts_.begin()) - 1;
-  return ranges_[i].first + (position - starts_[i]) * ranges_[i].step;
+  return static_cast<std::size_t>(it - starts_.begin()) - 1;
+}
+
+std::int64_t ArrayIndexes::index_at(std::int64_t position) const {
+  const std::size_t i = range_at(position);
+  return ranges_[i].first + (position - (starts_.empty() ? 0 : starts_[i])) * ranges_[i].step;
 }
 
 std::int64_t ArrayIndexes::position_of(std::int64_t index) const {
@@ -68,7 +73,7 @@ std::int64_t ArrayIndexes::position_of(std::int64_t index) const {
   const auto i = static_cast<std::size_t>(it - ranges_.begin()) - 1;
   const IndexRange& r = ranges_[i];
   if (index > r.last || (index - r.first) % r.step != 0) return -1;
-  return starts_[i] + (index - r.first) / r.step;
+  return (starts_.empty() ? 0 : starts_[i]) + (index - r.first) / r.step;
 }
 
 std::string ArrayIndexes::to_string() const { return to_text(ranges_); }
@@ -76,9 +81,8 @@ std::string ArrayIndexes::to_string() const { return to_text(ranges_); }
 std::vector<IndexRange> ArrayIndexes::indexes_at(const PositionSet& positions) const {
   std::vector<IndexRange> out;
   for (const auto& [lo, hi] : positions.intervals()) {
-    auto it = std::upper_bound(starts_.begin(), starts_.end(), lo);
-    for (auto i = static_cast<std::size_t>(it - starts_.begin()) - 1; i < ranges_.size(); ++i) {
-      const std::int64_t s = starts_[i], e = s + ranges_[i].count();
+    for (auto i = range_at(lo); i < ranges_.size(); ++i) {
+      const std::int64_t s = starts_.empty() ? 0 : starts_[i], e = s + ranges_[i].count();
       if (s >= hi) break;
       const std::int64_t a = std::max(lo, s), b = std::min(hi, e);
       if (a >= b) continue;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -52,7 +52,10 @@ class ArrayIndexes {
 
  private:
   std::vector<IndexRange> ranges_;
-  std::vector<std::int64_t> starts_;  // position of each range's first index
+  // Position of each range's first index; empty for one range (the usual case,
+  // which then allocates nothing for it).
+  std::vector<std::int64_t> starts_;
+  std::size_t range_at(std::int64_t position) const;
   std::int64_t size_ = 0;
 };
 
@@ -91,7 +94,7 @@ struct ArrayInfo {
   std::array<std::int64_t, 7> count{};
   std::int64_t cancelled = 0;    // of the FAILED count: never started
   // Not persisted: tasks with a record in memory, by index (rebuilt on restore).
-  std::unordered_map<std::int64_t, std::int64_t> live;
+  std::map<std::int64_t, std::int64_t> live;
   bool operator==(const ArrayInfo& o) const {
     return indexes == o.indexes && max_running == o.max_running && pending == o.pending &&
            count == o.count && cancelled == o.cancelled;

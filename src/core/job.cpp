@@ -1,9 +1,25 @@
 #include "core/job.hpp"
 
+#include <mutex>
+#include <unordered_set>
+
 #include <algorithm>
 #include <cctype>
 
 namespace drover {
+
+InternedText& InternedText::operator=(const std::string& s) {
+  if (s.empty()) {
+    p_ = nullptr;
+    return *this;
+  }
+  // Nodes of an unordered_set do not move: their c_str() stays valid.
+  static std::mutex mutex;
+  static std::unordered_set<std::string> texts;
+  std::lock_guard<std::mutex> lock(mutex);
+  p_ = texts.insert(s).first->c_str();
+  return *this;
+}
 
 const char* to_string(JobState s) {
   switch (s) {

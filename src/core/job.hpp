@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/array.hpp"
@@ -54,6 +55,23 @@ struct JobPayload {
   bool operator==(const JobPayload&) const = default;
 };
 
+// A text from a small vocabulary (wait reasons: Resources, Priority, ...),
+// stored once for all jobs: a pointer per job instead of a string.
+class InternedText {
+ public:
+  InternedText() = default;
+  InternedText& operator=(const std::string& s);
+  bool empty() const { return !p_ || !*p_; }
+  void clear() { p_ = nullptr; }
+  const char* c_str() const { return p_ ? p_ : ""; }
+  std::string str() const { return c_str(); }
+  bool operator==(const char* s) const { return std::string_view(c_str()) == s; }
+  bool operator==(const std::string& s) const { return std::string_view(c_str()) == s; }
+
+ private:
+  const char* p_ = nullptr;
+};
+
 struct Job {
   std::int64_t id = 0;
   std::string name;
@@ -91,7 +109,7 @@ struct Job {
   Boxed<ArrayInfo> array;  // set on the parent of an array only
   // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...) and,
   // where backfill knows it, when it is expected to start (epoch ms, 0: unknown).
-  std::string pending_reason;
+  InternedText pending_reason;
   std::int64_t estimated_start = 0;
 
   const Attempt* current_attempt() const {

@@ -309,7 +309,7 @@ Json to_json(const Job& job) {
       {"stdoutPath", job.stdout_path},
   };
   if (!job.status_reason.empty()) j["statusReason"] = job.status_reason;
-  if (!job.pending_reason.empty()) j["pendingReason"] = job.pending_reason;
+  if (!job.pending_reason.empty()) j["pendingReason"] = job.pending_reason.str();
   if (job.estimated_start) j["estimatedStartAt"] = job.estimated_start;
   if (!job.definition.empty()) j["jobDefinition"] = definition_ref(job);
   if (job.started_at) j["startedAt"] = job.started_at;

@@ -122,7 +122,7 @@ Json job_summary(const Job& j) {
             {"createdAt", j.created_at},
             {"vcpus", j.request.vcpus}};
   if (!j.status_reason.empty()) s["statusReason"] = j.status_reason;
-  if (!j.pending_reason.empty()) s["pendingReason"] = j.pending_reason;
+  if (!j.pending_reason.empty()) s["pendingReason"] = j.pending_reason.str();
   if (j.estimated_start) s["estimatedStartAt"] = j.estimated_start;
   if (j.started_at) s["startedAt"] = j.started_at;
   if (j.stopped_at) s["stoppedAt"] = j.stopped_at;
@@ -640,7 +640,7 @@ Json Head::describe_unstarted_task(const Job& parent, std::int64_t index) {
             {"attempts", Json::array()}};
   if (waiting) {
     j["status"] = to_string(parent.state == JobState::Pending ? JobState::Pending : JobState::Runnable);
-    const std::string why = !parent.pending_reason.empty() ? parent.pending_reason : parent.status_reason;
+    const std::string why = !parent.pending_reason.empty() ? parent.pending_reason.str() : parent.status_reason;
     if (!why.empty()) j["pendingReason"] = why;
     if (parent.estimated_start) j["estimatedStartAt"] = parent.estimated_start;
   } else {

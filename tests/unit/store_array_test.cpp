@@ -124,7 +124,7 @@ TEST_F(StoreArrayTest, ParentAndTasksLoadBackEqual) {
   EXPECT_EQ(lp.array->max_running, 3);
   // Not persisted, rebuilt from the task records.
   EXPECT_EQ(lp.array->live, p.array->live);
-  EXPECT_EQ(lp.array->live, (std::unordered_map<std::int64_t, std::int64_t>{{0, 20}, {1, 21}, {2, 22}}));
+  EXPECT_EQ(lp.array->live, (std::map<std::int64_t, std::int64_t>{{0, 20}, {1, 21}, {2, 22}}));
   const Job& b = *loaded.job(2);
   ASSERT_TRUE(b.array);
   EXPECT_EQ(b.state, JobState::Pending);
