@@ -283,7 +283,7 @@ static int list_queues(ApiClient& c, bool json) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
-  Table t({"QUEUE", "STATE", "PRIORITY", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME", "PER USER"});
+  Table t({"QUEUE", "STATE", "PRIORITY", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME", "PER USER", "ORDER"});
   for (const auto& q : (*r)["jobQueues"]) {
     std::string envs;
     for (const auto& e : q["computeEnvironmentOrder"]) envs += (envs.empty() ? "" : ",") + str(e, "computeEnvironment");
@@ -294,7 +294,8 @@ static int list_queues(ApiClient& c, bool json) {
       per_user += (per_user.empty() ? "" : ", ") + std::to_string(num(q, "maxVcpusPerUser")) + " vCPUs";
     t.add({str(q, "jobQueueName"), str(q, "state"), std::to_string(num(q, "priority")), envs,
            std::to_string(num(q, "runnableJobs")), limit("defaultTimeLimitSeconds") + "/" + limit("maxTimeLimitSeconds"),
-           per_user.empty() ? "-" : per_user});
+           per_user.empty() ? "-" : per_user,
+           q.contains("fairsharePolicy") && q["fairsharePolicy"].is_object() ? "fair share" : "FIFO"});
   }
   t.print(std::cout);
   return 0;
@@ -307,7 +308,14 @@ int cmd_queues(const Global& g, const Args& args) {
       "Job queues feed compute environments in order; higher priority queues go first.\n\n"
       "Limits: --default-time/--max-time (Slurm time formats), --max-jobs-per-user,\n"
       "--max-cpus-per-user (0: none); --slurm-env no leaves SLURM_* out of its jobs.\n\n"
+      "Order within a queue: FIFO, with job priorities (--priority, --nice) first. --fair-share\n"
+      "makes it AWS Batch fair share: the share (--account, else the user) that uses least\n"
+      "relative to its weight goes next. Give the whole policy each time: --share-decay TIME\n"
+      "(half-life of past use; 0: only what runs now), --compute-reservation PCT (kept for\n"
+      "shares that run nothing), --share-weight ID=W (lower W gets more; ID may end in *).\n"
+      "--fifo turns fair share off.\n\n"
       "Examples:\n  drover queues create gpu --envs gpu-nodes --priority 10\n"
+      "  drover queues update batch --fair-share --share-decay 1-00:00:00 --share-weight lab-a=0.5\n"
       "  drover queues update gpu --max-time 2-00:00:00 --default-time 1:00:00 --max-jobs-per-user 4\n"
       "  drover queues update gpu --state DISABLED\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
@@ -315,8 +323,9 @@ int cmd_queues(const Global& g, const Args& args) {
     return args.empty() ? 2 : 0;
   }
   const std::string sub = args[0];
-  std::string name, envs, state, default_time, max_time, slurm_env;
-  int priority = 1, max_jobs = 0, max_cpus = 0;
+  std::string name, envs, state, default_time, max_time, slurm_env, share_decay;
+  int priority = 1, max_jobs = 0, max_cpus = 0, reservation = 0;
+  std::vector<std::string> weights;
   po::options_description desc("Options");
   desc.add_options()("name", po::value(&name), "queue name")("envs", po::value(&envs), "compute environments, in order")(
       "priority", po::value(&priority), "0-1000, higher first")("state", po::value(&state), "ENABLED or DISABLED")(
@@ -325,6 +334,11 @@ int cmd_queues(const Global& g, const Args& args) {
       "max-jobs-per-user", po::value(&max_jobs), "running jobs per user at once")(
       "max-cpus-per-user", po::value(&max_cpus), "vCPUs in use per user at once")(
       "slurm-env", po::value(&slurm_env), "yes or no: SLURM_* variables in its jobs")(
+      "fair-share", "order jobs by fair share between shares (accounts, else users)")(
+      "fifo", "no fair share: priority, then FIFO")(
+      "share-decay", po::value(&share_decay), "fair share: half-life of past use, e.g. 7-00:00:00 (0: none)")(
+      "compute-reservation", po::value(&reservation), "fair share: percent kept for shares running nothing")(
+      "share-weight", po::value(&weights), "fair share: ID=WEIGHT, lower gets more; repeatable")(
       "disabled", "create it DISABLED")("json", "JSON");
   po::positional_options_description pos;
   pos.add("name", 1);
@@ -359,6 +373,27 @@ int cmd_queues(const Global& g, const Args& args) {
   if (!slurm_env.empty()) {
     if (slurm_env != "yes" && slurm_env != "no") return fail("queues " + sub, "--slurm-env: give yes or no");
     a["slurmEnvironment"] = slurm_env == "yes";
+  }
+  const bool fair = p.vm.count("fair-share") || !share_decay.empty() || p.vm.count("compute-reservation") ||
+                    !weights.empty();
+  if (fair && p.vm.count("fifo")) return fail("queues " + sub, "give --fair-share or --fifo, not both");
+  if (p.vm.count("fifo")) a["fairsharePolicy"] = nullptr;
+  if (fair) {
+    Json policy = {{"computeReservation", reservation}, {"shareDistribution", Json::array()}};
+    if (!share_decay.empty()) {
+      auto t = parse_time_limit(share_decay);
+      if (!t) return fail("queues " + sub, "--share-decay: " + t.message());
+      policy["shareDecaySeconds"] = *t;
+    }
+    for (const auto& w : weights) {
+      const auto eq = w.find('=');
+      char* end = nullptr;
+      const double v = eq == std::string::npos ? 0 : std::strtod(w.c_str() + eq + 1, &end);
+      if (eq == std::string::npos || eq == 0 || !end || *end != '\0' || end == w.c_str() + eq + 1)
+        return fail("queues " + sub, "--share-weight " + w + ": expected ID=WEIGHT, e.g. lab-a=0.5");
+      policy["shareDistribution"].push_back({{"shareIdentifier", w.substr(0, eq)}, {"weightFactor", v}});
+    }
+    a["fairsharePolicy"] = policy;
   }
   auto r = c->call(sub == "create" ? "CreateJobQueue" : "UpdateJobQueue", a);
   if (!r) return fail("queues " + sub, r.message());

@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -91,10 +92,12 @@ int cmd_jobs(const Global& g, const Args& args) {
       "queue,p", po::value(&queue), "only this queue")("me", "only my jobs")(
       "all,a", "include finished jobs still held in memory")(
       "start", "show when waiting jobs are expected to start (from backfill; N/A when unknown)")(
+      "priority", "show each job's priority and where it comes from (priority, nice, fair share)")(
       "json", "JSON (jobSummaryList)");
   po::variables_map vm;
   if (!parse("Usage: drover jobs [options]\n\nQueued and running jobs, like squeue.\n\n"
-             "Examples:\n  drover jobs\n  drover jobs -u alice -t RUNNING\n  drover jobs --start\n  drover jobs --json\n",
+             "Examples:\n  drover jobs\n  drover jobs -u alice -t RUNNING\n  drover jobs --start\n"
+             "  drover jobs --priority -t RUNNABLE\n  drover jobs --json\n",
              desc, args, vm))
     return 0;
   Json a = Json::object();
@@ -117,8 +120,13 @@ int cmd_jobs(const Global& g, const Args& args) {
     return 0;
   }
   const bool with_start = vm.count("start");
+  const bool with_priority = vm.count("priority");
   std::vector<std::string> header = {"JOBID", "NAME", "USER", "QUEUE", "STATE", "TIME", "CPUS"};
   if (with_start) header.push_back("START");
+  if (with_priority) {
+    header.push_back("PRIORITY");
+    header.push_back("FROM");
+  }
   header.push_back("NODE (REASON)");
   Table t(header);
   for (const auto& j : (*r)["jobSummaryList"]) {
@@ -151,6 +159,19 @@ int cmd_jobs(const Global& g, const Args& args) {
       row.push_back(state == "RUNNING" || state == "STARTING" ? format_time(num(j, "startedAt"))
                     : j.contains("estimatedStartAt")          ? format_time(num(j, "estimatedStartAt"))
                                                               : "N/A");
+    if (with_priority) {
+      row.push_back(std::to_string(num(j, "priority")));
+      std::string from;
+      if (num(j, "schedulingPriority")) from = "priority " + std::to_string(num(j, "schedulingPriority"));
+      if (num(j, "nice")) from += (from.empty() ? "" : ", ") + std::string("nice ") + std::to_string(num(j, "nice"));
+      if (j.contains("shareWeight")) {
+        std::ostringstream w;
+        w << j["shareWeight"].get<double>();
+        from += (from.empty() ? "" : ", ") + std::string("fair share ") + str(j, "shareIdentifier") +
+                " (weight " + w.str() + ")";
+      }
+      row.push_back(from.empty() ? "FIFO" : from);
+    }
     row.push_back(where);
     t.add(std::move(row));
   }
@@ -343,16 +364,20 @@ int cmd_requeue(const Global& g, const Args& args) {
 
 int cmd_update(const Global& g, const Args& args) {
   std::string id, time, queue, mem;
-  int cpus = 0, gpus = 0;
+  int cpus = 0, gpus = 0, priority = 0, nice = 0;
   po::options_description desc("Options");
   desc.add_options()("job", po::value(&id), "job id")("time,t", po::value(&time), "new time limit")(
+      "priority", po::value(&priority), "0-9999, higher first (raising it takes root or the admin)")(
+      "nice", po::value(&nice), "-10000..10000, higher waits longer (lowering it takes root or the admin)")(
       "queue,p", po::value(&queue), "move to this queue")("cpus,c", po::value(&cpus), "vCPUs")(
       "mem", po::value(&mem), "memory, e.g. 4G")("gpus,G", po::value(&gpus), "GPUs")("json", "print the job as JSON");
   po::positional_options_description pos;
   pos.add("job", 1);
   po::variables_map vm;
-  if (!parse("Usage: drover update JOB [-t TIME] [-p QUEUE] [-c CPUS] [--mem MEM] [--gpus N]\n\n"
-             "Change a job that has not started yet.\n\nExample:\n  drover update 42 -t 4:00:00 -p long\n",
+  if (!parse("Usage: drover update JOB [-t TIME] [-p QUEUE] [-c CPUS] [--mem MEM] [--gpus N]\n"
+             "                        [--priority N] [--nice N]\n\n"
+             "Change a job that has not started yet.\n\nExamples:\n  drover update 42 -t 4:00:00 -p long\n"
+             "  drover update 42 --nice 500\n",
              desc, args, vm, &pos))
     return 0;
   if (id.empty()) return fail("update", "which job? e.g. drover update 42 -t 1:00:00");
@@ -372,7 +397,9 @@ int cmd_update(const Global& g, const Args& args) {
   }
   if (vm.count("gpus")) rr.push_back({{"type", "GPU"}, {"value", std::to_string(gpus)}});
   if (!rr.empty()) a["resourceRequirements"] = rr;
-  if (a.size() == 1) return fail("update", "nothing to change: give -t, -p, -c, --mem or --gpus");
+  if (vm.count("priority")) a["schedulingPriority"] = priority;
+  if (vm.count("nice")) a["nice"] = nice;
+  if (a.size() == 1) return fail("update", "nothing to change: give -t, -p, -c, --mem, --gpus, --priority or --nice");
   auto c = connect(g.socket);
   if (!c) return fail("update", c.message());
   auto r = c->call("UpdateJob", a);

@@ -212,6 +212,9 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (o.open_mode) req["openMode"] = *o.open_mode;
   if (o.no_slurm_env) req["slurmEnvironment"] = false;
   if (o.hold) req["held"] = true;
+  if (o.priority) req["schedulingPriority"] = *o.priority == "TOP" ? kMaxSchedulingPriority : std::stoi(*o.priority);
+  if (o.nice) req["nice"] = *o.nice;
+  if (o.account) req["account"] = *o.account;
   if (o.array) {
     Json ranges = Json::array();
     for (const auto& r : o.array->ranges) ranges.push_back({r.first, r.last, r.step});

@@ -106,7 +106,12 @@ Status ClusterState::on(const DefinitionDeregistered& e) {
 }
 
 Status ClusterState::on(const QueueSaved& e) {
-  queues_[e.queue.name] = e.queue;
+  auto it = queues_.find(e.queue.name);
+  JobQueue q = e.queue;
+  // A queue's fair-share history is the cluster's, not the request's.
+  if (it != queues_.end() && q.usage.empty()) q.usage = std::move(it->second.usage);
+  if (!q.fair_share.enabled) q.usage.clear();
+  queues_[e.queue.name] = std::move(q);
   dirty_.queues.insert(e.queue.name);
   return {};
 }
@@ -227,7 +232,34 @@ void ClusterState::set_state(Job& job, JobState state) {
   dirty_.jobs.insert(job.id);
 }
 
+void ClusterState::count_priority(const Job& job, int sign) {
+  if (job.effective_priority() == 0) return;
+  auto& n = prioritized_[job.queue];
+  n = sign > 0 ? n + 1 : (n > 0 ? n - 1 : 0);
+}
+
+std::size_t ClusterState::prioritized(const std::string& queue) const {
+  auto it = prioritized_.find(queue);
+  return it == prioritized_.end() ? 0 : it->second;
+}
+
+// Fair share: what an attempt used counts against its share, decaying.
+void ClusterState::charge_share(const Job& job, const Attempt& a) {
+  auto it = queues_.find(job.queue);
+  if (it == queues_.end() || !it->second.fair_share.enabled ||
+      it->second.fair_share.share_decay_seconds <= 0 || a.started_at <= 0)
+    return;
+  JobQueue& q = it->second;
+  ShareUsage& u = q.usage[job.share_name()];
+  const std::int64_t at = std::max(a.stopped_at, u.at);
+  u.vcpu_seconds = u.as_of(at, q.fair_share.share_decay_seconds) +
+                   static_cast<double>(a.cpus.size()) * static_cast<double>(std::max<std::int64_t>(0, a.stopped_at - a.started_at)) / 1000.0;
+  u.at = at;
+  dirty_.queues.insert(q.name);
+}
+
 void ClusterState::finish(Job& job, JobState state, std::string reason, std::int64_t at) {
+  if (!is_terminal(job.state)) count_priority(job, -1);
   if (job.array && !job.array->pending.empty()) {
     // Tasks that never started end with their array (cancel, failed dependency).
     const std::int64_t n = job.array->pending.count();
@@ -246,6 +278,7 @@ Status ClusterState::on(const JobSubmitted& e) {
   Job& job = jobs_.emplace(e.job.id, e.job).first->second;
   next_job_id_ = std::max(next_job_id_, job.id + 1);
   job.state = JobState::Submitted;
+  count_priority(job, +1);
   for (const auto& d : job.depends_on) {
     const Job* dep = this->job(d.job_id);
     if (dep && !is_terminal(dep->state)) dependents_[d.job_id].push_back(job.id);
@@ -364,6 +397,7 @@ Status ClusterState::on(const JobDispatched& e) {
     next_job_id_ = std::max(next_job_id_, e.task_id + 1);
     dirty_.jobs.insert(parent.id);
     job = &jobs_.emplace(e.task_id, std::move(task)).first->second;
+    count_priority(*job, +1);
   }
   Attempt a;
   a.node = e.node;
@@ -442,6 +476,7 @@ Status ClusterState::on(const JobExited& e) {
   a.exit_code = e.exit_code;
   a.signal = e.signal;
   a.reason = e.reason;
+  charge_share(*job, a);
   const bool ok = e.exit_code && *e.exit_code == 0 && e.signal == 0 && e.reason.empty();
   if (job->terminate_requested) {
     a.status_reason = job->terminate_reason;
@@ -592,11 +627,15 @@ Status ClusterState::on(const JobUpdated& e) {
                       std::string("it is ") + to_string(job->state) + "; only waiting jobs can change");
   if (e.timeout_seconds) job->timeout_seconds = *e.timeout_seconds;
   if (e.request) job->request = *e.request;
+  count_priority(*job, -1);
+  if (e.priority) job->priority = *e.priority;
+  if (e.nice) job->nice = *e.nice;
   if (e.queue && *e.queue != job->queue) {
     const bool runnable = runnable_[job->queue].erase(job->id) > 0;
     job->queue = *e.queue;
     if (runnable) runnable_[job->queue].insert(job->id);
   }
+  count_priority(*job, +1);
   dirty_.jobs.insert(job->id);
   return {};
 }
@@ -706,6 +745,9 @@ void ClusterState::restore(Job j) {
 }
 
 void ClusterState::finish_restore() {
+  prioritized_.clear();
+  for (const auto& [id, job] : jobs_)
+    if (!is_terminal(job.state)) count_priority(job, +1);
   runnable_.clear();
   active_.clear();
   dependents_.clear();

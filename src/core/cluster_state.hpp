@@ -60,6 +60,9 @@ class ClusterState {
   // RUNNABLE jobs of a queue in the order they are considered (FIFO by id).
   const std::set<std::int64_t>& runnable(const std::string& queue) const;
   std::size_t runnable_count() const;
+  // How many unfinished jobs of the queue have a priority or nice other than 0
+  // (an upper bound of those waiting): when none, the queue is plain FIFO.
+  std::size_t prioritized(const std::string& queue) const;
   // Ids of STARTING and RUNNING jobs: what holds nodes now.
   const std::set<std::int64_t>& active_jobs() const { return active_; }
 
@@ -123,6 +126,9 @@ class ClusterState {
   std::int64_t next_job_id_ = 1;
   DirtySet dirty_;
   std::set<std::int64_t> touched_arrays_;  // parents whose tasks changed state
+  std::map<std::string, std::size_t> prioritized_;
+  void count_priority(const Job& job, int sign);
+  void charge_share(const Job& job, const Attempt& a);
 };
 
 // Why an attempt that ended is or is not retried, per the job's retry strategy.

@@ -69,6 +69,8 @@ struct JobUpdated {
   std::optional<std::int64_t> timeout_seconds;
   std::optional<std::string> queue;
   std::optional<Resources> request;
+  std::optional<int> priority;
+  std::optional<int> nice;
 };
 struct JobPendingReasonSet {
   std::int64_t id = 0;

@@ -97,6 +97,14 @@ struct Job {
   std::string stderr_path;  // empty: same file as stdout
   bool append_output = false;  // --open-mode=append
   bool slurm_env = true;       // set the SLURM_* compatibility variables
+  // Order within the queue: higher priority - nice first, then FIFO. priority is
+  // AWS Batch's schedulingPriority (0..9999; sbatch --priority); nice is
+  // sbatch's --nice (negative only for root or the admin).
+  int priority = 0;
+  int nice = 0;
+  // Fair-share queues: whose share the job uses (AWS shareIdentifier, else the
+  // sbatch --account; empty: the owner's user name).
+  InternedText share;
   KeyValues parameters;
   KeyValues tags;
   bool terminate_requested = false;
@@ -112,6 +120,8 @@ struct Job {
   InternedText pending_reason;
   std::int64_t estimated_start = 0;
 
+  std::int64_t effective_priority() const { return static_cast<std::int64_t>(priority) - nice; }
+  std::string share_name() const { return share.empty() ? user : share.str(); }
   const Attempt* current_attempt() const {
     return attempts.empty() ? nullptr : &attempts.back();
   }

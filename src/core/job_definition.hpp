@@ -42,6 +42,7 @@ struct JobDefinition {
   Resources resources;
   RetryStrategy retry;
   std::int64_t timeout_seconds = 0;  // 0: none
+  int scheduling_priority = 0;       // AWS schedulingPriority: 0..9999, higher first
   KeyValues tags;
   std::int64_t created_at = 0;       // epoch ms
   bool operator==(const JobDefinition&) const = default;

@@ -3,12 +3,39 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace drover {
 
 inline constexpr int kMaxEnvironmentsPerQueue = 3;
+
+// AWS Batch's fair-share scheduling policy (here part of its queue): jobs of
+// the share that uses least, relative to its weight, go first.
+struct ShareWeight {
+  std::string identifier;  // a share, or a prefix ending in '*'
+  double weight = 1.0;     // weightFactor: lower gets more (0.0001 .. 999.9999)
+  bool operator==(const ShareWeight&) const = default;
+};
+struct FairShare {
+  bool enabled = false;
+  // Past use counts with a half-life of this many seconds (0: only what runs now).
+  std::int64_t share_decay_seconds = 0;
+  // Percent: (reservation/100)^active_shares of the queue's vCPUs is kept for
+  // shares that have nothing running (AWS computeReservation, 0..99).
+  int compute_reservation = 0;
+  std::vector<ShareWeight> weights;
+  double weight_of(const std::string& share) const;
+  bool operator==(const FairShare&) const = default;
+};
+// A share's decayed past use in a queue: vCPU-seconds as of `at` (epoch ms).
+struct ShareUsage {
+  double vcpu_seconds = 0;
+  std::int64_t at = 0;
+  double as_of(std::int64_t now, std::int64_t half_life_s) const;
+  bool operator==(const ShareUsage&) const = default;
+};
 
 struct JobQueue {
   std::string name;
@@ -22,6 +49,8 @@ struct JobQueue {
   std::int64_t max_time_limit_s = 0;
   int max_jobs_per_user = 0;   // running at once; more wait with reason QuotaUser
   int max_vcpus_per_user = 0;  // in use at once
+  FairShare fair_share;
+  std::map<std::string, ShareUsage> usage;  // by share, fair-share queues only
   std::int64_t created_at = 0;
   bool operator==(const JobQueue&) const = default;
 };

@@ -53,6 +53,9 @@ Status validate_definition(const JobDefinition& d) {
   if (auto s = validate_resources("", d.resources); !s) return s;
   if (auto s = validate_retry("", d.retry); !s) return s;
   if (auto s = validate_timeout("", d.timeout_seconds); !s) return s;
+  if (d.scheduling_priority < 0 || d.scheduling_priority > kMaxSchedulingPriority)
+    return make_error("schedulingPriority", std::to_string(d.scheduling_priority) + " is outside 0.." +
+                                                std::to_string(kMaxSchedulingPriority));
   for (const auto& [k, v] : d.environment)
     if (k.empty() || k.find('=') != std::string::npos)
       return make_error("environment", "'" + k + "' is not a valid variable name");
@@ -85,6 +88,24 @@ Status validate_queue(const JobQueue& q, const ClusterState& state) {
   for (const auto& ce : q.compute_environments)
     if (!state.environment(ce))
       return make_error("computeEnvironmentOrder", "unknown compute environment '" + ce + "'");
+  const FairShare& f = q.fair_share;
+  if (f.share_decay_seconds < 0 || f.share_decay_seconds > 604800)
+    return make_error("fairsharePolicy.shareDecaySeconds",
+                      std::to_string(f.share_decay_seconds) + " is outside 0..604800 (one week)");
+  if (f.compute_reservation < 0 || f.compute_reservation > 99)
+    return make_error("fairsharePolicy.computeReservation",
+                      std::to_string(f.compute_reservation) + " is outside 0..99 (percent)");
+  if (f.weights.size() > 500) return make_error("fairsharePolicy.shareDistribution", "at most 500 entries");
+  for (const auto& w : f.weights) {
+    std::string id = w.identifier;
+    if (!id.empty() && id.back() == '*') id.pop_back();
+    if (!id.empty() || w.identifier != "*")
+      if (auto s = validate_name("fairsharePolicy.shareDistribution.shareIdentifier", id); !s) return s;
+    if (!(w.weight >= 0.0001 && w.weight <= 999.9999))
+      return make_error("fairsharePolicy.shareDistribution.weightFactor",
+                        "for '" + w.identifier + "': " + std::to_string(w.weight) +
+                            " is outside 0.0001..999.9999 (lower gets more)");
+  }
   return {};
 }
 
@@ -212,6 +233,7 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
     job.definition_revision = def->revision;
     job.request = def->resources;
     job.timeout_seconds = def->timeout_seconds;
+    job.priority = def->scheduling_priority;
     job.retry = def->retry;
     job.parameters = def->parameters;
     job.tags = def->tags;
@@ -263,6 +285,25 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   if (req.working_dir.empty() || req.working_dir[0] != '/')
     return make_error("workingDirectory", "'" + req.working_dir + "' must be an absolute path");
   job.working_dir = req.working_dir;
+  if (req.priority) {
+    if (*req.priority < 0 || *req.priority > kMaxSchedulingPriority)
+      return make_error("schedulingPriority", std::to_string(*req.priority) + " is out of range; give 0 to " +
+                                                  std::to_string(kMaxSchedulingPriority) + " (higher runs first)");
+    job.priority = *req.priority;
+  }
+  if (req.nice < -kMaxNice || req.nice > kMaxNice)
+    return make_error("nice", std::to_string(req.nice) + " is out of range; give -" + std::to_string(kMaxNice) +
+                                  " to " + std::to_string(kMaxNice) + " (higher waits longer)");
+  if (req.nice < 0 && !who.admin)
+    return make_error("nice", std::to_string(req.nice) +
+                                  ": only root or the admin may raise a job's priority with a negative nice");
+  job.nice = req.nice;
+  const std::string& share = !req.share_identifier.empty() ? req.share_identifier : req.account;
+  if (!share.empty()) {
+    if (auto s = validate_name(!req.share_identifier.empty() ? "shareIdentifier" : "account", share); !s)
+      return s.error();
+    job.share = share;
+  }
   if (!req.array.empty()) {
     auto indexes = ArrayIndexes::make(req.array);
     if (!indexes) return indexes.error();

@@ -40,6 +40,10 @@ struct JobRequest {
   // tasks run at once (0: no limit).
   std::vector<IndexRange> array;
   std::int64_t array_max_running = 0;
+  std::optional<int> priority;  // AWS schedulingPriorityOverride / sbatch --priority: 0..9999
+  int nice = 0;                 // sbatch --nice: -10000..10000; below 0 for root or the admin
+  std::string share_identifier; // AWS shareIdentifier (fair-share queues)
+  std::string account;          // sbatch --account: the share when no shareIdentifier
   std::string submit_options;  // JSON text: the options as asked, kept for drover show
   KeyValues tags;
 };
@@ -49,7 +53,11 @@ struct Submitter {
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
   std::string user;
+  bool admin = false;  // root or droverd's --admin-uid
 };
+
+inline constexpr int kMaxSchedulingPriority = 9999;
+inline constexpr int kMaxNice = 10000;
 
 struct NewJob {
   Job job;

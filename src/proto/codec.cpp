@@ -363,6 +363,9 @@ Json to_json(const Job& job) {
     if (a->max_running) p["maxRunning"] = a->max_running;
     j["arrayProperties"] = std::move(p);
   }
+  if (job.priority) j["schedulingPriority"] = job.priority;
+  if (job.nice) j["nice"] = job.nice;
+  if (!job.share.empty()) j["shareIdentifier"] = job.share.str();
   if (job.held) j["held"] = true;
   if (job.requeue_requested) j["requeueRequested"] = true;
   if (job.terminate_requested) {
@@ -396,8 +399,24 @@ Json to_json(const JobDefinition& d) {
   if (!d.parameters.empty()) j["parameters"] = to_json(d.parameters);
   if (!d.environment.empty()) j["environment"] = to_env_json(d.environment);
   if (d.timeout_seconds) j["timeout"] = {{"attemptDurationSeconds", d.timeout_seconds}};
+  if (d.scheduling_priority) j["schedulingPriority"] = d.scheduling_priority;
   if (!d.tags.empty()) j["tags"] = to_json(d.tags);
   return j;
+}
+
+// AWS Batch's SchedulingPolicy.fairsharePolicy, kept in the queue; null when
+// the queue is FIFO. shareUsage: each share's decayed past use (Drover's).
+Json fair_share_json(const JobQueue& q) {
+  const FairShare& f = q.fair_share;
+  if (!f.enabled) return nullptr;
+  Json dist = Json::array();
+  for (const auto& w : f.weights) dist.push_back({{"shareIdentifier", w.identifier}, {"weightFactor", w.weight}});
+  Json usage = Json::object();
+  for (const auto& [share, u] : q.usage) usage[share] = {{"vcpuSeconds", u.vcpu_seconds}, {"at", u.at}};
+  return {{"shareDecaySeconds", f.share_decay_seconds},
+          {"computeReservation", f.compute_reservation},
+          {"shareDistribution", std::move(dist)},
+          {"shareUsage", std::move(usage)}};
 }
 
 Json to_json(const JobQueue& q) {
@@ -414,6 +433,7 @@ Json to_json(const JobQueue& q) {
           {"maxTimeLimitSeconds", q.max_time_limit_s},
           {"maxJobsPerUser", q.max_jobs_per_user},
           {"maxVcpusPerUser", q.max_vcpus_per_user},
+          {"fairsharePolicy", fair_share_json(q)},
           {"createdAt", q.created_at}};
 }
 
@@ -551,6 +571,9 @@ Result<Job> job_from_json(const Json& j) {
     job.held = get_bool(j, "held");
     job.requeue_requested = get_bool(j, "requeueRequested");
     job.terminate_reason = get_string(j, "terminateReason");
+    job.priority = get_int32(j, "schedulingPriority");
+    job.nice = get_int32(j, "nice");
+    job.share = get_string(j, "shareIdentifier");
     if (const Json& ap = get_object(j, "arrayProperties"); !ap.empty()) {
       if (ap.contains("parentJobId")) {
         job.array_parent = parse_job_id(ap, "parentJobId");
@@ -608,6 +631,7 @@ Result<JobDefinition> definition_from_json(const Json& j) {
     d.tags = key_values(get_object(j, "tags"), "tags");
     if (j.contains("retryStrategy")) d.retry = retry(get_object(j, "retryStrategy"));
     d.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
+    d.scheduling_priority = get_int32(j, "schedulingPriority");
     d.created_at = get_int(j, "createdAt");
     return d;
   });
@@ -625,6 +649,29 @@ Result<JobQueue> queue_from_json(const Json& j) {
     q.max_time_limit_s = get_int(j, "maxTimeLimitSeconds");
     q.max_jobs_per_user = get_int32(j, "maxJobsPerUser");
     q.max_vcpus_per_user = get_int32(j, "maxVcpusPerUser");
+    if (auto fp = j.find("fairsharePolicy"); fp != j.end() && !fp->is_null()) {
+      if (!fp->is_object()) fail("fairsharePolicy", "expected an object, or null for FIFO");
+      q.fair_share.enabled = true;
+      q.fair_share.share_decay_seconds = get_int(*fp, "shareDecaySeconds");
+      q.fair_share.compute_reservation = get_int32(*fp, "computeReservation");
+      for (const auto& w : get_list(*fp, "shareDistribution")) {
+        ShareWeight sw;
+        sw.identifier = get_string(w, "shareIdentifier", true);
+        if (auto wf = w.find("weightFactor"); wf != w.end() && !wf->is_null()) {
+          if (!wf->is_number()) fail("weightFactor", "expected a number, e.g. 0.5");
+          sw.weight = wf->get<double>();
+        }
+        q.fair_share.weights.push_back(std::move(sw));
+      }
+      const Json& usage = get_object(*fp, "shareUsage");
+      for (auto u = usage.begin(); u != usage.end(); ++u) {
+        if (!u->is_object()) fail("shareUsage", "expected objects");
+        ShareUsage su;
+        if (u->contains("vcpuSeconds") && (*u)["vcpuSeconds"].is_number()) su.vcpu_seconds = (*u)["vcpuSeconds"].get<double>();
+        su.at = get_int(*u, "at");
+        q.usage[u.key()] = su;
+      }
+    }
     auto it = j.find("computeEnvironmentOrder");
     if (it != j.end() && !it->is_null()) {
       if (!it->is_array()) fail("computeEnvironmentOrder", "expected a list");
@@ -760,6 +807,12 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     r.append_output = mode == "append";
     r.slurm_env = get_bool(j, "slurmEnvironment", true);
     r.held = get_bool(j, "held");
+    // AWS: schedulingPriorityOverride; also accepted as schedulingPriority.
+    for (const char* k : {"schedulingPriorityOverride", "schedulingPriority"})
+      if (j.contains(k) && !j[k].is_null()) r.priority = get_int32(j, k);
+    r.nice = get_int32(j, "nice");
+    r.share_identifier = get_string(j, "shareIdentifier");
+    r.account = get_string(j, "account");
     if (const Json& ap = get_object(j, "arrayProperties"); !ap.empty()) {
       // AWS Batch: {"size": N} runs indexes 0..N-1. Drover also takes Slurm's
       // ranges, [[first, last, step], ...], and a throttle.

@@ -1,9 +1,12 @@
 #include "sched/scheduler.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <queue>
 #include <map>
 #include <climits>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -169,6 +172,112 @@ struct Env {
   bool any_usable = false;
 };
 
+// The order a queue's runnable jobs are considered in, when it is not plain
+// FIFO: higher priority - nice first, then FIFO; with fair share, the share
+// that uses least relative to its weight goes next (recomputed after every
+// start), each share's jobs in priority order. Costs O(n log n) per pass.
+class QueueOrder {
+ public:
+  QueueOrder(const ClusterState& state, const JobQueue& q, std::int64_t now) : state_(state), q_(q) {
+    const bool fair = q.fair_share.enabled;
+    std::map<std::string, std::size_t> index;
+    auto group_of = [&](const std::string& share) -> Group& {
+      auto [it, added] = index.emplace(share, groups_.size());
+      if (added) {
+        Group g;
+        g.weight = fair ? q.fair_share.weight_of(share) : 1.0;
+        if (fair)
+          if (auto u = q.usage.find(share); u != q.usage.end())
+            g.past = u->second.as_of(now, q.fair_share.share_decay_seconds) /
+                     static_cast<double>(std::max<std::int64_t>(1, q.fair_share.share_decay_seconds));
+        groups_.push_back(std::move(g));
+      }
+      return groups_[it->second];
+    };
+    for (const auto id : state.runnable(q.name)) {
+      const Job* j = state.job(id);
+      if (j) group_of(fair ? j->share_name() : std::string()).ids.emplace_back(-j->effective_priority(), id);
+    }
+    if (fair)
+      for (const auto id : state.active_jobs()) {
+        const Job* j = state.job(id);
+        if (!j || j->queue != q.name || !j->current_attempt()) continue;
+        const int v = static_cast<int>(j->current_attempt()->cpus.size());
+        group_of(j->share_name()).running += v;
+        used_ += v;
+      }
+    for (auto& g : groups_) {
+      std::sort(g.ids.begin(), g.ids.end());  // highest priority first, then oldest
+      active_ += g.running > 0;
+    }
+    for (std::size_t i = 0; i < groups_.size(); ++i)
+      if (!groups_[i].ids.empty()) push(i);
+  }
+  // The next job's id, or -1.
+  std::int64_t next() {
+    if (current_ != kNone) {
+      Group& g = groups_[current_];
+      if (++g.pos < g.ids.size()) push(current_);
+      current_ = kNone;
+    }
+    if (heap_.empty()) return -1;
+    current_ = heap_.top().group;
+    heap_.pop();
+    const Group& g = groups_[current_];
+    return g.ids[g.pos].second;
+  }
+  // The job last returned started (a task of it, for arrays) with `vcpus`.
+  void started(int vcpus) {
+    if (current_ == kNone) return;
+    Group& g = groups_[current_];
+    active_ += g.running == 0;
+    g.running += vcpus;
+    used_ += vcpus;
+  }
+  // computeReservation: a share that already runs something may not take the
+  // part of the queue's capacity kept for shares that run nothing.
+  bool reservation_allows(int vcpus, int capacity) const {
+    const int pct = q_.fair_share.compute_reservation;
+    if (!q_.fair_share.enabled || pct <= 0 || current_ == kNone || groups_[current_].running == 0) return true;
+    const double kept = std::pow(pct / 100.0, active_) * capacity;
+    return used_ + vcpus <= capacity - kept;
+  }
+
+ private:
+  struct Group {
+    std::vector<std::pair<std::int64_t, std::int64_t>> ids;  // (-priority, id)
+    std::size_t pos = 0;
+    double weight = 1.0;
+    double past = 0;  // decayed past use, in vCPUs over the decay period
+    int running = 0;  // vCPUs on nodes now
+    double load() const { return weight * (running + past); }
+  };
+  struct Entry {
+    double load;
+    std::int64_t priority;
+    std::int64_t id;
+    std::size_t group;
+    // std::priority_queue pops the largest: the largest is the least loaded,
+    // then the highest priority, then the oldest.
+    bool operator<(const Entry& o) const {
+      if (load != o.load) return load > o.load;
+      if (priority != o.priority) return priority < o.priority;
+      return id > o.id;
+    }
+  };
+  void push(std::size_t i) {
+    const Group& g = groups_[i];
+    heap_.push({g.load(), -g.ids[g.pos].first, g.ids[g.pos].second, i});
+  }
+  const ClusterState& state_;
+  const JobQueue& q_;
+  std::vector<Group> groups_;
+  std::priority_queue<Entry> heap_;
+  std::size_t current_ = kNone;
+  int used_ = 0;
+  int active_ = 0;
+};
+
 class Pass {
  public:
   Pass(const ClusterState& state, std::int64_t now, const Policy& policy)
@@ -188,6 +297,8 @@ class Pass {
             std::int64_t array_index);
   Profile& profile(std::size_t s);
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
+  // PUs of the usable nodes of these environments (each capped by its maxvCpus).
+  int queue_capacity(const std::vector<std::size_t>& envs) const;
   void note(const Job& job, const char* reason, std::int64_t estimate = 0) {
     if (estimate != job.estimated_start || job.pending_reason != reason)
       out_.reasons.push_back({job.id, reason, estimate});
@@ -322,6 +433,19 @@ Profile& Pass::profile(std::size_t si) {
   return profiles_.back();
 }
 
+int Pass::queue_capacity(const std::vector<std::size_t>& envs) const {
+  int total = 0;
+  for (std::size_t e : envs) {
+    const Env& env = envs_[e];
+    if (!env.env->enabled) continue;
+    int n = 0;
+    for (std::size_t si : env.slots)
+      if (slots_[si].usable) n += slots_[si].node->pus_total();
+    total += env.env->max_vcpus > 0 ? std::min(n, env.env->max_vcpus) : n;
+  }
+  return total;
+}
+
 std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs) {
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t duration = limit_ms(job);
@@ -360,7 +484,6 @@ PassResult Pass::run() {
 
   const Backfill mode = policy_.backfill;
   const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
-  const std::int64_t first = policy_.first_job_id;
   std::size_t reserved_count = 0;
 
   // Per-user quotas of each queue: jobs and vCPUs in use now, counted once.
@@ -402,21 +525,29 @@ PassResult Pass::run() {
                                          : "Resources";
 
     const auto& runnable = state_.runnable(q->name);
-    auto it = reservations ? runnable.begin() : runnable.lower_bound(first);
+    // Plain FIFO queues walk the runnable set by id (and an incremental pass
+    // starts at first_job_id); queues with priorities or fair share get an order
+    // made for this pass, and every job is looked at.
+    std::optional<QueueOrder> order;
+    if (q->fair_share.enabled || state_.prioritized(q->name) > 0) order.emplace(state_, *q, now_);
+    const std::int64_t first = order ? 0 : this->policy_.first_job_id;
+    auto it = reservations || order ? runnable.begin() : runnable.lower_bound(first);
     // Strict FIFO, incremental pass: an older job still waiting blocks the rest.
     bool queue_blocked = mode == Backfill::None && first > 0 && !runnable.empty() &&
                          *runnable.begin() < first;
     bool queue_reserved = false;
     std::size_t blocked = 0;
-    while (it != runnable.end()) {
+    int capacity = -1;  // vCPUs of the queue's environments, for computeReservation
+    auto next_id = [&]() -> std::int64_t {
+      if (order) return order->next();
       // EASY, incremental: older jobs cannot start now; once the first of them
       // has had its reservation made (or found impossible), the rest are skipped
       // unlooked at, so the pass costs O(new jobs) however deep the queue.
-      if (*it < first && mode == Backfill::Easy && (queue_reserved || blocked > 0)) {
+      if (it != runnable.end() && *it < first && mode == Backfill::Easy && (queue_reserved || blocked > 0))
         it = runnable.lower_bound(first);
-        continue;
-      }
-      const std::int64_t id = *it++;
+      return it == runnable.end() ? -1 : *it++;
+    };
+    for (std::int64_t id = next_id(); id >= 0; id = next_id()) {
       const Job* job = state_.job(id);
       if (!job) continue;
       if ((policy_.max_blocked_scan && blocked >= policy_.max_blocked_scan) || queue_blocked) {
@@ -455,6 +586,14 @@ PassResult Pass::run() {
           done = true;
           break;
         }
+        if (order && q->fair_share.compute_reservation > 0) {
+          if (capacity < 0) capacity = queue_capacity(envs);
+          if (!order->reservation_allows(job->request.vcpus, capacity)) {
+            note(*job, "ComputeReservation");
+            done = true;
+            break;
+          }
+        }
         // Jobs older than first_job_id did not fit at the last pass and still do not.
         if (id >= first && try_start(*job, envs, arr ? arr->indexes.index_at(pos) : -1)) {
           if (any_quota) {
@@ -463,6 +602,7 @@ PassResult Pass::run() {
             u.vcpus += job->request.vcpus;
           }
           if (parent) ++started_[parent->id];
+          if (order) order->started(job->request.vcpus);
           if (!arr) done = true;
           else pos = arr->pending.next(pos + 1);
           continue;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/job_request.hpp"
 #include "core/resources.hpp"
 #include "core/units.hpp"
 #include "script/begin_time.hpp"
@@ -370,8 +371,8 @@ Status set_nice(SubmitOptions& o, std::string_view v, OptionContext& c) {
   }
   const bool negative = !v.empty() && v[0] == '-';
   const std::string_view digits = !v.empty() && (v[0] == '-' || v[0] == '+') ? v.substr(1) : v;
-  const auto n = parse_uint(digits, 2147483645);
-  if (!n) return Error{"expected a whole number from -2147483645 to 2147483645"};
+  const auto n = parse_uint(digits, kMaxNice);
+  if (!n) return Error{"expected a whole number from -10000 to 10000 (higher waits longer)"};
   o.nice = static_cast<int>(negative ? -*n : *n);
   return {};
 }
@@ -381,8 +382,8 @@ Status set_priority(SubmitOptions& o, std::string_view v, OptionContext&) {
     o.priority = "TOP";
     return {};
   }
-  const auto n = parse_uint(v, 4294967294);
-  if (!n) return Error{"expected a whole number or TOP"};
+  const auto n = parse_uint(v, kMaxSchedulingPriority);
+  if (!n) return Error{"expected a whole number from 0 to 9999 (higher runs first), or TOP"};
   o.priority = std::to_string(*n);
   return {};
 }
@@ -414,7 +415,7 @@ constexpr std::string_view kNoEquivalent = "Drover has no equivalent yet";
 
 // Kept in sbatch's man-page order (alphabetical by long name), Drover's own at the end.
 const OptionSpec kOptions[] = {
-    {"account", 'A', Required, RecordedOnly, "account", "account to charge", "accounting comes later",
+    {"account", 'A', Required, Honoured, "account", "account whose fair share the job uses", "",
      &set_text<&O::account>},
     {"acctg-freq", 0, Required, NotSupportedYet, "acctg-freq", "", kNoEquivalent, nullptr},
     {"array", 'a', Required, Honoured, "array", "array job: 0-15, 1,3,5-9, 0-99:10, 1-1000%50 (at most 50 at once)",
@@ -503,8 +504,8 @@ const OptionSpec kOptions[] = {
      &set_memory<&O::mem_per_gpu_mib>},
     {"mincpus", 0, Required, NotSupportedYet, "mincpus", "", "use --cpus-per-task", nullptr},
     {"network", 0, Required, NotSupportedYet, "network", "", kNoEquivalent, nullptr},
-    {"nice", 0, Optional, RecordedOnly, "nice", "lower the job's priority: --nice[=N]",
-     "priorities come with the scheduler work", &set_nice},
+    {"nice", 0, Optional, Honoured, "nice", "lower the job's priority: --nice[=N] (default 100)", "",
+     &set_nice},
     {"no-kill", 'k', Optional, NotSupportedYet, "no-kill", "", "a lost node fails the job", nullptr},
     {"no-requeue", 0, None, RecordedOnly, "requeue", "never requeue", "jobs are not requeued yet",
      &set_no_requeue},
@@ -534,8 +535,8 @@ const OptionSpec kOptions[] = {
      "queues, first that can run the job (default: the cluster's default queue)", "", &set_partition},
     {"power", 0, Required, NotSupportedYet, "power", "", kNoEquivalent, nullptr},
     {"prefer", 0, Required, NotSupportedYet, "prefer", "", "node features are not matched yet", nullptr},
-    {"priority", 0, Required, RecordedOnly, "priority", "priority: a number or TOP",
-     "priorities come with the scheduler work", &set_priority},
+    {"priority", 0, Required, Honoured, "priority", "priority 0-9999 (higher first), or TOP (9999)", "",
+     &set_priority},
     {"profile", 0, Required, NotSupportedYet, "profile", "", kNoEquivalent, nullptr},
     {"propagate", 0, Optional, NotSupportedYet, "propagate", "", "limits are the cgroup's", nullptr},
     {"qos", 'q', Required, RecordedOnly, "qos", "quality of service", "QOS limits come later",

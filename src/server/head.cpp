@@ -134,6 +134,10 @@ Json job_summary(const Job& j) {
     s["container"] = std::move(c);
   }
   s["attempts"] = j.attempts.size();
+  if (j.priority) s["schedulingPriority"] = j.priority;
+  if (j.nice) s["nice"] = j.nice;
+  s["priority"] = j.effective_priority();
+  s["shareIdentifier"] = j.share_name();
   if (j.array_parent)
     s["arrayProperties"] = {{"index", j.array_index}, {"parentJobId", std::to_string(j.array_parent)}};
   if (const ArrayInfo* a = j.array.get()) {
@@ -407,7 +411,7 @@ Result<Json> Head::op_submit(const Caller& c, const Json& args) {
   auto req = proto::job_request_from_json(args);
   if (!req) return req.error();
   if (auto s = resolve_forgotten_dependencies(*req); !s) return s.error();
-  const Submitter who{c.uid, c.gid, user_name(c.uid)};
+  const Submitter who{c.uid, c.gid, user_name(c.uid), c.admin};
   const auto id = state_.next_job_id();
   auto made = make_job(*req, who, state_, config_.default_queue, id, transport::epoch_ms());
   if (!made) return made.error();
@@ -510,7 +514,12 @@ Result<Json> Head::op_list_jobs(const Caller& c, const Json& args) {
   }
   std::sort(sel.begin(), sel.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
   Json list = Json::array();
-  for (const Job* j : sel) list.push_back(job_summary(*j));
+  for (const Job* j : sel) {
+    Json summary = job_summary(*j);
+    if (const JobQueue* q = state_.queue(j->queue); q && q->fair_share.enabled)
+      summary["shareWeight"] = q->fair_share.weight_of(j->share_name());
+    list.push_back(std::move(summary));
+  }
   return Json{{"jobSummaryList", std::move(list)}};
 }
 
@@ -719,6 +728,26 @@ Result<Json> Head::op_update(const Caller& c, const Json& args) {
     if (t < 0 || t > kMaxTimeoutSeconds) return make_error("timeout.attemptDurationSeconds", "out of range");
     u.timeout_seconds = t;
   }
+  // Priority: the owner may lower it; raising it (or a negative nice) takes root or the admin.
+  for (const char* k : {"schedulingPriority", "priority"}) {
+    auto it = args.find(k);
+    if (it == args.end()) continue;
+    if (!it->is_number_integer()) return make_error(k, "expected a whole number from 0 to 9999");
+    const auto p = it->get<std::int64_t>();
+    if (p < 0 || p > kMaxSchedulingPriority) return make_error(k, std::to_string(p) + " is outside 0..9999");
+    if (p > job.priority && !c.admin)
+      return make_error(k, "only root or the admin may raise a job's priority (it is " +
+                               std::to_string(job.priority) + "); you may lower it, or use --nice");
+    u.priority = static_cast<int>(p);
+  }
+  if (auto it = args.find("nice"); it != args.end()) {
+    if (!it->is_number_integer()) return make_error("nice", "expected a whole number");
+    const auto n = it->get<std::int64_t>();
+    if (n < -kMaxNice || n > kMaxNice) return make_error("nice", std::to_string(n) + " is outside -10000..10000");
+    if (n < job.nice && !c.admin)
+      return make_error("nice", "only root or the admin may lower a job's nice (it is " + std::to_string(job.nice) + ")");
+    u.nice = static_cast<int>(n);
+  }
   const JobQueue* q = state_.queue(queue_name);
   const std::int64_t t = u.timeout_seconds.value_or(job.timeout_seconds);
   if (q && q->max_time_limit_s > 0 && t > q->max_time_limit_s)
@@ -895,6 +924,14 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
                           "defaultTimeLimitSeconds", "maxTimeLimitSeconds", "maxJobsPerUser",
                           "maxVcpusPerUser"})
       if (args.contains(k)) a[k] = args[k];
+    // A new fair-share policy keeps the shares' past use.
+    if (args.contains("fairsharePolicy")) {
+      const Json usage = a["fairsharePolicy"].is_object() ? a["fairsharePolicy"].value("shareUsage", Json::object())
+                                                         : Json::object();
+      a["fairsharePolicy"] = args["fairsharePolicy"];
+      if (a["fairsharePolicy"].is_object() && !a["fairsharePolicy"].contains("shareUsage"))
+        a["fairsharePolicy"]["shareUsage"] = usage;
+    }
     auto parsed = proto::queue_from_json(a);
     if (!parsed) return parsed.error();
     q = *parsed;

@@ -1,0 +1,31 @@
+#include "core/job_queue.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace drover {
+
+double FairShare::weight_of(const std::string& share) const {
+  // An exact entry wins over a prefix; the longest prefix wins among prefixes.
+  double best = 1.0;
+  std::size_t best_len = 0;
+  for (const auto& w : weights) {
+    if (w.identifier == share) return w.weight;
+    if (!w.identifier.empty() && w.identifier.back() == '*') {
+      const std::size_t n = w.identifier.size() - 1;
+      if (share.compare(0, n, w.identifier, 0, n) == 0 && n + 1 > best_len) {
+        best = w.weight;
+        best_len = n + 1;
+      }
+    }
+  }
+  return best;
+}
+
+double ShareUsage::as_of(std::int64_t now, std::int64_t half_life_s) const {
+  if (half_life_s <= 0 || vcpu_seconds <= 0) return 0;
+  const double dt = static_cast<double>(std::max<std::int64_t>(0, now - at)) / 1000.0;
+  return vcpu_seconds * std::exp2(-dt / static_cast<double>(half_life_s));
+}
+
+}  // namespace drover
