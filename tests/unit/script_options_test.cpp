@@ -206,7 +206,9 @@ TEST(ApplyOption, ErrorsSayWhereWhatAndWhy) {
            {{"--begin=someday"}, "command line: --begin=someday: unexpected 'someday'"},
            {{"--signal=USR9"}, "command line: --signal=USR9: 'USR9' is not a signal"},
            {{"-p", "a,,b"}, "command line: --partition=a,,b: expected queue names"},
-           {{"--priority=-1"}, "command line: --priority=-1: expected a whole number or TOP"},
+           {{"--priority=-1"}, "command line: --priority=-1: expected a whole number from 0 to 9999 (higher runs first), or TOP"},
+           {{"--priority=10000"}, "command line: --priority=10000: expected a whole number from 0 to 9999"},
+           {{"--nice=20000"}, "command line: --nice=20000: expected a whole number from -10000 to 10000"},
        }) {
     const std::string m = error_of(c.args);
     EXPECT_EQ(m.rfind(c.message, 0), 0u) << "got:  " << m << "\nwant: " << c.message;
