@@ -231,8 +231,12 @@ TEST(ScheduleFairShare, PastUseDecays) {
   c.submit(job(2, 0, 0, "alpha"));
   c.submit(job(3, 0, 0, "beta"));
   EXPECT_EQ(started(schedule(c.state(), 3'600'000)), (Ids{3}));
-  // A day later alpha's past is all but forgotten; ties go to the older job.
-  EXPECT_EQ(started(schedule(c.state(), 3'600'000 + 30LL * 3'600'000)), (Ids{2}));
+  // beta then runs for an hour: its use is now the more recent, alpha's has halved.
+  c.dispatch(3, "n1", {0});
+  c.start(3, 3'600'001);
+  c.exit(3, 0, 7'200'001);
+  c.submit(job(4, 0, 0, "beta"));
+  EXPECT_EQ(started(schedule(c.state(), 7'200'001)), (Ids{2}));
 }
 
 TEST(ScheduleFairShare, UsageSurvivesAQueueUpdateAndGoesWithFifo) {
