@@ -180,6 +180,49 @@ void BM_SchedulePassIncremental(benchmark::State& st) {
   st.counters["runnable"] = static_cast<double>(s.runnable_count());
 }
 
+// Queues that are not plain FIFO: range(2) 0: jobs with priorities 0..99;
+// 1: a fair-share queue with 1,000 shares (users); range(3) 1: busy cluster.
+// EASY, as droverd.
+void BM_SchedulePassOrdered(benchmark::State& st) {
+  const int jobs = static_cast<int>(st.range(0));
+  const int nodes = static_cast<int>(st.range(1));
+  const bool fair = st.range(2) == 1;
+  static std::tuple<int, int, bool, bool> key{-1, -1, false, false};
+  static std::unique_ptr<ClusterState> s;
+  const std::tuple<int, int, bool, bool> want{jobs, nodes, fair, st.range(3) == 1};
+  if (!s || key != want) {
+    s.reset();
+    s = st.range(3) == 1 ? make_busy_cluster(0, nodes) : make_cluster(0, nodes);
+    if (fair) {
+      JobQueue q = *s->queue("batch");
+      q.fair_share.enabled = true;
+      q.fair_share.share_decay_seconds = 86400;
+      for (int u = 0; u < 1000; ++u)
+        q.usage["u" + std::to_string(u)] = ShareUsage{static_cast<double>(u) * 100.0, kNow - 1000};
+      check(s->apply(QueueSaved{q}));
+    }
+    for (int i = 0; i < jobs; ++i) {
+      Job j = trivial_job(s->allocate_job_id());
+      if (fair) j.share = "u" + std::to_string(i % 1000);
+      else j.priority = i % 100;
+      check(s->apply(JobSubmitted{j}));
+    }
+    (void)s->take_dirty();
+    key = want;
+  }
+  sched::Policy policy;
+  policy.backfill = sched::Backfill::Easy;
+  for (auto _ : st) {
+    auto r = sched::schedule(*s, kNow, policy);
+    benchmark::DoNotOptimize(r);
+  }
+  st.counters["runnable"] = static_cast<double>(s->runnable_count());
+}
+BENCHMARK(BM_SchedulePassOrdered)
+    ->Args({100'000, 10'000, 0, 0})->Args({100'000, 10'000, 1, 0})
+    ->Args({100'000, 10'000, 0, 1})->Args({100'000, 10'000, 1, 1})
+    ->Unit(benchmark::kMillisecond)->MinTime(0.2);
+
 void sched_args(benchmark::internal::Benchmark* b) {
   for (int policy : {0, 1, 2})
     for (int jobs : {1'000, 10'000, 100'000})

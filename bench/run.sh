@@ -163,6 +163,11 @@ done
 for nodes in 100 1000 10000; do
   sched_case "BM_SchedulePassIncremental/100000/$nodes" "sched_pass_incremental_100000j_${nodes}n"
 done
+for kind in 0 1; do
+  name=$([[ $kind == 0 ]] && echo priority || echo fairshare)
+  sched_case "BM_SchedulePassOrdered/100000/10000/$kind/0" "sched_pass_easy_${name}_100000j_10000n"
+  sched_case "BM_SchedulePassOrdered/100000/10000/$kind/1" "sched_pass_busy_easy_${name}_100000j_10000n"
+done
 # (Separate runs: the CSV reporter wants every case of a run to have the same counters.)
 "$SCHED" --benchmark_filter='^BM_ApplyJobSubmitted/' --benchmark_format=csv 2>/dev/null |
   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
