@@ -226,6 +226,12 @@ class QueueOrder {
     const Group& g = groups_[current_];
     return g.ids[g.pos].second;
   }
+  bool fair() const { return q_.fair_share.enabled; }
+  // The job last returned comes back in its turn (an array with tasks left).
+  void again() {
+    if (current_ != kNone) push(current_);
+    current_ = kNone;
+  }
   // The job last returned started (a task of it, for arrays) with `vcpus`.
   void started(int vcpus) {
     if (current_ == kNone) return;
@@ -315,6 +321,7 @@ class Pass {
   std::vector<Profile> profiles_;
   bool running_indexed_ = false;
   std::unordered_map<std::int64_t, std::int64_t> started_;  // array tasks started this pass
+  std::unordered_map<std::int64_t, std::int64_t> resume_;   // array -> next position, fair share
   std::vector<std::vector<Release>> running_;  // by slot: when active jobs end
 };
 
@@ -566,7 +573,9 @@ PassResult Pass::run() {
       const ArrayInfo* arr = job->array.get();
       const Job* parent = arr ? job : job->array_parent ? state_.job(job->array_parent) : nullptr;
       const std::int64_t throttle = parent && parent->array ? parent->array->max_running : 0;
-      std::int64_t pos = arr ? arr->pending.first() : -1;
+      // Where this array's tasks resume when it comes back in the same pass.
+      auto resume = arr ? resume_.find(id) : resume_.end();
+      std::int64_t pos = !arr ? -1 : resume != resume_.end() ? resume->second : arr->pending.first();
       bool done = false;
       while (!done) {
         if (arr && pos < 0) break;  // every task is started
@@ -603,8 +612,18 @@ PassResult Pass::run() {
           }
           if (parent) ++started_[parent->id];
           if (order) order->started(job->request.vcpus);
-          if (!arr) done = true;
-          else pos = arr->pending.next(pos + 1);
+          if (!arr) {
+            done = true;
+            continue;
+          }
+          pos = arr->pending.next(pos + 1);
+          // Fair share: after each task the least-served share goes next; the
+          // array comes back for its next task when it is its turn again.
+          if (pos >= 0 && order && order->fair()) {
+            resume_[id] = pos;
+            order->again();
+            done = true;
+          }
           continue;
         }
         break;
