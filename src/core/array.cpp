@@ -92,6 +92,13 @@ std::vector<IndexRange> ArrayIndexes::indexes_at(const PositionSet& positions) c
   return out;
 }
 
+bool in_ranges(const std::vector<IndexRange>& ranges, std::int64_t index) {
+  if (ranges.empty()) return true;
+  for (const auto& r : ranges)
+    if (index >= r.first && index <= r.last && (index - r.first) % r.step == 0) return true;
+  return false;
+}
+
 std::string to_text(const std::vector<IndexRange>& ranges) {
   std::string out;
   for (const auto& r : ranges) {

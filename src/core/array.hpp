@@ -59,6 +59,9 @@ class ArrayIndexes {
   std::int64_t size_ = 0;
 };
 
+// Whether `index` is one of the ranges' indexes; an empty list holds every index.
+bool in_ranges(const std::vector<IndexRange>& ranges, std::int64_t index);
+
 // "0-15:5,20": ranges as sbatch --array writes them.
 std::string to_text(const std::vector<IndexRange>& ranges);
 

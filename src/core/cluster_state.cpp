@@ -566,12 +566,7 @@ Status ClusterState::on(const JobTerminationRequested& e) {
     return {};
   }
   ArrayInfo& a = *job->array;
-  auto in_ranges = [&](std::int64_t index) {
-    if (e.indexes.empty()) return true;
-    for (const auto& r : e.indexes)
-      if (index >= r.first && index <= r.last && (index - r.first) % r.step == 0) return true;
-    return false;
-  };
+
   if (e.indexes.empty()) {
     job->terminate_requested = true;
     job->terminate_reason = e.reason;
@@ -581,7 +576,7 @@ Status ClusterState::on(const JobTerminationRequested& e) {
   }
   std::vector<std::int64_t> tasks;
   for (const auto& [index, id] : a.live)
-    if (in_ranges(index)) tasks.push_back(id);
+    if (in_ranges(e.indexes, index)) tasks.push_back(id);
   for (auto id : tasks)
     if (Job* t = mutable_job(id)) terminate(*t, e.reason, e.at);
   if (job->state == JobState::Pending && e.indexes.empty())

@@ -558,10 +558,7 @@ Result<Json> Head::op_terminate(const Caller& c, const Json& args) {
     for (const auto& [index, tid] : now->array->live) {
       const Job* t = state_.job(tid);
       if (!t || !is_active(t->state) || !t->terminate_requested) continue;
-      bool in = indexes.empty();
-      for (const auto& r : indexes)
-        in = in || (index >= r.first && index <= r.last && (index - r.first) % r.step == 0);
-      if (!in) continue;
+      if (!in_ranges(indexes, index)) continue;
       send_kill(*t, reason);
       ++killed;
     }
