@@ -159,6 +159,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
     log::warn("job " + std::to_string(o.job_id) + " is already running here; launch ignored");
     return;
   }
+  if (o.member()) return launch_member(o);
   LaunchSpec spec;
   spec.job_id = o.job_id;
   spec.uid = o.uid;
@@ -174,6 +175,27 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.memory_limit_mib = o.memory_mib;
   spec.append_output = o.append_output;
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
+  if (!o.hostfile.empty()) {
+    // The main node of a multi-node job: mpirun finds the allocation in the
+    // hostfile and starts its daemons on the other nodes through drover-launch.
+    const std::string hostfile = spec.job_dir + "/hostfile";
+    std::error_code ec;
+    std::filesystem::create_directories(spec.job_dir, ec);
+    if (FILE* f = ::fopen(hostfile.c_str(), "we")) {
+      std::fwrite(o.hostfile.data(), 1, o.hostfile.size(), f);
+      std::fclose(f);
+      ::chmod(hostfile.c_str(), 0644);
+    }
+    std::string launcher = config_.launcher_path;
+    if (launcher.empty()) {
+      std::error_code e2;
+      launcher = std::filesystem::read_symlink("/proc/self/exe", e2).parent_path().string() + "/drover-launch";
+    }
+    set_value(spec.environment, "DROVER_HOSTFILE", hostfile);
+    set_value(spec.environment, "OMPI_MCA_orte_default_hostfile", hostfile);
+    set_value(spec.environment, "OMPI_MCA_plm", "rsh");
+    set_value(spec.environment, "OMPI_MCA_plm_rsh_agent", launcher);
+  }
   auto launched = launch_job(spec, cgroups_);
   const auto now = transport::epoch_ms();
   if (!launched) {
@@ -205,7 +227,60 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
 }
 
+// A node of a multi-node job other than its main node: the job's cgroup and
+// binding, and no process until mpirun starts one here through drover-launch.
+void NodeAgent::launch_member(const proto::LaunchOrder& o) {
+  const auto now = transport::epoch_ms();
+  auto cg = JobCgroup::create(cgroups_, "job_" + std::to_string(o.job_id), o.memory_mib, o.cpus);
+  if (!cg) {
+    log::warn("job " + std::to_string(o.job_id) + " could not start here: " + cg.message());
+    proto::ExitReport r;
+    r.job_id = o.job_id;
+    r.attempt = o.attempt;
+    r.at = now;
+    r.reason = "cannot start: " + cg.message();
+    report(r);
+    return;
+  }
+  RunningJob& j = jobs_[o.job_id];
+  j.order = o;
+  j.launched.cgroup = std::move(*cg);
+  j.started_at = now;
+  log::info("job " + std::to_string(o.job_id) + ": node " + std::to_string(o.node_index) + " of " +
+            std::to_string(o.num_nodes) + " ready");
+  send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
+}
+
+void NodeAgent::end_member(std::int64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return;
+  RunningJob& j = it->second;
+  if (j.kill_timer) loop_.cancel(j.kill_timer);
+  (void)j.launched.cgroup.kill_all();
+  (void)j.launched.cgroup.remove();
+  proto::ExitReport r;
+  r.job_id = job_id;
+  r.attempt = j.order.attempt;
+  r.at = transport::epoch_ms();
+  r.exit_code = 0;
+  r.reason = j.kill_reason;
+  log::info("job " + std::to_string(job_id) + ": its part on this node ended (" + j.kill_reason + ")");
+  jobs_.erase(it);
+  report(r);
+}
+
 void NodeAgent::terminate(RunningJob& job) {
+  if (job.order.member()) {
+    // Processes started here by drover-launch get SIGTERM, then the rest of
+    // the grace period; with none left the part ends at once.
+    const auto id = job.order.job_id;
+    if (job.launched.cgroup.signal_all(SIGTERM) == 0) {
+      loop_.defer([this, id] { end_member(id); });
+      return;
+    }
+    if (!job.kill_timer) job.kill_timer = loop_.after(config_.kill_grace_ms, [this, id] { end_member(id); });
+    return;
+  }
   signal_job(job.launched, SIGTERM);
   if (job.kill_timer) return;
   const auto id = job.order.job_id;

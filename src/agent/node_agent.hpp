@@ -26,6 +26,7 @@ struct AgentConfig {
   std::string topology_xml;     // tests: an hwloc XML instead of this machine
   std::string cgroup_parent = "drover";
   std::int64_t kill_grace_ms = 30000;    // SIGTERM -> SIGKILL, like Slurm's KillWait
+  std::string launcher_path;  // drover-launch, for mpirun in multi-node jobs (default: next to this program)
   std::int64_t reconnect_ms = 500;
 };
 
@@ -60,6 +61,8 @@ class NodeAgent {
   void on_launch(const proto::LaunchOrder& order);
   void on_kill(std::int64_t job_id, int attempt, const std::string& reason);
   void terminate(RunningJob& job);  // SIGTERM now, SIGKILL after the grace period
+  void launch_member(const proto::LaunchOrder& order);
+  void end_member(std::int64_t job_id);  // a multi-node job's part here is over
   void reap();
   void finish(pid_t pid, int wait_status);
   void report(const proto::ExitReport& r);

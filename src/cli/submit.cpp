@@ -93,8 +93,6 @@ std::string asked(const SubmitOptions& o, const std::string& field) {
 // Options whose meaning Drover cannot honour yet: running the job anyway would run
 // something else than was asked (one node instead of many, now instead of later).
 Status refuse_what_would_change_the_job(const SubmitOptions& o, std::int64_t now) {
-  if (o.nodes && o.nodes->min > 1)
-    return make_error(asked(o, "nodes"), "multi-node jobs are not supported yet; ask for one node");
   if (o.begin && o.begin->epoch && *o.begin->epoch > now)
     return make_error(asked(o, "begin"), "deferred starts are not supported yet");
   if (o.dependency) {
@@ -151,21 +149,25 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
     req["jobQueue"] = q;
   }
 
-  // Resources on the one node: every task's vCPUs, memory and GPUs.
+  // Resources on each node: its tasks' vCPUs, memory and GPUs.
   const int nodes = o.nodes ? o.nodes->min : 1;
   const bool counts_given = o.ntasks || o.ntasks_per_node || o.cpus_per_task;
-  const int ntasks = o.ntasks ? *o.ntasks : o.ntasks_per_node ? *o.ntasks_per_node * nodes : 1;
+  const int ntasks = o.ntasks ? *o.ntasks : o.ntasks_per_node ? *o.ntasks_per_node * nodes : nodes;
+  const int tasks_per_node = o.ntasks_per_node ? *o.ntasks_per_node : (ntasks + nodes - 1) / nodes;
   const int cpt = o.cpus_per_task ? *o.cpus_per_task : 1;
-  const std::int64_t vcpus = static_cast<std::int64_t>(ntasks) * cpt;
+  const std::int64_t vcpus = static_cast<std::int64_t>(tasks_per_node) * cpt;
+  if (nodes > 1) req["nodeProperties"] = {{"numNodes", nodes}, {"mainNode", 0}};
   Json rr = Json::array();
   if (counts_given) {
     rr.push_back({{"type", "VCPU"}, {"value", std::to_string(vcpus)}});
     req["ntasks"] = ntasks;
+  } else if (nodes > 1) {
+    req["ntasks"] = ntasks;
   }
   int gpus = -1;
-  if (!o.gpus.empty()) gpus = count_gpus(o.gpus);
-  else if (!o.gpus_per_node.empty()) gpus = count_gpus(o.gpus_per_node) * nodes;
-  else if (!o.gpus_per_task.empty()) gpus = count_gpus(o.gpus_per_task) * ntasks;
+  if (!o.gpus.empty()) gpus = (count_gpus(o.gpus) + nodes - 1) / nodes;
+  else if (!o.gpus_per_node.empty()) gpus = count_gpus(o.gpus_per_node);
+  else if (!o.gpus_per_task.empty()) gpus = count_gpus(o.gpus_per_task) * tasks_per_node;
   else
     for (const auto& g : o.gres)
       if (g.name == "gpu") gpus = std::max(gpus, 0) + static_cast<int>(g.count);

@@ -150,7 +150,7 @@ Status ClusterState::on(const NodeConnected& e) {
     resize_allocation(n);
     for (const auto id : active_) {
       const Job& job = jobs_.at(id);
-      if (job.current_attempt() && job.current_attempt()->node == e.name) allocate(job);
+      if (job.current_attempt() && attempt_on(*job.current_attempt(), e.name)) account(job, true, e.name);
     }
   }
   dirty_.nodes.insert(e.name);
@@ -179,20 +179,26 @@ Status ClusterState::on(const NodeStateSet& e) {
   return {};
 }
 
-// Marks (or frees) the PUs, GPUs and memory of the job's current attempt.
-void ClusterState::account(const Job& job, bool used) {
+// Marks (or frees) the PUs, GPUs and memory of the job's current attempt, on
+// each of its nodes.
+void ClusterState::account(const Job& job, bool used, const std::string& only) {
   const Attempt* a = job.current_attempt();
   if (!a) return;
-  auto it = nodes_.find(a->node);
-  if (it == nodes_.end()) return;
-  Node& n = it->second;
-  for (int pu : a->cpus)
-    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = used;
-  for (int g : a->gpus)
-    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = used;
-  const int sign = used ? 1 : -1;
-  n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib + sign * job.request.memory_mib);
-  n.jobs_running = std::max(0, n.jobs_running + sign);
+  auto one = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus) {
+    if (!only.empty() && node != only) return;
+    auto it = nodes_.find(node);
+    if (it == nodes_.end()) return;
+    Node& n = it->second;
+    for (int pu : cpus)
+      if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = used;
+    for (int g : gpus)
+      if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = used;
+    const int sign = used ? 1 : -1;
+    n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib + sign * job.request.memory_mib);
+    n.jobs_running = std::max(0, n.jobs_running + sign);
+  };
+  one(a->node, a->cpus, a->gpus);
+  for (const auto& s : a->more_nodes) one(s.node, s.cpus, s.gpus);
 }
 
 // ---- jobs ---------------------------------------------------------------------
@@ -253,7 +259,7 @@ void ClusterState::charge_share(const Job& job, const Attempt& a) {
   ShareUsage& u = q.usage[job.share_name()];
   const std::int64_t at = std::max(a.stopped_at, u.at);
   u.vcpu_seconds = u.as_of(at, q.fair_share.share_decay_seconds) +
-                   static_cast<double>(a.cpus.size()) * static_cast<double>(std::max<std::int64_t>(0, a.stopped_at - a.started_at)) / 1000.0;
+                   static_cast<double>(attempt_pus(a)) * static_cast<double>(std::max<std::int64_t>(0, a.stopped_at - a.started_at)) / 1000.0;
   u.at = at;
   dirty_.queues.insert(q.name);
 }
@@ -361,17 +367,33 @@ Status ClusterState::on(const JobDispatched& e) {
   } else if (job->state != JobState::Runnable) {
     return make_error(what, std::string("it is ") + to_string(job->state));
   }
-  auto node_it = nodes_.find(e.node);
-  if (node_it == nodes_.end()) return make_error("cannot dispatch to " + e.node, "unknown node");
   // A PU or GPU that is taken, or not on the node, would corrupt the accounting
   // of the job that holds it when either ends.
-  const Node& n = node_it->second;
-  for (int pu : e.cpus)
-    if (pu < 0 || static_cast<std::size_t>(pu) >= n.pu_used.size() || n.pu_used[pu])
-      return make_error(what, "PU " + std::to_string(pu) + " of " + e.node + " is in use or absent");
-  for (int g : e.gpus)
-    if (g < 0 || static_cast<std::size_t>(g) >= n.gpu_used.size() || n.gpu_used[g])
-      return make_error(what, "GPU " + std::to_string(g) + " of " + e.node + " is in use or absent");
+  auto check = [&](const std::string& node, const std::vector<int>& cpus,
+                   const std::vector<int>& gpus) -> Status {
+    auto node_it = nodes_.find(node);
+    if (node_it == nodes_.end()) return make_error("cannot dispatch to " + node, "unknown node");
+    const Node& n = node_it->second;
+    for (int pu : cpus)
+      if (pu < 0 || static_cast<std::size_t>(pu) >= n.pu_used.size() || n.pu_used[pu])
+        return make_error(what, "PU " + std::to_string(pu) + " of " + node + " is in use or absent");
+    for (int g : gpus)
+      if (g < 0 || static_cast<std::size_t>(g) >= n.gpu_used.size() || n.gpu_used[g])
+        return make_error(what, "GPU " + std::to_string(g) + " of " + node + " is in use or absent");
+    return {};
+  };
+  if (auto s = check(e.node, e.cpus, e.gpus); !s) return s;
+  if (static_cast<int>(e.more_nodes.size()) + 1 != job->nodes)
+    return make_error(what, "it needs " + std::to_string(job->nodes) + " nodes, " +
+                                std::to_string(e.more_nodes.size() + 1) + " were given");
+  for (std::size_t i = 0; i < e.more_nodes.size(); ++i) {
+    const auto& sl = e.more_nodes[i];
+    if (sl.node == e.node)
+      return make_error(what, "node " + sl.node + " is given twice");
+    for (std::size_t k = 0; k < i; ++k)
+      if (e.more_nodes[k].node == sl.node) return make_error(what, "node " + sl.node + " is given twice");
+    if (auto s = check(sl.node, sl.cpus, sl.gpus); !s) return s;
+  }
   if (job->array) {
     Job& parent = *job;
     ArrayInfo& info = *parent.array;
@@ -403,6 +425,7 @@ Status ClusterState::on(const JobDispatched& e) {
   a.node = e.node;
   a.cpus = e.cpus;
   a.gpus = e.gpus;
+  a.more_nodes = e.more_nodes;
   job->attempts.push_back(std::move(a));
   job->status_reason.clear();
   set_state(*job, JobState::Starting);

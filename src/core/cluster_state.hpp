@@ -100,7 +100,8 @@ class ClusterState {
   void set_state(Job& job, JobState state);
   void finish(Job& job, JobState state, std::string reason, std::int64_t at);
   void terminate(Job& job, const std::string& reason, std::int64_t at);
-  void account(const Job& job, bool used);
+  // only: just that node's part (a node that reconnected); empty: every node.
+  void account(const Job& job, bool used, const std::string& only = {});
   void allocate(const Job& job) { account(job, true); }
   void release(const Job& job) { account(job, false); }
   void resize_allocation(Node& node);

@@ -130,4 +130,23 @@ std::vector<std::string> substitute_parameters(const std::vector<std::string>& c
   return out;
 }
 
+bool attempt_on(const Attempt& a, const std::string& node) {
+  if (a.node == node) return true;
+  for (const auto& s : a.more_nodes)
+    if (s.node == node) return true;
+  return false;
+}
+
+std::size_t attempt_pus(const Attempt& a) {
+  std::size_t n = a.cpus.size();
+  for (const auto& s : a.more_nodes) n += s.cpus.size();
+  return n;
+}
+
+std::vector<std::string> attempt_nodes(const Attempt& a) {
+  std::vector<std::string> v{a.node};
+  for (const auto& s : a.more_nodes) v.push_back(s.node);
+  return v;
+}
+
 }  // namespace drover

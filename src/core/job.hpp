@@ -32,10 +32,19 @@ struct Dependency {
   bool operator==(const Dependency&) const = default;
 };
 
-struct Attempt {
+// A node of a multi-node attempt other than its main node: what it holds there.
+struct NodeSlice {
   std::string node;
-  std::vector<int> cpus;   // PU OS indexes the attempt was bound to
-  std::vector<int> gpus;   // Gpu::index values
+  std::vector<int> cpus;
+  std::vector<int> gpus;
+  bool operator==(const NodeSlice&) const = default;
+};
+
+struct Attempt {
+  std::string node;        // the main node: runs the script (node index 0)
+  std::vector<int> cpus;   // PU OS indexes the attempt was bound to (main node)
+  std::vector<int> gpus;   // Gpu::index values (main node)
+  std::vector<NodeSlice> more_nodes;  // multi-node jobs: nodes 1..N-1, in node index order
   std::int64_t started_at = 0;  // epoch ms; 0 until running
   std::int64_t stopped_at = 0;
   std::optional<int> exit_code;
@@ -86,8 +95,9 @@ struct Job {
   std::int64_t created_at = 0;  // epoch ms
   std::int64_t started_at = 0;  // of the latest attempt
   std::int64_t stopped_at = 0;
-  Resources request;
-  int ntasks = 1;  // tasks (ranks) the job will start; request.vcpus covers them all
+  Resources request;  // on each node
+  int nodes = 1;      // multi-node parallel jobs: how many nodes, each with `request`
+  int ntasks = 1;     // tasks (ranks) the job will start, on all nodes; request.vcpus × nodes covers them
   std::int64_t timeout_seconds = 0;  // per attempt; 0: none
   RetryStrategy retry;
   std::vector<Dependency> depends_on;
@@ -125,7 +135,16 @@ struct Job {
   const Attempt* current_attempt() const {
     return attempts.empty() ? nullptr : &attempts.back();
   }
+  // vCPUs on all nodes together (request is per node).
+  std::int64_t total_vcpus() const { return static_cast<std::int64_t>(request.vcpus) * nodes; }
 };
+
+// Whether the attempt holds (part of) the node: the main node or one of the others.
+bool attempt_on(const Attempt& a, const std::string& node);
+// PUs the attempt holds on all its nodes.
+std::size_t attempt_pus(const Attempt& a);
+// The attempt's nodes in node index order (main first).
+std::vector<std::string> attempt_nodes(const Attempt& a);
 
 // Default output file, like Slurm's "slurm-%j.out".
 inline constexpr const char* kDefaultOutputPattern = "drover-%j.out";

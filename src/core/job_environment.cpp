@@ -15,12 +15,57 @@ std::string join(const std::vector<int>& v, char sep = ',') {
 }
 }  // namespace
 
+std::vector<int> tasks_per_node(const Job& job) {
+  const int n = std::max(1, job.nodes);
+  std::vector<int> v(static_cast<std::size_t>(n), job.ntasks / n);
+  for (int i = 0; i < job.ntasks % n; ++i) ++v[static_cast<std::size_t>(i)];
+  return v;
+}
+
+std::string slurm_counts(const std::vector<int>& counts) {
+  std::string s;
+  for (std::size_t i = 0; i < counts.size();) {
+    std::size_t j = i;
+    while (j < counts.size() && counts[j] == counts[i]) ++j;
+    if (!s.empty()) s += ',';
+    s += std::to_string(counts[i]);
+    if (j - i > 1) s += "(x" + std::to_string(j - i) + ")";
+    i = j;
+  }
+  return s;
+}
+
+std::string mpi_hostfile(const Job& job) {
+  const Attempt* a = job.current_attempt();
+  if (!a) return {};
+  const auto tasks = tasks_per_node(job);
+  const auto nodes = attempt_nodes(*a);
+  std::string out;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    out += nodes[i] + " slots=" + std::to_string(i < tasks.size() ? tasks[i] : 1) + "\n";
+  return out;
+}
+
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx) {
   KeyValues env = payload.environment;
   const Attempt* a = job.current_attempt();
   const std::string id = std::to_string(job.id);
   const std::string attempt = std::to_string(job.attempts.size());
-  const std::string ncpus = std::to_string(a ? a->cpus.size() : job.request.vcpus);
+  // This node's part of a multi-node attempt (the main node's for index 0).
+  const auto k = static_cast<std::size_t>(std::max(0, ctx.node_index));
+  const bool other = a && k > 0 && k <= a->more_nodes.size();
+  const std::vector<int>* cpus = a ? (other ? &a->more_nodes[k - 1].cpus : &a->cpus) : nullptr;
+  const std::vector<int>* gpus = a ? (other ? &a->more_nodes[k - 1].gpus : &a->gpus) : nullptr;
+  const std::string node = other ? a->more_nodes[k - 1].node : ctx.node;
+  std::string nodelist = ctx.node;
+  if (a && !a->more_nodes.empty()) {
+    nodelist = a->node;
+    for (const auto& sl : a->more_nodes) nodelist += "," + sl.node;
+  }
+  const std::string num_nodes = std::to_string(a ? a->more_nodes.size() + 1 : 1);
+  const std::string node_index = std::to_string(other ? k : 0);
+  const auto per_node = tasks_per_node(job);
+  const std::string ncpus = std::to_string(cpus ? cpus->size() : job.request.vcpus);
   auto set = [&](const char* k, const std::string& v) { set_value(env, k, v); };
 
   set("DROVER_JOB_ID", id);
@@ -28,17 +73,18 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("DROVER_JOB_ATTEMPT", attempt);
   set("DROVER_QUEUE", job.queue);
   set("DROVER_COMPUTE_ENVIRONMENT", ctx.compute_environment);
-  set("DROVER_NODELIST", ctx.node);
-  set("DROVER_NODE_INDEX", "0");
-  set("DROVER_NUM_NODES", "1");
-  set("DROVER_MAIN_NODE", ctx.node);
+  set("DROVER_NODELIST", nodelist);
+  set("DROVER_NODE_NAME", node);
+  set("DROVER_NODE_INDEX", node_index);
+  set("DROVER_NUM_NODES", num_nodes);
+  set("DROVER_MAIN_NODE", a ? a->node : ctx.node);
   set("DROVER_CPUS", ncpus);
   const std::string ntasks = std::to_string(job.ntasks);
   const std::string cpus_per_task = std::to_string(std::max(1, job.request.vcpus / std::max(1, job.ntasks)));
   set("DROVER_NTASKS", ntasks);
   set("DROVER_CPUS_PER_TASK", cpus_per_task);
   set("DROVER_SUBMIT_DIR", job.working_dir);
-  if (a) set("DROVER_CPU_LIST", join(a->cpus));
+  if (cpus) set("DROVER_CPU_LIST", join(*cpus));
 
   const bool task = job.array_parent != 0 && ctx.array;
   const std::string array_id = std::to_string(job.array_parent);
@@ -59,6 +105,11 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("AWS_BATCH_JOB_ATTEMPT", attempt);
   set("AWS_BATCH_JQ_NAME", job.queue);
   set("AWS_BATCH_CE_NAME", ctx.compute_environment);
+  if (job.nodes > 1) {
+    set("AWS_BATCH_JOB_NUM_NODES", num_nodes);
+    set("AWS_BATCH_JOB_NODE_INDEX", node_index);
+    set("AWS_BATCH_JOB_MAIN_NODE_INDEX", "0");
+  }
 
   if (ctx.slurm_names) {
     set("SLURM_JOB_ID", id);
@@ -72,37 +123,38 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
       set("SLURM_ARRAY_TASK_STEP", std::to_string(ctx.array->step()));
       set("SLURM_ARRAY_TASK_COUNT", size);
     }
-    set("SLURM_JOB_NODELIST", ctx.node);
-    set("SLURM_NODELIST", ctx.node);
-    set("SLURM_NNODES", "1");
-    set("SLURM_JOB_NUM_NODES", "1");
+    set("SLURM_JOB_NODELIST", nodelist);
+    set("SLURM_NODELIST", nodelist);
+    set("SLURM_NNODES", num_nodes);
+    set("SLURM_JOB_NUM_NODES", num_nodes);
+    set("SLURMD_NODENAME", node);
     set("SLURM_NTASKS", ntasks);
     set("SLURM_NPROCS", ntasks);
     set("SLURM_CPUS_PER_TASK", cpus_per_task);
     // Open MPI's mpirun reads SLURM_NODELIST and SLURM_TASKS_PER_NODE to size its
     // allocation when SLURM_JOB_ID is set; without the latter it refuses to start.
-    set("SLURM_TASKS_PER_NODE", ntasks);
-    set("SLURM_NTASKS_PER_NODE", ntasks);
+    set("SLURM_TASKS_PER_NODE", slurm_counts(per_node));
+    set("SLURM_NTASKS_PER_NODE", std::to_string(per_node[std::min(k, per_node.size() - 1)]));
     set("SLURM_CPUS_ON_NODE", ncpus);
-    set("SLURM_JOB_CPUS_PER_NODE", ncpus);
+    set("SLURM_JOB_CPUS_PER_NODE", slurm_counts(std::vector<int>(per_node.size(), std::stoi(ncpus))));
     set("SLURM_SUBMIT_DIR", job.working_dir);
     if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
     set("SLURM_JOB_PARTITION", job.queue);
     set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));
-    set("SLURM_NODEID", "0");
+    set("SLURM_NODEID", node_index);
     set("SLURM_PROCID", "0");
     set("SLURM_LOCALID", "0");
     if (job.request.memory_mib > 0) set("SLURM_MEM_PER_NODE", std::to_string(job.request.memory_mib));
   }
 
-  if (a && !a->gpus.empty()) {
-    const std::string gpus = join(a->gpus);
+  if (gpus && !gpus->empty()) {
+    const std::string gpu_list = join(*gpus);
     set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");  // our GPU indexes follow PCI bus order
-    set("CUDA_VISIBLE_DEVICES", gpus);
-    set("ROCR_VISIBLE_DEVICES", gpus);
-    set("ZE_AFFINITY_MASK", gpus);
-    set("DROVER_GPUS", gpus);
-    if (ctx.slurm_names) set("SLURM_GPUS_ON_NODE", std::to_string(a->gpus.size()));
+    set("CUDA_VISIBLE_DEVICES", gpu_list);
+    set("ROCR_VISIBLE_DEVICES", gpu_list);
+    set("ZE_AFFINITY_MASK", gpu_list);
+    set("DROVER_GPUS", gpu_list);
+    if (ctx.slurm_names) set("SLURM_GPUS_ON_NODE", std::to_string(gpus->size()));
   }
   return env;
 }

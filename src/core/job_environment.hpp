@@ -14,7 +14,18 @@ struct LaunchContext {
   std::string submit_host;
   bool slurm_names = true;  // SLURM_* compatibility variables (off per job or queue)
   const ArrayIndexes* array = nullptr;  // an array task: its array's indexes
+  // Multi-node jobs: which node this environment is for (0: the main node).
+  // The nodes come from the job's current attempt.
+  int node_index = 0;
 };
+
+// How many of the job's tasks run on each of its nodes: Slurm's block
+// distribution (the first ntasks % nodes nodes get one more).
+std::vector<int> tasks_per_node(const Job& job);
+// Slurm's compact count list, e.g. {2,2,1} -> "2(x2),1".
+std::string slurm_counts(const std::vector<int>& counts);
+// The Open MPI hostfile of the job's attempt: "node slots=N" per node.
+std::string mpi_hostfile(const Job& job);
 
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx);
 

@@ -118,6 +118,7 @@ struct QueueCapacity {
   int max_gpus = 0;
   int env_vcpu_cap = 0;  // largest maxvCpus among the environments, 0: none
   bool fits_one = false;
+  int fitting_nodes = 0;  // most nodes of one environment that could each run the request
 };
 
 static QueueCapacity capacity_for(const JobQueue& q, const ClusterState& state,
@@ -129,6 +130,7 @@ static QueueCapacity capacity_for(const JobQueue& q, const ClusterState& state,
     if (!ce) continue;
     if (ce->max_vcpus == 0) uncapped = true;
     c.env_vcpu_cap = std::max(c.env_vcpu_cap, ce->max_vcpus);
+    int fitting = 0;
     for (const auto& n : ce->nodes) {
       const Node* node = state.node(n);
       if (!node || node->topology.cores.empty()) continue;
@@ -139,9 +141,12 @@ static QueueCapacity capacity_for(const JobQueue& q, const ClusterState& state,
       c.max_gpus = std::max(c.max_gpus, static_cast<int>(t.gpus.size()));
       if (r.vcpus <= t.pu_count() && r.memory_mib <= t.memory_mib &&
           r.gpus <= static_cast<int>(t.gpus.size()) &&
-          (ce->max_vcpus == 0 || r.vcpus <= ce->max_vcpus))
+          (ce->max_vcpus == 0 || r.vcpus <= ce->max_vcpus)) {
         c.fits_one = true;
+        ++fitting;
+      }
     }
+    c.fitting_nodes = std::max(c.fitting_nodes, fitting);
   }
   if (uncapped) c.env_vcpu_cap = 0;
   return c;
@@ -162,8 +167,8 @@ static Status check_queue(const Job& job, const ClusterState& state) {
     return make_error("timeout.attemptDurationSeconds",
                       std::to_string(job.timeout_seconds) + " s asked, but queue '" + job.queue +
                           "' allows at most " + std::to_string(q->max_time_limit_s) + " s");
-  if (q->max_vcpus_per_user > 0 && job.request.vcpus > q->max_vcpus_per_user)
-    return make_error("vcpus", std::to_string(job.request.vcpus) + " asked, but queue '" + job.queue +
+  if (q->max_vcpus_per_user > 0 && job.total_vcpus() > q->max_vcpus_per_user)
+    return make_error("vcpus", std::to_string(job.total_vcpus()) + " asked, but queue '" + job.queue +
                                    "' allows at most " + std::to_string(q->max_vcpus_per_user) +
                                    " per user");
   const QueueCapacity cap = capacity_for(*q, state, job.request);
@@ -188,6 +193,14 @@ static Status check_queue(const Job& job, const ClusterState& state) {
     return make_error("resources", "no single node" + where +
                                        " has enough vCPUs, memory and GPUs together");
   }
+  if (cap.known && job.nodes > cap.fitting_nodes)
+    return make_error("nodes", std::to_string(job.nodes) + " nodes asked, but queue '" + job.queue + "' has " +
+                                   (cap.fitting_nodes == 0 ? std::string("no node")
+                                                           : "only " + std::to_string(cap.fitting_nodes) +
+                                                                 (cap.fitting_nodes == 1 ? " node" : " nodes")) +
+                                   " (in one compute environment) with " + std::to_string(job.request.vcpus) +
+                                   " vCPUs, " + std::to_string(job.request.memory_mib) + " MiB and " +
+                                   std::to_string(job.request.gpus) + " GPUs each");
 
   return {};
 }
@@ -248,12 +261,30 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   if (req.vcpus) job.request.vcpus = *req.vcpus;
   if (req.memory_mib) job.request.memory_mib = *req.memory_mib;
   if (req.gpus) job.request.gpus = *req.gpus;
+  if (req.nodes) {
+    if (*req.nodes < 1 || *req.nodes > kMaxNodes)
+      return make_error("nodeProperties.numNodes", std::to_string(*req.nodes) + " is out of range; give 1 to " +
+                                                       std::to_string(kMaxNodes));
+    if (*req.nodes > 1 && !req.array.empty())
+      return make_error("nodeProperties.numNodes",
+                        "an array job's tasks run on one node each; multi-node array jobs are not supported "
+                        "(submit the array with one node per task, or one multi-node job per case)");
+    job.nodes = *req.nodes;
+  }
   if (req.ntasks) {
     if (*req.ntasks < 1) return make_error("ntasks", std::to_string(*req.ntasks) + " is not allowed: at least 1");
-    if (*req.ntasks > job.request.vcpus)
+    if (*req.ntasks > job.total_vcpus())
       return make_error("ntasks", std::to_string(*req.ntasks) + " tasks need at least as many vCPUs, but " +
-                                      std::to_string(job.request.vcpus) + " were asked");
+                                      std::to_string(job.total_vcpus()) + " were asked" +
+                                      (job.nodes > 1 ? " (" + std::to_string(job.request.vcpus) + " on each of " +
+                                                           std::to_string(job.nodes) + " nodes)"
+                                                     : std::string()));
+    if (*req.ntasks < job.nodes)
+      return make_error("ntasks", std::to_string(*req.ntasks) + " tasks cannot fill " + std::to_string(job.nodes) +
+                                      " nodes: give at least one task per node");
     job.ntasks = *req.ntasks;
+  } else if (job.nodes > 1) {
+    job.ntasks = job.nodes;  // one task per node, as sbatch -N without -n
   }
   if (req.timeout_seconds) job.timeout_seconds = *req.timeout_seconds;
   if (req.retry) job.retry = *req.retry;

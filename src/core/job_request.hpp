@@ -26,7 +26,8 @@ struct JobRequest {
   std::optional<int> vcpus;
   std::optional<std::int64_t> memory_mib;
   std::optional<int> gpus;
-  std::optional<int> ntasks;
+  std::optional<int> ntasks;  // on all nodes
+  std::optional<int> nodes;   // AWS nodeProperties.numNodes / sbatch --nodes; resources are per node
   std::optional<std::int64_t> timeout_seconds;
   std::optional<RetryStrategy> retry;
   std::vector<Dependency> depends_on;
@@ -58,6 +59,7 @@ struct Submitter {
 
 inline constexpr int kMaxSchedulingPriority = 9999;
 inline constexpr int kMaxNice = 10000;
+inline constexpr int kMaxNodes = 1024;  // per job
 
 struct NewJob {
   Job job;

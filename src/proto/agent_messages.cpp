@@ -124,6 +124,11 @@ Json to_json(const LaunchOrder& m) {
             {"memoryMiB", m.memory_mib},
             {"timeoutSeconds", m.timeout_seconds},
             {"appendOutput", m.append_output}};
+  if (m.num_nodes > 1) {
+    j["nodeIndex"] = m.node_index;
+    j["numNodes"] = m.num_nodes;
+    if (!m.hostfile.empty()) j["hostfile"] = m.hostfile;
+  }
   if (!m.script.empty()) j["script"] = m.script;
   return j;
 }
@@ -171,6 +176,11 @@ Result<LaunchOrder> launch_order_from_json(const Json& j) {
     m.memory_mib = number<std::int64_t>(j, "memoryMiB", 0);
     m.timeout_seconds = number<std::int64_t>(j, "timeoutSeconds", 0);
     if (auto it = j.find("appendOutput"); it != j.end() && it->is_boolean()) m.append_output = it->get<bool>();
+    m.num_nodes = number<int>(j, "numNodes", 1);
+    m.node_index = number<int>(j, "nodeIndex", 0);
+    if (m.num_nodes < 1 || m.node_index < 0 || m.node_index >= m.num_nodes)
+      fail("nodeIndex", std::to_string(m.node_index) + " is not a node of " + std::to_string(m.num_nodes));
+    m.hostfile = text(j, "hostfile");
     return m;
   });
 }

@@ -35,6 +35,14 @@ struct LaunchOrder {
   std::int64_t memory_mib = 0;
   std::int64_t timeout_seconds = 0;
   bool append_output = false;
+  // Multi-node jobs: this node's place (0 = the main node, which runs the
+  // script; the others only hold the job's cgroup and binding for processes
+  // that mpirun starts there through drover-launch) and, for the main node,
+  // the allocation as an Open MPI hostfile ("node slots=N" lines).
+  int node_index = 0;
+  int num_nodes = 1;
+  std::string hostfile;
+  bool member() const { return node_index > 0; }
 };
 
 // agent -> head: an attempt ended (or could not start). Kept by the agent

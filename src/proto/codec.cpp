@@ -285,6 +285,15 @@ Json to_env_json(const KeyValues& kv) {
 Json to_json(const Attempt& a) {
   Json c = {{"nodeName", a.node}, {"cpus", a.cpus}};
   if (!a.gpus.empty()) c["gpus"] = a.gpus;
+  if (!a.more_nodes.empty()) {
+    Json more = Json::array();
+    for (const auto& sl : a.more_nodes) {
+      Json n = {{"nodeName", sl.node}, {"cpus", sl.cpus}};
+      if (!sl.gpus.empty()) n["gpus"] = sl.gpus;
+      more.push_back(std::move(n));
+    }
+    c["otherNodes"] = std::move(more);
+  }
   if (a.exit_code) c["exitCode"] = *a.exit_code;
   if (a.signal) c["signal"] = a.signal;
   if (!a.reason.empty()) c["reason"] = a.reason;
@@ -308,6 +317,7 @@ Json to_json(const Job& job) {
       {"workingDirectory", job.working_dir},
       {"stdoutPath", job.stdout_path},
   };
+  if (job.nodes > 1) j["nodeProperties"] = {{"numNodes", job.nodes}, {"mainNode", 0}};
   if (!job.status_reason.empty()) j["statusReason"] = job.status_reason;
   if (!job.pending_reason.empty()) j["pendingReason"] = job.pending_reason.str();
   if (job.estimated_start) j["estimatedStartAt"] = job.estimated_start;
@@ -525,6 +535,7 @@ Result<Job> job_from_json(const Json& j) {
     job.stopped_at = get_int(j, "stoppedAt");
     job.request = resources(j, Resources{});
     job.ntasks = get_int32(j, "ntasks", false, 1);
+    if (j.contains("nodeProperties")) job.nodes = get_int32(get_object(j, "nodeProperties"), "numNodes", false, 1);
     job.retry = retry(get_object(j, "retryStrategy"));
     job.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
     const std::string def = get_string(j, "jobDefinition");
@@ -551,6 +562,8 @@ Result<Job> job_from_json(const Json& j) {
       at.node = get_string(c, "nodeName");
       at.cpus = get_ints(c, "cpus");
       at.gpus = get_ints(c, "gpus");
+      for (const auto& n : get_list(c, "otherNodes"))
+        at.more_nodes.push_back({get_string(n, "nodeName"), get_ints(n, "cpus"), get_ints(n, "gpus")});
       if (c.contains("exitCode") && !c["exitCode"].is_null())
         at.exit_code = get_int32(c, "exitCode");
       at.signal = get_int32(c, "signal");
@@ -783,6 +796,10 @@ Result<JobRequest> job_request_from_json(const Json& j) {
       if (got.gpus != INT32_MIN) r.gpus = got.gpus;
     }
     if (j.contains("ntasks")) r.ntasks = get_int32(j, "ntasks");
+    // AWS nodeProperties (numNodes; the per-node resources are the request's) or
+    // nodeOverrides.numNodes.
+    if (j.contains("nodeProperties")) r.nodes = get_int32(get_object(j, "nodeProperties"), "numNodes", true);
+    if (j.contains("nodeOverrides")) r.nodes = get_int32(get_object(j, "nodeOverrides"), "numNodes", true);
     if (j.contains("timeout"))
       r.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds", true);
     if (j.contains("retryStrategy")) r.retry = retry(get_object(j, "retryStrategy"));

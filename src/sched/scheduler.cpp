@@ -75,6 +75,16 @@ class Profile {
     }
     return true;
   }
+  // Whether `need` is free all through [from, to).
+  bool fits_between(std::int64_t from, std::int64_t to, const Amount& need) const {
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      const std::int64_t end = i + 1 < steps_.size() ? steps_[i + 1].t : kNever;
+      if (end <= from) continue;
+      if (steps_[i].t >= to) break;
+      if (!covers(steps_[i].free, need)) return false;
+    }
+    return true;
+  }
   // The earliest time from which `need` stays free for `duration` ms; kNever
   // when there is none.
   std::int64_t earliest(std::int64_t duration, const Amount& need) const {
@@ -202,7 +212,7 @@ class QueueOrder {
       for (const auto id : state.active_jobs()) {
         const Job* j = state.job(id);
         if (!j || j->queue != q.name || !j->current_attempt()) continue;
-        const int v = static_cast<int>(j->current_attempt()->cpus.size());
+        const int v = static_cast<int>(attempt_pus(*j->current_attempt()));
         group_of(j->share_name()).running += v;
         used_ += v;
       }
@@ -299,8 +309,9 @@ class Pass {
   }
   void build();
   bool try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index = -1);
-  void take(std::size_t s, std::size_t env, const Job& job, place::PlacementPlan plan,
-            std::int64_t array_index);
+  void take(std::size_t s, std::size_t env, const Job& job, const place::PlacementPlan& plan);
+  bool try_start_nodes(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index);
+  std::int64_t reserve_nodes(const Job& job, const std::vector<std::size_t>& envs);
   Profile& profile(std::size_t s);
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
   // PUs of the usable nodes of these environments (each capped by its maxvCpus).
@@ -362,8 +373,7 @@ void Pass::build() {
   }
 }
 
-void Pass::take(std::size_t si, std::size_t env, const Job& job, place::PlacementPlan plan,
-                std::int64_t array_index) {
+void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::PlacementPlan& plan) {
   Slot& s = slots_[si];
   if (!s.copy) s.copy = std::make_unique<Node>(*s.node);
   Node& n = *s.copy;
@@ -386,10 +396,10 @@ void Pass::take(std::size_t si, std::size_t env, const Job& job, place::Placemen
   const std::int64_t end = add_sat(now_, limit_ms(job));
   if (s.profile >= 0) profiles_[s.profile].take(now_, end, a);
   if (end != kNever) s.started.push_back({end, a});
-  out_.starts.push_back({job.id, array_index, s.node->name, std::move(plan.cpus), std::move(plan.gpus)});
 }
 
 bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index) {
+  if (job.nodes > 1) return try_start_nodes(job, envs, array_index);
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t end = add_sat(now_, limit_ms(job));
   for (std::size_t e : envs) {
@@ -404,9 +414,46 @@ bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs, std::
       if (s.reserved && !profiles_[s.profile].fits_until(end, need)) continue;
       auto plan = place::place_on_node(s.current(), job.request);
       if (!plan) continue;
-      take(si, e, job, std::move(*plan), array_index);
+      take(si, e, job, *plan);
+      out_.starts.push_back({job.id, array_index, s.node->name, std::move(plan->cpus), std::move(plan->gpus), {}});
       return true;
     }
+  }
+  return false;
+}
+
+// A multi-node job: `nodes` distinct nodes of one environment that each fit the
+// per-node request now, first fit in the environment's order (the main node is
+// the first), none of them delaying a reservation.
+bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index) {
+  const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
+  const std::int64_t end = add_sat(now_, limit_ms(job));
+  const auto want = static_cast<std::size_t>(job.nodes);
+  std::vector<std::pair<std::size_t, place::PlacementPlan>> picked;
+  for (std::size_t e : envs) {
+    Env& env = envs_[e];
+    if (!env.env->enabled || env.cap_left / job.nodes < need.pus) continue;
+    picked.clear();
+    for (std::size_t pos = env.tree.find(0, need.pus); pos != kNone && picked.size() < want;
+         pos = env.tree.find(pos + 1, need.pus)) {
+      const std::size_t si = env.slots[pos];
+      const Slot& s = slots_[si];
+      if (s.free.gpus < need.gpus || s.free.mem < need.mem) continue;
+      if (s.reserved && !profiles_[s.profile].fits_until(end, need)) continue;
+      auto plan = place::place_on_node(s.current(), job.request);
+      if (plan) picked.emplace_back(si, std::move(*plan));
+    }
+    if (picked.size() < want) continue;
+    Decision d{job.id, array_index, slots_[picked[0].first].node->name, picked[0].second.cpus,
+               picked[0].second.gpus, {}};
+    for (std::size_t i = 0; i < picked.size(); ++i) {
+      take(picked[i].first, e, job, picked[i].second);
+      if (i > 0)
+        d.more_nodes.push_back({slots_[picked[i].first].node->name, std::move(picked[i].second.cpus),
+                                std::move(picked[i].second.gpus)});
+    }
+    out_.starts.push_back(std::move(d));
+    return true;
   }
   return false;
 }
@@ -423,14 +470,17 @@ Profile& Pass::profile(std::size_t si) {
       const Job& job = *state_.job(id);
       const Attempt* a = job.current_attempt();
       if (!a) continue;
-      auto it = slot_of_.find(a->node);
-      if (it == slot_of_.end()) continue;
       std::int64_t end = add_sat(a->started_at > 0 ? a->started_at : now_, limit_ms(job));
       if (end == kNever) continue;
       end = std::max(end, now_ + 1);
-      running_[it->second].push_back(
-          {end, {static_cast<int>(a->cpus.size()), static_cast<int>(a->gpus.size()),
-                 job.request.memory_mib}});
+      auto release = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus) {
+        auto it = slot_of_.find(node);
+        if (it == slot_of_.end()) return;
+        running_[it->second].push_back(
+            {end, {static_cast<int>(cpus.size()), static_cast<int>(gpus.size()), job.request.memory_mib}});
+      };
+      release(a->node, a->cpus, a->gpus);
+      for (const auto& sl : a->more_nodes) release(sl.node, sl.cpus, sl.gpus);
     }
   }
   std::vector<Release> releases = std::move(running_[si]);  // built once per slot
@@ -454,6 +504,7 @@ int Pass::queue_capacity(const std::vector<std::size_t>& envs) const {
 }
 
 std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs) {
+  if (job.nodes > 1) return reserve_nodes(job, envs);
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t duration = limit_ms(job);
   std::int64_t best = kNever;
@@ -481,6 +532,46 @@ std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs)
   return best;
 }
 
+// A multi-node job's reservation: the earliest time T at which `nodes` nodes
+// of one environment each have the per-node request free for the job's whole
+// time limit; those nodes are held from T.
+std::int64_t Pass::reserve_nodes(const Job& job, const std::vector<std::size_t>& envs) {
+  const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
+  const std::int64_t duration = limit_ms(job);
+  const auto want = static_cast<std::size_t>(job.nodes);
+  std::vector<std::pair<std::int64_t, std::size_t>> cand;  // (earliest, slot)
+  std::vector<std::size_t> chosen;
+  for (std::size_t e : envs) {
+    const Env& env = envs_[e];
+    if (!env.env->enabled) continue;
+    cand.clear();
+    for (std::size_t si : env.slots) {
+      const Slot& s = slots_[si];
+      if (!s.usable || s.node->pus_total() < need.pus || !place::could_ever_fit(s.node->topology, job.request))
+        continue;
+      const std::int64_t t = profile(si).earliest(duration, need);
+      if (t != kNever) cand.emplace_back(t, si);
+    }
+    if (cand.size() < want) continue;
+    std::sort(cand.begin(), cand.end());
+    for (std::size_t k = want - 1; k < cand.size(); ++k) {
+      const std::int64_t t = cand[k].first;
+      if (k > want - 1 && t == cand[k - 1].first) continue;
+      const std::int64_t to = add_sat(t, duration);
+      chosen.clear();
+      for (std::size_t i = 0; i <= k && chosen.size() < want; ++i)
+        if (profiles_[slots_[cand[i].second].profile].fits_between(t, to, need)) chosen.push_back(cand[i].second);
+      if (chosen.size() < want) continue;
+      for (std::size_t si : chosen) {
+        profiles_[slots_[si].profile].take(t, to, need);
+        slots_[si].reserved = true;
+      }
+      return t;
+    }
+  }
+  return kNever;
+}
+
 PassResult Pass::run() {
   build();
   // Queues by priority, highest first; ties by name for determinism.
@@ -506,13 +597,13 @@ PassResult Pass::run() {
       const Job& j = *state_.job(id);
       Usage& u = usage[{j.queue, j.uid}];
       ++u.jobs;
-      u.vcpus += j.request.vcpus;
+      u.vcpus += static_cast<int>(j.total_vcpus());
     }
   auto over_quota = [&](const JobQueue& q, const Job& job) {
     if (!any_quota) return false;
     const Usage& u = usage[{q.name, job.uid}];
     return (q.max_jobs_per_user > 0 && u.jobs >= q.max_jobs_per_user) ||
-           (q.max_vcpus_per_user > 0 && u.vcpus + job.request.vcpus > q.max_vcpus_per_user);
+           (q.max_vcpus_per_user > 0 && u.vcpus + job.total_vcpus() > q.max_vcpus_per_user);
   };
   std::vector<std::size_t> envs;
   for (const JobQueue* q : queues) {
@@ -597,7 +688,7 @@ PassResult Pass::run() {
         }
         if (order && q->fair_share.compute_reservation > 0) {
           if (capacity < 0) capacity = queue_capacity(envs);
-          if (!order->reservation_allows(job->request.vcpus, capacity)) {
+          if (!order->reservation_allows(static_cast<int>(job->total_vcpus()), capacity)) {
             note(*job, "ComputeReservation");
             done = true;
             break;
@@ -608,10 +699,10 @@ PassResult Pass::run() {
           if (any_quota) {
             Usage& u = usage[{q->name, job->uid}];
             ++u.jobs;
-            u.vcpus += job->request.vcpus;
+            u.vcpus += static_cast<int>(job->total_vcpus());
           }
           if (parent) ++started_[parent->id];
-          if (order) order->started(job->request.vcpus);
+          if (order) order->started(static_cast<int>(job->total_vcpus()));
           if (!arr) {
             done = true;
             continue;

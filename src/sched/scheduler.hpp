@@ -17,6 +17,7 @@ struct Decision {
   std::string node;
   std::vector<int> cpus;
   std::vector<int> gpus;
+  std::vector<NodeSlice> more_nodes;  // multi-node jobs: the other nodes, in order
 };
 
 struct WaitReason {

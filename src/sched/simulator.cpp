@@ -129,7 +129,7 @@ Result<SimResult> simulate(const std::vector<SimJob>& input, const SimConfig& co
       SimJobResult& r = out.jobs[id - 1];
       const SimJob& sj = jobs[id - 1];
       r.node = d.node;
-      if (auto s = state.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus), now});
+      if (auto s = state.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus), now, -1, 0, {}});
           !s)
         return s.error();
       if (auto s = state.apply(JobStarted{id, now}); !s) return s.error();

@@ -197,8 +197,9 @@ Status set_nodes(SubmitOptions& o, std::string_view v, OptionContext& c) {
     if (*max < *min) return Error{"the maximum is below the minimum; use MIN-MAX"};
     n.max = static_cast<int>(*max);
   }
-  if (n.min > 1)
-    c.notes.push_back("multi-node jobs are not run yet (docs/ROADMAP.md); recorded");
+  if (n.max > n.min)
+    c.notes.push_back("the job runs on " + std::to_string(n.min) + (n.min == 1 ? " node" : " nodes") +
+                      " (Drover starts a node range with its minimum)");
   o.nodes = n;
   return {};
 }

@@ -120,14 +120,17 @@ Json job_summary(const Job& j) {
             {"status", to_string(j.state)},
             {"owner", {{"uid", j.uid}, {"user", j.user}}},
             {"createdAt", j.created_at},
-            {"vcpus", j.request.vcpus}};
+            {"vcpus", j.total_vcpus()}};
+  if (j.nodes > 1) s["numNodes"] = j.nodes;
   if (!j.status_reason.empty()) s["statusReason"] = j.status_reason;
   if (!j.pending_reason.empty()) s["pendingReason"] = j.pending_reason.str();
   if (j.estimated_start) s["estimatedStartAt"] = j.estimated_start;
   if (j.started_at) s["startedAt"] = j.started_at;
   if (j.stopped_at) s["stoppedAt"] = j.stopped_at;
   if (const Attempt* a = j.current_attempt()) {
-    s["nodeName"] = a->node;
+    std::string nodes = a->node;
+    for (const auto& sl : a->more_nodes) nodes += "," + sl.node;
+    s["nodeName"] = nodes;
     Json c = Json::object();
     if (a->exit_code) c["exitCode"] = *a->exit_code;
     if (!a->reason.empty()) c["reason"] = a->reason;
@@ -301,7 +304,8 @@ void Head::flush() {
       // An array's task gets its own id when it starts.
       const auto id = d.array_index >= 0 ? state_.allocate_job_id() : d.job_id;
       if (state_.apply(JobDispatched{d.job_id, d.node, std::move(d.cpus), std::move(d.gpus),
-                                     transport::epoch_ms(), d.array_index, d.array_index >= 0 ? id : 0}))
+                                     transport::epoch_ms(), d.array_index, d.array_index >= 0 ? id : 0,
+                                     std::move(d.more_nodes)}))
         to_launch_.push_back(id);
     }
   }
@@ -571,9 +575,10 @@ Result<Json> Head::op_terminate(const Caller& c, const Json& args) {
 void Head::send_kill(const Job& job, const std::string& reason) {
   const Attempt* a = job.current_attempt();
   if (!a) return;
-  agent_out_.emplace_back(a->node, Json{{"type", "kill"}, {"jobId", job.id},
-                                        {"attempt", static_cast<int>(job.attempts.size())},
-                                        {"reason", reason}});
+  for (const auto& node : attempt_nodes(*a))
+    agent_out_.emplace_back(node, Json{{"type", "kill"}, {"jobId", job.id},
+                                       {"attempt", static_cast<int>(job.attempts.size())},
+                                       {"reason", reason}});
 }
 
 Result<Head::JobRef> Head::job_ref(const Json& args) {
@@ -1090,9 +1095,20 @@ void Head::on_agent_message(const ConnPtr& conn, std::string frame) {
 
 void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
   const Job* j = state_.job(r.job_id);
-  if (j && is_active(j->state) && static_cast<int>(j->attempts.size()) == r.attempt &&
-      j->current_attempt()->node == node)
+  const bool current = j && is_active(j->state) && static_cast<int>(j->attempts.size()) == r.attempt;
+  if (current && j->current_attempt()->node == node) {
+    // The main node's process ended: so does the job, on every node.
+    const Attempt a = *j->current_attempt();
     (void)apply(JobExited{r.job_id, r.at, r.exit_code, r.signal, r.reason});
+    for (const auto& sl : a.more_nodes)
+      agent_out_.emplace_back(sl.node, Json{{"type", "kill"}, {"jobId", r.job_id}, {"attempt", r.attempt},
+                                            {"reason", "the job ended on its main node"}});
+  } else if (current && attempt_on(*j->current_attempt(), node) && !j->terminate_requested) {
+    // Another node's part ended (it could not start there, or its agent lost
+    // it): the job cannot go on without it.
+    log::warn("job " + std::to_string(r.job_id) + " lost its part on " + node + ": " + r.reason);
+    send_kill(*j, "Node " + node + " lost its part of the job" + (r.reason.empty() ? "" : ": " + r.reason));
+  }
   // Acknowledge in every case (also stale or duplicate reports) once durable.
   agent_out_.emplace_back(node, Json{{"type", "ack_exit"}, {"jobId", r.job_id}, {"attempt", r.attempt}});
   request_flush();
@@ -1128,7 +1144,7 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
   for (const auto& e : hello.exited) on_exit_report(node, e);
   for (const auto& r : hello.running) {
     const Job* j = state_.job(r.job_id);
-    const bool ours = j && is_active(j->state) && j->current_attempt()->node == node &&
+    const bool ours = j && is_active(j->state) && attempt_on(*j->current_attempt(), node) &&
                       static_cast<int>(j->attempts.size()) == r.attempt;
     if (!ours) {
       log::warn("node " + node + " runs job " + std::to_string(r.job_id) + " attempt " +
@@ -1137,22 +1153,39 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
                                          {"reason", "unknown to the head"}});
       continue;
     }
-    if (j->state == JobState::Starting) (void)apply(JobStarted{r.job_id, r.started_at});
+    if (j->state == JobState::Starting && j->current_attempt()->node == node)
+      (void)apply(JobStarted{r.job_id, r.started_at});
     if (j->terminate_requested)
       agent_out_.emplace_back(node, Json{{"type", "kill"}, {"jobId", r.job_id}, {"attempt", r.attempt},
                                          {"reason", j->terminate_reason}});
   }
   std::vector<std::int64_t> lost;
   for (const auto id : state_.active_jobs())
-    if (state_.job(id)->current_attempt()->node == node && !running.count(id) && !exited.count(id))
+    if (attempt_on(*state_.job(id)->current_attempt(), node) && !running.count(id) && !exited.count(id))
       lost.push_back(id);
   for (auto id : lost) {
     const Job* j = state_.job(id);
+    const Attempt& a = *j->current_attempt();
     if (j->state == JobState::Starting) {
-      // The launch order never reached the agent: start it again, nothing ran.
+      // The launch order never reached the agent: start it again, nothing ran
+      // (what did start on its other nodes is stopped).
+      for (const auto& n : attempt_nodes(a))
+        if (n != node)
+          agent_out_.emplace_back(n, Json{{"type", "kill"}, {"jobId", id},
+                                          {"attempt", static_cast<int>(j->attempts.size())},
+                                          {"reason", "requeued: launch did not reach " + node}});
       (void)apply(JobRequeued{id, now, "launch did not reach " + node + "; requeued"});
-    } else {
+    } else if (a.node == node) {
+      const Attempt copy = a;
+      const int attempt = static_cast<int>(j->attempts.size());
       (void)apply(JobExited{id, now, std::nullopt, 0, "Node " + node + " lost the job (agent restarted)"});
+      for (const auto& sl : copy.more_nodes)
+        agent_out_.emplace_back(sl.node, Json{{"type", "kill"}, {"jobId", id}, {"attempt", attempt},
+                                              {"reason", "the job ended on its main node"}});
+    } else {
+      // A node other than the main one lost its part: stop the job everywhere;
+      // the main node's exit report ends the attempt with this reason.
+      send_kill(*j, "Node " + node + " lost its part of the job (agent restarted)");
     }
   }
   request_flush();
@@ -1176,40 +1209,54 @@ void Head::launch(const Job& job) {
         ce = name;
         break;
       }
-  proto::LaunchOrder o;
-  o.job_id = job.id;
-  o.attempt = static_cast<int>(job.attempts.size());
-  o.uid = job.uid;
-  o.gid = job.gid;
-  o.user = job.user;
-  o.argv = payload->command;
-  o.script = payload->script;
   const JobQueue* q = state_.queue(job.queue);
   const Job* parent = job.array_parent ? state_.job(job.array_parent) : nullptr;
-  o.environment = job_environment(
-      job, *payload,
-      LaunchContext{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env),
-                    parent && parent->array ? &parent->array->indexes : nullptr});
-  o.working_dir = job.working_dir;
   auto abs = [&](const std::string& pattern) {
     if (pattern.empty()) return std::string();
     std::string p = expand_output_pattern(pattern, job, a->node);
     return p[0] == '/' ? p : job.working_dir + "/" + p;
   };
-  o.stdout_path = abs(job.stdout_path);
-  o.stderr_path = abs(job.stderr_path);
-  o.cpus = a->cpus;
-  o.gpus = a->gpus;
-  o.memory_mib = job.request.memory_mib;
-  o.timeout_seconds = job.timeout_seconds;
-  o.append_output = job.append_output;
-  auto it = agents_by_node_.find(a->node);
-  if (it == agents_by_node_.end()) {
-    // The node went away between the decision and now: the hello re-sync
-    // requeues it when the node comes back.
-    return;
+  // A multi-node job: the main node runs the script with the allocation as a
+  // hostfile; every other node gets an order without a command, which makes
+  // the job's cgroup and binding there for what mpirun starts through
+  // drover-launch.
+  const auto nodes = attempt_nodes(*a);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    proto::LaunchOrder o;
+    o.job_id = job.id;
+    o.attempt = static_cast<int>(job.attempts.size());
+    o.uid = job.uid;
+    o.gid = job.gid;
+    o.user = job.user;
+    o.node_index = static_cast<int>(i);
+    o.num_nodes = static_cast<int>(nodes.size());
+    LaunchContext ctx{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env),
+                      parent && parent->array ? &parent->array->indexes : nullptr, static_cast<int>(i)};
+    o.environment = job_environment(job, *payload, ctx);
+    o.working_dir = job.working_dir;
+    o.memory_mib = job.request.memory_mib;
+    if (i == 0) {
+      o.argv = payload->command;
+      o.script = payload->script;
+      o.stdout_path = abs(job.stdout_path);
+      o.stderr_path = abs(job.stderr_path);
+      o.cpus = a->cpus;
+      o.gpus = a->gpus;
+      o.timeout_seconds = job.timeout_seconds;
+      o.append_output = job.append_output;
+      if (nodes.size() > 1) o.hostfile = mpi_hostfile(job);
+    } else {
+      o.cpus = a->more_nodes[i - 1].cpus;
+      o.gpus = a->more_nodes[i - 1].gpus;
+    }
+    auto it = agents_by_node_.find(nodes[i]);
+    if (it == agents_by_node_.end()) {
+      // The node went away between the decision and now: the hello re-sync
+      // requeues it when the node comes back.
+      continue;
+    }
+    it->second->send(proto::dump(proto::to_json(o)));
   }
-  it->second->send(proto::dump(proto::to_json(o)));
 }
 
 }  // namespace drover::server

@@ -181,7 +181,7 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
   if (auto s = set_durable(durable); !s) return s;
   if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
   auto rollback = [&](Error e) -> Status {
-    exec("ROLLBACK");
+    (void)exec("ROLLBACK");
     return e;
   };
   {

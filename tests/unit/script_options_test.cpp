@@ -232,12 +232,12 @@ TEST(ApplyOption, WarnsForWhatDroverDoesNotActOn) {
   SubmitOptions o;
   ASSERT_TRUE(apply_option(o, "--mail-type", std::string_view("END"), kLine3));
   ASSERT_TRUE(apply_option(o, "--reservation", std::string_view("maint"), kLine3));
-  ASSERT_TRUE(apply_option(o, "-N", std::string_view("4"), kLine3));
+  ASSERT_TRUE(apply_option(o, "-N", std::string_view("4-6"), kLine3));
   ASSERT_TRUE(apply_option(o, "--help", std::nullopt, kLine3));
   ASSERT_EQ(o.warnings.size(), 4u);
   EXPECT_EQ(o.warnings[0], "job.sh:3: --mail-type=END: recorded, not acted on yet: Drover sends no mail yet");
   EXPECT_EQ(o.warnings[1], "job.sh:3: --reservation=maint: not supported yet, ignored: no reservations yet");
-  EXPECT_EQ(o.warnings[2].rfind("job.sh:3: --nodes=4: multi-node jobs are not run yet", 0), 0u) << o.warnings[2];
+  EXPECT_EQ(o.warnings[2], "job.sh:3: --nodes=4-6: the job runs on 4 nodes (Drover starts a node range with its minimum)");
   EXPECT_EQ(o.warnings[3], "job.sh:3: --help: only means something on the command line; ignored");
   ASSERT_EQ(o.unsupported.size(), 1u);
   EXPECT_EQ(o.unsupported[0], (UnsupportedOption{"reservation", "maint", kLine3}));

@@ -92,6 +92,7 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.stopped_at, b.stopped_at);
   EXPECT_EQ(a.request, b.request);
   EXPECT_EQ(a.ntasks, b.ntasks);
+  EXPECT_EQ(a.nodes, b.nodes);
   EXPECT_EQ(a.timeout_seconds, b.timeout_seconds);
   EXPECT_EQ(a.retry, b.retry);
   EXPECT_EQ(a.depends_on, b.depends_on);
@@ -166,12 +167,12 @@ class ClusterBuilder {
   }
   void dispatch(std::int64_t id, const std::string& node, std::vector<int> cpus,
                 std::vector<int> gpus = {}, std::int64_t at = 0) {
-    ok(JobDispatched{id, node, std::move(cpus), std::move(gpus), at});
+    ok(JobDispatched{id, node, std::move(cpus), std::move(gpus), at, -1, 0, {}});
   }
   // Starts task `index` of array `parent` under the id `task`.
   void dispatch_task(std::int64_t parent, std::int64_t index, std::int64_t task, const std::string& node,
                      std::vector<int> cpus, std::int64_t at = 0) {
-    ok(JobDispatched{parent, node, std::move(cpus), {}, at, index, task});
+    ok(JobDispatched{parent, node, std::move(cpus), {}, at, index, task, {}});
   }
   void start(std::int64_t id, std::int64_t at = 2000) { ok(JobStarted{id, at}); }
   void exit(std::int64_t id, int code, std::int64_t at = 3000, std::string reason = {},
