@@ -12,6 +12,7 @@
 
 #include "place/discovery.hpp"
 #include "transport/log.hpp"
+#include "transport/munge_credential.hpp"
 
 namespace drover::agent {
 
@@ -58,6 +59,7 @@ Status NodeAgent::start() {
     }
     reap();
   });
+  heartbeat();
   log::info("node " + config_.node_name + ": " + std::to_string(topology_.pu_count()) + " PUs, " +
             std::to_string(topology_.numa.size()) + " NUMA, " + std::to_string(topology_.memory_mib) +
             " MiB, " + std::to_string(topology_.gpus.size()) + " GPUs; head at " + config_.head_address);
@@ -103,11 +105,23 @@ void NodeAgent::connect() {
     log::error(addr.message());
     return;
   }
+  tcp_ = addr->tcp;
+  std::string credential;
+  if (tcp_) {
+    auto cred = transport::munge_encode(proto::hello_payload(config_.node_name), config_.munge_socket);
+    if (!cred) {
+      log::error(cred.message() + "; retrying");
+      schedule_reconnect();
+      return;
+    }
+    credential = std::move(*cred);
+  }
   auto fd = transport::connect_to(*addr);
   if (!fd) {
     schedule_reconnect();
     return;
   }
+  welcomed_ = !tcp_;
   conn_ = transport::Connection::adopt(loop_, *fd, proto::kDefaultMaxFrame);
   conn_->on_message([this](const auto&, std::string f) { on_message(std::move(f)); });
   conn_->on_close([this](const auto&, const std::string& why) {
@@ -119,12 +133,18 @@ void NodeAgent::connect() {
   conn_->start();
   proto::AgentHello hello;
   hello.node_name = config_.node_name;
+  hello.credential = std::move(credential);
   hello.topology = topology_;
   for (const auto& [id, j] : jobs_)
     hello.running.push_back({id, j.order.attempt, j.started_at});
   for (const auto& [id, e] : unacked_) hello.exited.push_back(e);
   conn_->send(proto::dump(proto::to_json(hello)));
   log::info("connected to the head");
+}
+
+void NodeAgent::heartbeat() {
+  if (welcomed_) send(Json{{"type", "heartbeat"}});
+  loop_.after(std::max<std::int64_t>(50, config_.heartbeat_ms), [this] { heartbeat(); });
 }
 
 void NodeAgent::send(const Json& j) {
@@ -138,6 +158,28 @@ void NodeAgent::on_message(std::string frame) {
     return;
   }
   const std::string type = m.value("type", "");
+  if (type == "welcome") {
+    // Over TCP nothing is obeyed before the head has proved who it is.
+    auto id = transport::munge_decode(m.value("credential", ""), config_.munge_socket);
+    if (!id || (id->uid != 0 && id->uid != ::getuid()) ||
+        id->payload != proto::welcome_payload(config_.node_name)) {
+      log::error("the head's welcome is not genuine (" + (id ? "uid " + std::to_string(id->uid) + ", '" + id->payload + "'" : id.message()) +
+                 "): disconnecting");
+      if (conn_) conn_->close("bad welcome");
+      return;
+    }
+    welcomed_ = true;
+    log::info("the head is authenticated (MUNGE)");
+    return;
+  }
+  if (m.contains("ok") && !m.value("ok", true)) {
+    log::error("the head refused this agent: " + m.value("error", ""));
+    return;
+  }
+  if (!welcomed_) {
+    log::warn("message '" + type + "' before the head's welcome: ignored");
+    return;
+  }
   if (type == "launch") {
     auto o = proto::launch_order_from_json(m);
     if (!o) return log::warn(o.message());

@@ -28,6 +28,8 @@ struct AgentConfig {
   std::int64_t kill_grace_ms = 30000;    // SIGTERM -> SIGKILL, like Slurm's KillWait
   std::string launcher_path;  // drover-launch, for mpirun in multi-node jobs (default: next to this program)
   std::int64_t reconnect_ms = 500;
+  std::int64_t heartbeat_ms = 10000;  // droverd declares a node lost after its --node-timeout
+  std::string munge_socket;           // munged's socket for TCP to the head ("" = default)
 };
 
 class NodeAgent {
@@ -67,6 +69,8 @@ class NodeAgent {
   void finish(pid_t pid, int wait_status);
   void report(const proto::ExitReport& r);
   void send(const proto::Json& j);
+  void heartbeat();
+  bool tcp_ = false;  // the head is over TCP: MUNGE both ways
 
   AgentConfig config_;
   transport::EventLoop loop_;

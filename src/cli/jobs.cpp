@@ -234,6 +234,8 @@ int cmd_show(const Global& g, const Args& args) {
     for (const auto& rr : j["resourceRequirements"])
       res += (res.empty() ? "" : ", ") + str(rr, "value") + " " +
              (str(rr, "type") == "MEMORY" ? std::string("MiB") : str(rr, "type") == "VCPU" ? std::string("vCPU") : str(rr, "type"));
+    if (j.contains("nodeProperties"))
+      res = str(j["nodeProperties"], "numNodes") + " nodes, each " + res + "; " + str(j, "ntasks") + " tasks";
     line("resources", res);
     if (j.contains("timeout")) line("time limit", format_duration(num(j["timeout"], "attemptDurationSeconds")));
     line("retry attempts", str(j["retryStrategy"], "attempts"));
@@ -271,11 +273,18 @@ int cmd_show(const Global& g, const Args& args) {
       int n = 0;
       for (const auto& a : attempts) {
         const Json& ct = a["container"];
-        std::string cpus;
+        std::string cpus, nodes = str(ct, "nodeName");
         for (const auto& x : ct.value("cpus", Json::array())) cpus += (cpus.empty() ? "" : ",") + x.dump();
+        // Multi-node: every node, and the CPUs on each ("0,1 | 2,3").
+        for (const auto& other : ct.value("otherNodes", Json::array())) {
+          nodes += "," + str(other, "nodeName");
+          std::string more;
+          for (const auto& x : other.value("cpus", Json::array())) more += (more.empty() ? "" : ",") + x.dump();
+          cpus += " | " + more;
+        }
         std::string exit = ct.contains("exitCode") ? str(ct, "exitCode") : ct.contains("signal") ? "sig " + str(ct, "signal") : "-";
         std::string reason = str(a, "statusReason").empty() ? str(ct, "reason") : str(a, "statusReason");
-        t.add({"    " + std::to_string(++n), str(ct, "nodeName"), cpus, format_time(num(a, "startedAt")),
+        t.add({"    " + std::to_string(++n), nodes, cpus, format_time(num(a, "startedAt")),
                format_time(num(a, "stoppedAt")), exit, reason});
       }
       t.print(std::cout);

@@ -148,10 +148,16 @@ Json to_json(const AgentHello& m) {
   Json running = Json::array(), exited = Json::array();
   for (const auto& r : m.running) running.push_back(to_json(r));
   for (const auto& e : m.exited) exited.push_back(to_json(e));
-  return {{"type", "hello"},          {"version", m.version},    {"nodeName", m.node_name},
-          {"topology", to_json(m.topology)}, {"running", std::move(running)},
-          {"exited", std::move(exited)}};
+  Json j = {{"type", "hello"},          {"version", m.version},    {"nodeName", m.node_name},
+            {"topology", to_json(m.topology)}, {"running", std::move(running)},
+            {"exited", std::move(exited)}};
+  if (!m.credential.empty()) j["credential"] = m.credential;
+  if (!m.step_address.empty()) j["stepAddress"] = m.step_address;
+  return j;
 }
+
+std::string hello_payload(const std::string& node_name) { return "drover-agent-hello:" + node_name; }
+std::string welcome_payload(const std::string& node_name) { return "drover-head-welcome:" + node_name; }
 
 Result<LaunchOrder> launch_order_from_json(const Json& j) {
   return guard([&] {
@@ -199,6 +205,8 @@ Result<AgentHello> agent_hello_from_json(const Json& j) {
     AgentHello m;
     m.version = number<int>(j, "version");
     m.node_name = text(j, "nodeName", true);
+    m.credential = text(j, "credential");
+    m.step_address = text(j, "stepAddress");
     auto topo = topology_from_json(j.contains("topology") ? j["topology"] : Json::object());
     if (!topo) throw std::runtime_error(topo.message());
     m.topology = std::move(*topo);

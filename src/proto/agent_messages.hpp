@@ -65,10 +65,20 @@ struct RunningReport {
 struct AgentHello {
   int version = kAgentProtocolVersion;
   std::string node_name;
+  // Over TCP: a MUNGE credential whose payload is hello_payload(node_name),
+  // made by root (or droverd's user); over a Unix socket peer credentials do.
+  std::string credential;
+  // Where drover-launch reaches this agent (tcp:IP:PORT); empty: nowhere.
+  std::string step_address;
   NodeTopology topology;
   std::vector<RunningReport> running;
   std::vector<ExitReport> exited;
 };
+
+// What the MUNGE credentials between head and agent say, so that neither can
+// be used as the other or for another node.
+std::string hello_payload(const std::string& node_name);    // agent -> head
+std::string welcome_payload(const std::string& node_name);  // head -> agent
 
 Json to_json(const LaunchOrder& m);
 Json to_json(const ExitReport& m);

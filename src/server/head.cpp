@@ -13,6 +13,7 @@
 #include "core/job_request.hpp"
 #include "place/placement.hpp"
 #include "transport/log.hpp"
+#include "transport/munge_credential.hpp"
 
 namespace drover::server {
 
@@ -215,8 +216,12 @@ Status Head::start() {
   agent_listener_ = std::move(*al);
   log::info("listening for users on " + api_listener_->address().to_string() +
             " and for agents on " + agent_listener_->address().to_string());
+  // Nodes known from before a restart are away until they say hello.
+  for (const auto& [name, n] : state_.nodes())
+    if (!n.connected) disconnected_at_[name] = started_at_;
   request_flush();
   evict_finished();
+  watch_nodes();
   return {};
 }
 
@@ -276,6 +281,56 @@ void Head::evict_finished() {
   const auto n = state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
   if (n) log::info("forgot " + std::to_string(n) + " finished jobs (still in the store)");
   loop_.after(std::max<std::int64_t>(1000, config_.keep_finished_ms / 5), [this] { evict_finished(); });
+}
+
+void Head::watch_nodes() {
+  const auto now = transport::epoch_ms();
+  const auto timeout = config_.node_timeout_ms;
+  std::vector<ConnPtr> silent;
+  for (const auto& [node, at] : last_heard_)
+    if (now - at > timeout)
+      if (auto it = agents_by_node_.find(node); it != agents_by_node_.end()) silent.push_back(it->second);
+  for (auto& c : silent) {
+    log::warn("node " + node_of_conn_[c.get()] + " silent for " + std::to_string((now - last_heard_[node_of_conn_[c.get()]]) / 1000) +
+              " s: closing its connection");
+    c->close("no heartbeat");
+    on_agent_closed(c);
+  }
+  std::vector<std::string> lost;
+  for (const auto& [node, at] : disconnected_at_)
+    if (now - at > timeout) lost.push_back(node);
+  for (const auto& node : lost) {
+    disconnected_at_.erase(node);
+    node_lost(node, "Node " + node + " lost (no contact for " + std::to_string(timeout / 1000) + " s)");
+  }
+  loop_.after(std::clamp<std::int64_t>(timeout / 4, 100, 1000), [this] { watch_nodes(); });
+}
+
+// The node is gone for good as far as its jobs are concerned: they end with
+// `reason` (their retry strategies decide what next), jobs still starting go
+// back to the queue, and what they started on other nodes is stopped. If the
+// node comes back, the hello re-sync kills what still runs there.
+void Head::node_lost(const std::string& node, const std::string& reason) {
+  const auto now = transport::epoch_ms();
+  std::vector<std::int64_t> ids;
+  for (const auto id : state_.active_jobs())
+    if (attempt_on(*state_.job(id)->current_attempt(), node)) ids.push_back(id);
+  if (!ids.empty())
+    log::warn(reason + ": " + std::to_string(ids.size()) + " jobs affected");
+  (void)apply(NodeStateSet{node, NodeState::Down, reason});
+  for (const auto id : ids) {
+    const Job* j = state_.job(id);
+    const Attempt a = *j->current_attempt();
+    const int attempt = static_cast<int>(j->attempts.size());
+    for (const auto& n : attempt_nodes(a))
+      if (n != node)
+        agent_out_.emplace_back(n, Json{{"type", "kill"}, {"jobId", id}, {"attempt", attempt}, {"reason", reason}});
+    if (j->state == JobState::Starting)
+      (void)apply(JobRequeued{id, now, reason + "; requeued"});
+    else
+      (void)apply(JobExited{id, now, std::nullopt, 0, reason});
+  }
+  request_flush();
 }
 
 void Head::request_flush() {
@@ -1038,6 +1093,8 @@ void Head::on_agent_closed(const ConnPtr& conn) {
   auto a = agents_by_node_.find(node);
   if (a != agents_by_node_.end() && a->second == conn) {
     agents_by_node_.erase(a);
+    last_heard_.erase(node);
+    disconnected_at_[node] = transport::epoch_ms();
     log::warn("node " + node + " disconnected; its jobs keep running and will be re-synced");
     (void)apply(NodeDisconnected{node, transport::epoch_ms()});
   }
@@ -1052,6 +1109,7 @@ void Head::on_agent_message(const ConnPtr& conn, std::string frame) {
   }
   const std::string type = string_arg(m, "type");
   auto node_it = node_of_conn_.find(conn.get());
+  if (node_it != node_of_conn_.end()) last_heard_[node_it->second] = transport::epoch_ms();
   if (type == "hello") {
     auto hello = proto::agent_hello_from_json(m);
     if (!hello) {
@@ -1063,6 +1121,12 @@ void Head::on_agent_message(const ConnPtr& conn, std::string frame) {
     if (hello->version != proto::kAgentProtocolVersion) {
       conn->send(proto::dump(error_reply("protocol version " + std::to_string(hello->version) +
                                          " not supported")));
+      conn->close_after_flush();
+      return;
+    }
+    if (auto a = authenticate_agent(conn, *hello); !a) {
+      log::warn("refused agent '" + hello->node_name + "' from " + conn->peer_address() + ": " + a.message());
+      conn->send(proto::dump(error_reply("refused: " + a.message())));
       conn->close_after_flush();
       return;
     }
@@ -1114,6 +1178,19 @@ void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
   request_flush();
 }
 
+Status Head::authenticate_agent(const ConnPtr& conn, const proto::AgentHello& hello) {
+  if (conn->peer().known) return {};  // a Unix socket: accept_agent checked the peer's uid
+  if (hello.credential.empty())
+    return make_error("no MUNGE credential", "agents connecting over TCP must run with munged (drover-noded --munge-socket)");
+  auto id = transport::munge_decode(hello.credential, config_.munge_socket);
+  if (!id) return id.error();
+  if (id->uid != 0 && id->uid != ::getuid())
+    return make_error("credential of uid " + std::to_string(id->uid), "agents run as root");
+  if (id->payload != proto::hello_payload(hello.node_name))
+    return make_error("credential made for something else", "'" + id->payload + "'");
+  return {};
+}
+
 void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
   const std::string& node = hello.node_name;
   if (auto s = validate_name("nodeName", node); !s) {
@@ -1129,6 +1206,23 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
   agents_by_node_[node] = conn;
   node_of_conn_[conn.get()] = node;
   const auto now = transport::epoch_ms();
+  last_heard_[node] = now;
+  disconnected_at_.erase(node);
+  if (!hello.step_address.empty()) step_address_[node] = hello.step_address;
+  else step_address_.erase(node);
+  if (!conn->peer().known) {
+    // The agent checks that it talks to the head before it obeys anything.
+    auto cred = transport::munge_encode(proto::welcome_payload(node), config_.munge_socket);
+    if (!cred) {
+      log::error("cannot welcome node " + node + ": " + cred.message());
+      conn->close("no MUNGE");
+      return;
+    }
+    conn->send(proto::dump(Json{{"type", "welcome"}, {"credential", *cred}}));
+  }
+  if (const Node* n = state_.node(node); n && n->state == NodeState::Down && !n->connected &&
+                                         n->state_reason.find(" lost (") != std::string::npos)
+    (void)apply(NodeStateSet{node, NodeState::Up, ""});
   (void)apply(NodeConnected{node, hello.topology, now});
   log::info("node " + node + " connected: " + std::to_string(hello.topology.pu_count()) + " PUs, " +
             std::to_string(hello.topology.memory_mib) + " MiB, " +
@@ -1221,6 +1315,12 @@ void Head::launch(const Job& job) {
   // the job's cgroup and binding there for what mpirun starts through
   // drover-launch.
   const auto nodes = attempt_nodes(*a);
+  // Where drover-launch finds each node's agent (name=tcp:IP:PORT,...).
+  std::string addresses;
+  if (nodes.size() > 1)
+    for (const auto& n : nodes)
+      if (auto it = step_address_.find(n); it != step_address_.end())
+        addresses += (addresses.empty() ? "" : ",") + n + "=" + it->second;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     proto::LaunchOrder o;
     o.job_id = job.id;
@@ -1233,6 +1333,7 @@ void Head::launch(const Job& job) {
     LaunchContext ctx{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env),
                       parent && parent->array ? &parent->array->indexes : nullptr, static_cast<int>(i)};
     o.environment = job_environment(job, *payload, ctx);
+    if (!addresses.empty()) set_value(o.environment, "DROVER_NODE_ADDRESSES", addresses);
     o.working_dir = job.working_dir;
     o.memory_mib = job.request.memory_mib;
     if (i == 0) {

@@ -38,6 +38,12 @@ struct HeadConfig {
   // Finished jobs stay in memory this long (like Slurm's MinJobAge), then only
   // in the store, where history and lookups by id still find them.
   std::int64_t keep_finished_ms = 300'000;
+  // Agents over TCP prove who they are with MUNGE (this munged socket; empty:
+  // libmunge's default). A node that is silent this long (no heartbeat, or
+  // not connected) is lost: its jobs end with a reason naming it, and their
+  // retry strategies decide (like Slurm's SlurmdTimeout).
+  std::string munge_socket;
+  std::int64_t node_timeout_ms = 120'000;
 };
 
 class Head {
@@ -91,6 +97,10 @@ class Head {
 
   // Agent side.
   void on_hello(const ConnPtr& conn, const proto::AgentHello& hello);
+  // Over TCP: checks the hello's MUNGE credential; the error says why not.
+  Status authenticate_agent(const ConnPtr& conn, const proto::AgentHello& hello);
+  void watch_nodes();  // heartbeats and lost nodes, every second
+  void node_lost(const std::string& node, const std::string& reason);
   void on_exit_report(const std::string& node, const proto::ExitReport& r);
   void send_to_agent(const std::string& node, proto::Json msg);
   void launch(const Job& job);
@@ -126,6 +136,9 @@ class Head {
   std::unordered_map<transport::Connection*, ConnPtr> agent_conns_;
   std::map<std::string, ConnPtr> agents_by_node_;  // node name -> its connection
   std::unordered_map<transport::Connection*, std::string> node_of_conn_;
+  std::map<std::string, std::int64_t> last_heard_;      // connected nodes: last message
+  std::map<std::string, std::int64_t> disconnected_at_;  // nodes away, not yet declared lost
+  std::map<std::string, std::string> step_address_;      // where drover-launch reaches each node
 
   // Held until the next flush has committed.
   std::vector<std::pair<std::weak_ptr<transport::Connection>, std::string>> replies_;

@@ -66,8 +66,37 @@ Connection::Connection(EventLoop& loop, int fd, std::size_t max_frame)
   ucred cred{};
   socklen_t len = sizeof(cred);
   if (getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0) {
-    peer_ = {cred.pid, cred.uid, cred.gid, true};
+    peer_ = {cred.pid, cred.uid, cred.gid, true, "local"};
+    return;
   }
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  char host[INET6_ADDRSTRLEN] = {};
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) {
+    if (ss.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+      inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      peer_.address = std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+      peer_.address = "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+    } else {
+      peer_.address = "local";
+    }
+  }
+}
+
+std::string Connection::local_ip() const {
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  char host[INET6_ADDRSTRLEN] = {};
+  if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) return {};
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, host, sizeof host);
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, host, sizeof host);
+  return host;
 }
 
 std::shared_ptr<Connection> Connection::adopt(EventLoop& loop, int fd, std::size_t max_frame) {

@@ -20,6 +20,7 @@ struct PeerCredentials {
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   bool known = false;  // false on TCP
+  std::string address; // TCP: the peer's "IP:port"; Unix sockets: "local"
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -41,6 +42,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool open() const { return fd_ >= 0; }
   const PeerCredentials& peer() const { return peer_; }
   std::size_t queued_bytes() const { return out_.size() - out_pos_; }
+  const std::string& peer_address() const { return peer_.address; }
+  // TCP: the local IP this connection goes out from (how the peer reaches us).
+  std::string local_ip() const;
 
  private:
   Connection(EventLoop& loop, int fd, std::size_t max_frame);

@@ -15,6 +15,7 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) {
   drover::agent::AgentConfig cfg;
   double grace_s = 30;
+  double heartbeat_s = 10;
   po::options_description opts(
       "drover-noded: the Drover node agent; runs jobs on this node for droverd.\n"
       "Usually started by `drover up`. Example:\n"
@@ -30,7 +31,11 @@ int main(int argc, char** argv) {
       "cgroup-parent", po::value(&cfg.cgroup_parent)->default_value("drover"),
       "cgroup directory (under each hierarchy) for job cgroups")(
       "kill-grace", po::value(&grace_s)->default_value(30),
-      "seconds between SIGTERM and SIGKILL when a job is stopped");
+      "seconds between SIGTERM and SIGKILL when a job is stopped")(
+      "munge-socket", po::value(&cfg.munge_socket),
+      "munged's socket, for a head over TCP (default: MUNGE's own, /run/munge/munge.socket.2)")(
+      "heartbeat", po::value(&heartbeat_s)->default_value(10),
+      "seconds between heartbeats to the head (keep well below droverd's --node-timeout)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -44,6 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.kill_grace_ms = static_cast<std::int64_t>(grace_s * 1000);
+  cfg.heartbeat_ms = static_cast<std::int64_t>(heartbeat_s * 1000);
   drover::log::set_name("drover-noded[" + cfg.node_name + "]");
   signal(SIGPIPE, SIG_IGN);
   try {

@@ -33,7 +33,11 @@ int main(int argc, char** argv) {
       "full: fsync every commit (survives power loss); normal: survives a droverd crash only")(
       "admin-uid", po::value<unsigned>(), "a user besides root who may manage queues and nodes")(
       "keep-finished", po::value<double>()->default_value(300),
-      "seconds a finished job stays in memory (then only in the store: history, show)");
+      "seconds a finished job stays in memory (then only in the store: history, show)")(
+      "munge-socket", po::value(&cfg.munge_socket),
+      "munged's socket, to check agents connecting over TCP (default: MUNGE's own, /run/munge/munge.socket.2)")(
+      "node-timeout", po::value<double>()->default_value(120),
+      "seconds without a heartbeat after which a node is lost: its jobs end (and are retried if their retry strategy says so)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -52,6 +56,11 @@ int main(int argc, char** argv) {
   }
   cfg.synchronous_full = sync == "full";
   cfg.keep_finished_ms = static_cast<std::int64_t>(vm["keep-finished"].as<double>() * 1000);
+  cfg.node_timeout_ms = static_cast<std::int64_t>(vm["node-timeout"].as<double>() * 1000);
+  if (cfg.node_timeout_ms < 100) {
+    std::cerr << "droverd: --node-timeout must be at least 0.1 seconds\n";
+    return 2;
+  }
   cfg.admin_uid = vm.count("admin-uid") ? vm["admin-uid"].as<unsigned>() : ::getuid();
   drover::log::set_name("droverd");
 
