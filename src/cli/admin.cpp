@@ -85,13 +85,52 @@ std::string mib(std::int64_t m) {
 
 // ---- nodes -----------------------------------------------------------------------
 
+// drover nodes drain|down|resume NODE [--reason TEXT]
+int node_state_change(const Global& g, const Args& args) {
+  po::options_description desc("Options");
+  std::string reason;
+  std::vector<std::string> names;
+  desc.add_options()("reason", po::value(&reason), "why (required for drain and down)")(
+      "node", po::value(&names)->multitoken(), "node names");
+  const std::string action = args[0];
+  Args rest(args.begin() + 1, args.end());
+  po::positional_options_description pos;
+  pos.add("node", -1);
+  auto p = parse_sub("Usage: drover nodes drain|down|resume NODE... [--reason TEXT]\n\n"
+                     "drain: no new jobs start there, running ones go on (scontrol update state=DRAIN).\n"
+                     "down: its running jobs end now (and are retried if their retry strategy says so).\n"
+                     "resume: back in service.\n\nExamples:\n"
+                     "  drover nodes drain node07 --reason 'replace disk'\n  drover nodes resume node07\n",
+                     desc, rest, &pos);
+  if (p.help) return 0;
+  if (names.empty()) return fail("nodes " + action, "name a node, e.g. drover nodes " + action + " node07");
+  auto c = connect(g.socket);
+  if (!c) return fail("nodes", c.message());
+  std::string state = action == "drain" ? "DRAIN" : action == "down" ? "DOWN" : "RESUME";
+  int rc = 0;
+  for (const auto& n : names) {
+    auto r = c->call("UpdateNode", {{"nodeName", n}, {"state", state}, {"reason", reason}});
+    if (!r) {
+      rc = fail("nodes " + action, r.message());
+      continue;
+    }
+    std::cout << n << ": " << str(*r, "state")
+              << (str(*r, "stateReason").empty() ? "" : " (" + str(*r, "stateReason") + ")") << "\n";
+  }
+  return rc;
+}
+
 int cmd_nodes(const Global& g, const Args& args) {
+  if (!args.empty() && (args[0] == "drain" || args[0] == "down" || args[0] == "resume"))
+    return node_state_change(g, args);
   po::options_description desc("Options");
   std::string node;
   desc.add_options()("json", "JSON")("long,l", po::value(&node)->implicit_value(""),
                                       "details (cores, NUMA, GPUs in use) of one node or all");
-  auto p = parse_sub("Usage: drover nodes [-l [NODE]] [--json]\n\nNodes, like sinfo: state, vCPUs used/total, "
-                     "memory, GPUs.\n\nExamples:\n  drover nodes\n  drover nodes -l node01\n",
+  auto p = parse_sub("Usage: drover nodes [-l [NODE]] [--json]\n"
+                     "       drover nodes drain|down|resume NODE... [--reason TEXT]\n\n"
+                     "Nodes, like sinfo: state, vCPUs used/total, memory, GPUs.\n\nExamples:\n"
+                     "  drover nodes\n  drover nodes -l node01\n  drover nodes drain node01 --reason 'new disk'\n",
                      desc, args);
   if (p.help) return 0;
   auto c = connect(g.socket);

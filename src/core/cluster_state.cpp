@@ -142,7 +142,7 @@ Status ClusterState::on(const NodeConnected& e) {
   n.topology = e.topology;
   n.connected = true;
   n.last_seen = e.at;
-  if (n.state == NodeState::Down) {
+  if (n.state == NodeState::Down && !n.admin_state) {
     n.state = NodeState::Up;
     n.state_reason.clear();
   }
@@ -173,8 +173,15 @@ Status ClusterState::on(const NodeDisconnected& e) {
 Status ClusterState::on(const NodeStateSet& e) {
   auto it = nodes_.find(e.name);
   if (it == nodes_.end()) return make_error("unknown node " + e.name);
-  it->second.state = e.state;
-  it->second.state_reason = e.reason;
+  Node& n = it->second;
+  n.state = e.state;
+  n.state_reason = e.reason;
+  n.admin_state = e.by_admin && e.state != NodeState::Up;
+  // Resumed while its agent is away: down until it comes back.
+  if (n.state == NodeState::Up && !n.connected) {
+    n.state = NodeState::Down;
+    n.state_reason = "agent not connected";
+  }
   dirty_.nodes.insert(e.name);
   return {};
 }

@@ -21,7 +21,8 @@ struct QueueSaved { JobQueue queue; };                  // created or updated
 struct EnvironmentSaved { ComputeEnvironment environment; };
 struct NodeConnected { std::string name; NodeTopology topology; std::int64_t at = 0; };
 struct NodeDisconnected { std::string name; std::int64_t at = 0; };
-struct NodeStateSet { std::string name; NodeState state; std::string reason; };
+// By an admin (drain, down, resume) or by the head (a lost node).
+struct NodeStateSet { std::string name; NodeState state; std::string reason; bool by_admin = false; };
 
 struct JobSubmitted { Job job; };
 // The head chose a node and cores: a new attempt begins, the job is STARTING.

@@ -16,6 +16,7 @@ struct Node {
   NodeTopology topology;
   NodeState state = NodeState::Down;
   std::string state_reason;
+  bool admin_state = false;  // drained or downed by an admin: stays so until resumed
   bool connected = false;
   std::int64_t last_seen = 0;  // epoch ms
   // Allocation, derived from the jobs placed on the node (never persisted).

@@ -497,6 +497,7 @@ Json to_json(const Node& n) {
             {"gpusUsed", std::move(gpus_used)},
             {"jobsRunning", n.jobs_running}};
   if (!n.state_reason.empty()) j["stateReason"] = n.state_reason;
+  if (n.admin_state) j["adminState"] = true;
   return j;
 }
 
@@ -768,6 +769,7 @@ Result<Node> node_from_json(const Json& j) {
     n.name = get_string(j, "nodeName", true);
     n.state = parse_node_state(get_string(j, "state", false, "DOWN"));
     n.state_reason = get_string(j, "stateReason");
+    n.admin_state = get_bool(j, "adminState");
     n.last_seen = get_int(j, "lastSeen");
     return n;
   });

@@ -455,6 +455,7 @@ void Head::on_api_message(const ConnPtr& conn, std::string frame) {
     else if (op == "UpdateComputeEnvironment") r = op_save_environment(caller, args, false);
     else if (op == "DescribeComputeEnvironments") r = op_describe_environments(caller, args);
     else if (op == "ListNodes") r = op_list_nodes(caller, args);
+    else if (op == "UpdateNode") r = op_update_node(caller, args);
     else if (op == "Status") r = op_status(caller, args);
     else if (op == "Shutdown") r = op_shutdown(caller, args);
     else r = make_error("unknown operation '" + op + "'");
@@ -1043,6 +1044,37 @@ Result<Json> Head::op_list_nodes(const Caller& c, const Json& args) {
   return Json{{"nodes", std::move(list)}};
 }
 
+// drain: nothing new starts there, running jobs go on; down: its jobs end now
+// (their retry strategies decide); resume: back in service. Admin only.
+Result<Json> Head::op_update_node(const Caller& c, const Json& args) {
+  const std::string name = string_arg(args, "nodeName");
+  const std::string action = string_arg(args, "state");
+  const std::string reason = string_arg(args, "reason");
+  if (!c.admin) return make_error("cannot change node " + name, "only root or the admin may");
+  const Node* n = state_.node(name);
+  if (!n) {
+    std::string known;
+    for (const auto& [k, v] : state_.nodes()) known += (known.empty() ? "" : ", ") + k;
+    return make_error("nodeName", "unknown node '" + name + "' (nodes: " + (known.empty() ? "none" : known) + ")");
+  }
+  const std::string by = " by " + user_name(c.uid) + (reason.empty() ? std::string() : ": " + reason);
+  if (action == "DRAIN") {
+    if (reason.empty()) return make_error("reason", "say why the node is drained, e.g. --reason 'disk replacement'");
+    (void)apply(NodeStateSet{name, NodeState::Drain, "drained" + by, true});
+  } else if (action == "DOWN") {
+    if (reason.empty()) return make_error("reason", "say why the node is down, e.g. --reason 'bad memory'");
+    node_lost(name, "Node " + name + " set DOWN" + by);
+    (void)apply(NodeStateSet{name, NodeState::Down, "set DOWN" + by, true});
+  } else if (action == "RESUME" || action == "UP") {
+    (void)apply(NodeStateSet{name, NodeState::Up, "", true});
+  } else {
+    return make_error("state", "'" + action + "' is not DRAIN, DOWN or RESUME");
+  }
+  log::info("node " + name + ": " + action + by);
+  schedule_needed_ = full_pass_needed_ = true;
+  return proto::to_json(*state_.node(name));
+}
+
 Result<Json> Head::op_status(const Caller& c, const Json& args) {
   std::map<std::string, int> counts;
   for (const auto& [id, j] : state_.jobs()) counts[to_string(j.state)]++;
@@ -1220,9 +1252,7 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
     }
     conn->send(proto::dump(Json{{"type", "welcome"}, {"credential", *cred}}));
   }
-  if (const Node* n = state_.node(node); n && n->state == NodeState::Down && !n->connected &&
-                                         n->state_reason.find(" lost (") != std::string::npos)
-    (void)apply(NodeStateSet{node, NodeState::Up, ""});
+
   (void)apply(NodeConnected{node, hello.topology, now});
   log::info("node " + node + " connected: " + std::to_string(hello.topology.pu_count()) + " PUs, " +
             std::to_string(hello.topology.memory_mib) + " MiB, " +

@@ -99,6 +99,7 @@ class Head {
   void on_hello(const ConnPtr& conn, const proto::AgentHello& hello);
   // Over TCP: checks the hello's MUNGE credential; the error says why not.
   Status authenticate_agent(const ConnPtr& conn, const proto::AgentHello& hello);
+  Result<proto::Json> op_update_node(const Caller& c, const proto::Json& args);
   void watch_nodes();  // heartbeats and lost nodes, every second
   void node_lost(const std::string& node, const std::string& reason);
   void on_exit_report(const std::string& node, const proto::ExitReport& r);
