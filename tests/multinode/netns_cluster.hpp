@@ -420,6 +420,13 @@ class NetnsCluster {
     return status;
   }
 
+  // Cuts node k off the network (its veth down: no FIN, no RST, packets are just
+  // lost, as with a pulled cable) or connects it again. "" or what failed.
+  std::string set_link(int k, bool up) const {
+    const ProcResult r = ip({"link", "set", veth(k), up ? "up" : "down"});
+    return r.code == 0 ? "" : "ip link set " + veth(k) + ": " + trimmed(r.err);
+  }
+
   // The live processes in node k's network namespace (whoever started them).
   std::vector<pid_t> pids_on_node(int k) const { return detail::pids_in_netns(netns_path(k)); }
 

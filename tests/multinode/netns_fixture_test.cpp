@@ -37,6 +37,7 @@ class NetnsFixtureTest : public ::testing::Test {
     if (const std::string why = NetnsCluster::skip_reason(); !why.empty()) {
       GTEST_SKIP() << why;
     }
+    NetnsCluster::sweep();  // start() sweeps too: compare with /etc/hosts as it leaves it
     hosts_before_ = detail::read_file("/etc/hosts");
   }
   std::string hosts_before_;
