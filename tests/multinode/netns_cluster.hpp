@@ -163,22 +163,33 @@ inline bool kill_netns_processes(const std::string& ns_path, int timeout_ms = 50
 
 // An exclusive lock shared by every test process on the machine, held while a
 // subnet is chosen and the bridge made, /etc/hosts rewritten, or leftovers swept.
+// Re-entrant within a process (flock would block on a second open of the file).
 class MachineLock {
  public:
   MachineLock() {
-    fd_ = ::open("/tmp/drover-netns.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ >= 0)
-      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    if (depth()++ > 0) return;
+    fd() = ::open("/tmp/drover-netns.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd() >= 0)
+      while (::flock(fd(), LOCK_EX) != 0 && errno == EINTR) {
       }
   }
   ~MachineLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
+    if (--depth() > 0) return;
+    if (fd() >= 0) ::close(fd());  // releases the lock
+    fd() = -1;
   }
   MachineLock(const MachineLock&) = delete;
   MachineLock& operator=(const MachineLock&) = delete;
 
  private:
-  int fd_ = -1;
+  static int& depth() {
+    static int d = 0;
+    return d;
+  }
+  static int& fd() {
+    static int f = -1;
+    return f;
+  }
 };
 
 }  // namespace detail
