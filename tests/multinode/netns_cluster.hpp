@@ -392,7 +392,7 @@ class NetnsCluster {
         [&](int out, int err) { return start_child(node, argv, opts, -1, out, err); }, opts.timeout_ms);
   }
 
-  // Waits for a child started by spawn(); its wait status, or nullopt-like -1 on timeout.
+  // Waits for a child started by spawn(); its wait status (as waitpid gives it), or -1 on timeout.
   int wait(pid_t pid, int timeout_ms = 10000) {
     int status = -1;
     const bool done = detail::wait_until(
