@@ -140,3 +140,9 @@ EOF
 
 # No Core objects: each PU must be treated as its own core.
 synthetic "pack:1 numa:1(memory=8GiB) pu:4" 1pkg-4pu-nocore.xml
+
+# Tiny nodes for tests/multinode (one namespace node each): every one uses PUs 0 and 1
+# only, since jobs are really bound to these PU numbers on a 2-PU machine.
+synthetic "pack:2 numa:1(memory=1GiB) core:1 pu:1" netns-2pkg-2core.xml
+synthetic "pack:1 numa:1(memory=2GiB) core:1 pu:2" netns-1core-smt.xml
+synthetic "pack:1 numa:1(memory=2GiB) core:2 pu:1" netns-2core.xml
