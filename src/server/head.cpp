@@ -286,15 +286,22 @@ void Head::evict_finished() {
 void Head::watch_nodes() {
   const auto now = transport::epoch_ms();
   const auto timeout = config_.node_timeout_ms;
-  std::vector<ConnPtr> silent;
+  std::vector<std::string> silent;
   for (const auto& [node, at] : last_heard_)
-    if (now - at > timeout)
-      if (auto it = agents_by_node_.find(node); it != agents_by_node_.end()) silent.push_back(it->second);
-  for (auto& c : silent) {
-    log::warn("node " + node_of_conn_[c.get()] + " silent for " + std::to_string((now - last_heard_[node_of_conn_[c.get()]]) / 1000) +
-              " s: closing its connection");
-    c->close("no heartbeat");
-    on_agent_closed(c);
+    if (now - at > timeout) silent.push_back(node);
+  // Silent for the whole timeout while connected (a cut cable, a hung
+  // machine): lost now. A closed connection (agent restart) gets the timeout
+  // to come back.
+  for (const auto& node : silent) {
+    const auto secs = std::to_string((now - last_heard_[node]) / 1000);
+    if (auto it = agents_by_node_.find(node); it != agents_by_node_.end()) {
+      const ConnPtr c = it->second;
+      c->close("no heartbeat");
+      on_agent_closed(c);
+    }
+    last_heard_.erase(node);
+    disconnected_at_.erase(node);
+    node_lost(node, "Node " + node + " lost (no contact for " + secs + " s)");
   }
   std::vector<std::string> lost;
   for (const auto& [node, at] : disconnected_at_)
@@ -315,8 +322,7 @@ void Head::node_lost(const std::string& node, const std::string& reason) {
   std::vector<std::int64_t> ids;
   for (const auto id : state_.active_jobs())
     if (attempt_on(*state_.job(id)->current_attempt(), node)) ids.push_back(id);
-  if (!ids.empty())
-    log::warn(reason + ": " + std::to_string(ids.size()) + " jobs affected");
+  log::warn(reason + ": " + std::to_string(ids.size()) + (ids.size() == 1 ? " job" : " jobs") + " affected");
   (void)apply(NodeStateSet{node, NodeState::Down, reason});
   for (const auto id : ids) {
     const Job* j = state_.job(id);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/munge_daemon.hpp"
 #include "cluster.hpp"
 #include "netns_cluster.hpp"
 
@@ -30,6 +31,9 @@ class NetnsDroverCluster {
                                            kTestData + "/hwloc/netns-1core-smt.xml",
                                            kTestData + "/hwloc/netns-2core.xml"};
     double kill_grace_s = 1;
+    // Heartbeats and how long a silent node lasts before it is lost.
+    double heartbeat_s = 0.2;
+    double node_timeout_s = 10;
     std::string queue = "default";       // created over environment `env`, with all nodes
     std::string env = "netns";
     std::vector<std::string> head_args;   // more droverd options
@@ -56,6 +60,9 @@ class NetnsDroverCluster {
   // The network, droverd, the environment and queue, one agent per node; waits
   // until every node is UP. Returns "" or what failed.
   std::string start() {
+    // One munged for the whole cluster: the nodes share this machine's file
+    // system, as nodes of a real cluster share munge.key.
+    if (!munged_.available()) return "munged: " + munged_.why();
     if (auto e = net_.start(); !e.empty()) return "namespace cluster: " + e;
     for (const auto& d : {head_state_dir(), work_dir()}) {
       fs::create_directories(d);
@@ -80,7 +87,8 @@ class NetnsDroverCluster {
   std::vector<std::string> head_argv() const {
     std::vector<std::string> a = {kBinDir + "/droverd", "--state-dir", head_state_dir(), "--socket", socket(),
                                   "--agent-socket", "tcp:" + net_.head_ip() + ":" + std::to_string(agent_port_),
-                                  "--default-queue", config_.queue};
+                                  "--default-queue", config_.queue, "--munge-socket", munged_.socket(),
+                                  "--node-timeout", number(config_.node_timeout_s)};
     a.insert(a.end(), config_.head_args.begin(), config_.head_args.end());
     return a;
   }
@@ -91,10 +99,18 @@ class NetnsDroverCluster {
     std::vector<std::string> a = {kBinDir + "/drover-noded", "--head", agent_address(), "--name", node(k),
                                   "--state-dir", dir() + "/node" + std::to_string(k), "--topology-xml",
                                   config_.topologies.at(static_cast<std::size_t>(k - 1)), "--cgroup-parent",
-                                  cgroup_parent(k), "--kill-grace", grace.str()};
+                                  cgroup_parent(k), "--kill-grace", grace.str(), "--munge-socket", munged_.socket(),
+                                  "--heartbeat", number(config_.heartbeat_s)};
     a.insert(a.end(), config_.agent_args.begin(), config_.agent_args.end());
     return a;
   }
+
+  static std::string number(double v) {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  }
+  const drover::testing::MungeDaemon& munged() const { return munged_; }
 
   // ---- names and paths ----
   netns::NetnsCluster& net() { return net_; }
@@ -401,6 +417,7 @@ class NetnsDroverCluster {
   }
 
  private:
+  drover::testing::MungeDaemon munged_;
   Config config_;
   netns::NetnsCluster net_;
   int agent_port_ = 0;  // 0 until droverd has picked one

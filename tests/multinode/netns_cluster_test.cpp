@@ -1,8 +1,10 @@
 // Drover across real (namespace) nodes over TCP: droverd on the head, one
 // drover-noded per node, each with its own hostname, address and hwloc topology.
-// What Drover can do today between nodes: agents register over TCP, jobs are placed
-// on every node and run there, an agent that dies takes its node DOWN and its
-// restart settles the jobs it lost. (No MUNGE yet: droverd accepts any TCP agent.)
+// Agents register over TCP with MUNGE credentials (a forged one is refused), jobs
+// are placed on every node and run there, an agent that dies takes its node DOWN
+// and its restart settles the jobs it lost, a node cut off the network is lost
+// after the node timeout and its job is retried elsewhere, and admins drain,
+// down and resume nodes.
 #include <map>
 
 #include "drover_netns.hpp"
@@ -201,14 +203,122 @@ TEST_F(NetnsClusterTest, AfterAHeadCrashTheAgentsReconnectAndReportTheirJobs) {
   }
 }
 
-// NOT what Drover does today, so disabled: a node cut off the network (no FIN, no
-// RST) stays UP and connected in droverd, and new jobs are still sent there and
-// sit in STARTING, since neither side sends heartbeats. Enable once they do.
-TEST_F(NetnsClusterTest, DISABLED_ANodeCutOffTheNetworkGoesDown) {
-  ASSERT_EQ(cluster().net().set_link(2, false), "");
-  EXPECT_TRUE(cluster().wait_for_node_state(cluster().node(2), "DOWN", false, 20000));
-  ASSERT_EQ(cluster().net().set_link(2, true), "");
-  EXPECT_EQ(cluster().wait_for_nodes(20000), "");
+// A node cut off the network (no FIN, no RST: a pulled cable) sends no more
+// heartbeats: after the node timeout it is lost, its job ends with a reason
+// naming it and, with retries left, runs again on another node. When the cable
+// is back the agent reconnects; what still ran of the old attempt is killed.
+class NodeLossTest : public NetnsDroverTest {
+  NetnsDroverCluster::Config config() const override {
+    NetnsDroverCluster::Config c;
+    c.node_timeout_s = 1.5;
+    return c;
+  }
+};
+
+TEST_F(NodeLossTest, ANodeCutOffTheNetworkIsLostAndItsJobRunsElsewhere) {
+  const std::string gate = cluster().work_dir() + "/gate";
+  std::vector<std::string> args = gated_job(gate);
+  args.insert(args.begin(), "--retry=2");
+  const std::string id = cluster().submit(args);
+  ASSERT_TRUE(cluster().wait_for_state(id, "RUNNING"));
+  const std::string first = cluster().job_node(id);
+  const int k = cluster().node_index(first);
+  ASSERT_GT(k, 0);
+
+  ASSERT_EQ(cluster().net().set_link(k, false), "");
+  ASSERT_TRUE(cluster().wait_for_node_state(first, "DOWN", false, 15000)) << cluster().logs();
+  EXPECT_TRUE(contains(cluster().node_info(first).value("stateReason", ""), "Node " + first + " lost (no contact for"))
+      << cluster().node_info(first).dump(2);
+  // The retry runs on another node while the first is away.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const Json j = cluster().describe(id);
+        return j.value("status", "") == "RUNNING" && j["attempts"].size() == 2u;
+      },
+      15000))
+      << cluster().describe(id).dump(2) << cluster().logs();
+  const Json j = cluster().describe(id);
+  EXPECT_TRUE(contains(j["attempts"][0].value("statusReason", "") + j["attempts"][0]["container"].value("reason", ""),
+                       "Node " + first + " lost"))
+      << j.dump(2);
+  const std::string second = cluster().job_node(id);
+  EXPECT_NE(second, first);
+
+  // Back on the network: the node rejoins and the old attempt's process is killed.
+  ASSERT_EQ(cluster().net().set_link(k, true), "");
+  EXPECT_EQ(cluster().wait_for_nodes(20000), "") << cluster().logs();
+  EXPECT_TRUE(wait_until([&] { return cluster().net().pids_on_node(k).size() <= 1; }, 10000))
+      << "only the agent should be left on " << first;
+  write_file(gate, "");
+  const Json end = cluster().wait_for_end(id);
+  EXPECT_EQ(end.value("status", ""), "SUCCEEDED") << end.dump(2);
+  EXPECT_EQ(cluster().job_output(id), "host=" + second + " nodelist=" + second + "\n");
+}
+
+// An agent whose MUNGE credential comes from another key (another cluster, or
+// someone without munge.key) is refused, and the refusal is logged on both sides.
+TEST_F(NetnsClusterTest, AnAgentWithAForgedCredentialIsRefused) {
+  drover::testing::MungeDaemon other;  // a different key
+  ASSERT_TRUE(other.available()) << other.why();
+  netns::ExecOptions o;
+  o.log = cluster().dir() + "/forged.log";
+  const pid_t forged = cluster().net().spawn(
+      3, {kBinDir + "/drover-noded", "--head", cluster().agent_address(), "--name", "forged", "--state-dir",
+          cluster().dir() + "/forged", "--topology-xml", kTestData + "/hwloc/netns-2core.xml", "--cgroup-parent",
+          cluster().tag() + "-forged", "--munge-socket", other.socket(), "--heartbeat", "0.2"},
+      o);
+  ASSERT_GT(forged, 0);
+  EXPECT_TRUE(wait_until([&] { return contains(cluster().head_log(), "refused agent 'forged'"); }, 10000))
+      << cluster().logs();
+  EXPECT_TRUE(contains(cluster().head_log(), "MUNGE credential refused")) << cluster().head_log();
+  const CliResult nodes = cluster().cli("nodes");
+  EXPECT_FALSE(contains(nodes.out, "forged")) << nodes.out;
+  EXPECT_TRUE(contains(read_file(cluster().dir() + "/forged.log"), "the head refused this agent")) << read_file(cluster().dir() + "/forged.log");
+  cluster().net().stop(forged, SIGINT);
+}
+
+// Admin node states: drain keeps new work away while running jobs go on; down
+// ends the node's jobs at once (with retries left they run elsewhere); resume
+// puts the node back in service. Only root or the admin may.
+TEST_F(NetnsClusterTest, DrainDownAndResume) {
+  const std::string n1 = cluster().node(1), n2 = cluster().node(2), n3 = cluster().node(3);
+  const CliResult d = cluster().cli("nodes", "drain", n1, "--reason", "new disk");
+  ASSERT_EQ(d.code, 0) << d.describe();
+  EXPECT_TRUE(contains(d.out, "DRAIN")) << d.out;
+  EXPECT_NE(cluster().cli("nodes", "drain", n2).code, 0) << "a reason is required";
+  const CliResult unknown = cluster().cli("nodes", "down", "nosuchnode", "--reason", "x");
+  EXPECT_NE(unknown.code, 0);
+  EXPECT_TRUE(contains(unknown.err, "unknown node 'nosuchnode'")) << unknown.err;
+
+  const std::string gate = cluster().work_dir() + "/gate";
+  std::vector<std::string> args = gated_job(gate);
+  args.insert(args.begin(), "--retry=2");
+  const std::string a = cluster().submit(args), b = cluster().submit(args);
+  ASSERT_TRUE(cluster().wait_for_state(a, "RUNNING"));
+  ASSERT_TRUE(cluster().wait_for_state(b, "RUNNING"));
+  EXPECT_NE(cluster().job_node(a), n1);
+  EXPECT_NE(cluster().job_node(b), n1);
+  EXPECT_TRUE(contains(cluster().cli("nodes").out, "drained by root: new disk")) << cluster().cli("nodes").out;
+
+  // Down the node of job a: a ends there and, after resume, runs again.
+  const std::string victim_node = cluster().job_node(a);
+  const CliResult down = cluster().cli("nodes", "down", victim_node, "--reason", "bad memory");
+  ASSERT_EQ(down.code, 0) << down.describe();
+  ASSERT_TRUE(wait_until([&] { return cluster().describe(a)["attempts"].size() == 1u &&
+                                      cluster().describe(a)["attempts"][0].contains("stoppedAt"); }, 10000))
+      << cluster().describe(a).dump(2);
+  EXPECT_TRUE(contains(cluster().describe(a)["attempts"][0].dump(), "set DOWN by root: bad memory"))
+      << cluster().describe(a).dump(2);
+  EXPECT_EQ(cluster().node_info(victim_node).value("state", ""), "DOWN");
+  // Every node is drained, down or busy: a waits.
+  EXPECT_EQ(cluster().state(a), "RUNNABLE");
+  ASSERT_EQ(cluster().cli("nodes", "resume", n1).code, 0);
+  ASSERT_TRUE(cluster().wait_for_state(a, "RUNNING"));
+  EXPECT_EQ(cluster().job_node(a), n1);
+  ASSERT_EQ(cluster().cli("nodes", "resume", victim_node).code, 0);
+  EXPECT_EQ(cluster().node_info(victim_node).value("state", ""), "UP");
+  write_file(gate, "");
+  for (const auto& id : {a, b}) EXPECT_EQ(cluster().wait_for_end(id).value("status", ""), "SUCCEEDED");
 }
 
 }  // namespace
