@@ -1,0 +1,154 @@
+// MPI jobs across namespace nodes through Drover: `drover submit -N 2` runs the
+// script on the main node, where a plain `mpirun` finds the allocation (hostfile,
+// Slurm variables) and starts orted on the other node through drover-launch and
+// that node's drover-noded — no ssh — inside the job's cgroup and CPU binding.
+// Each rank reports its host and CPUs, checked against the job's placement.
+#include <regex>
+
+#include "drover_netns.hpp"
+
+namespace drover::it {
+namespace {
+
+const std::string kExamplesBin = DROVER_EXAMPLES_BIN;
+
+class NetnsMpiJobTest : public NetnsDroverTest {
+ protected:
+  void SetUp() override {
+    if (::access((kExamplesBin + "/mpi_hello").c_str(), X_OK) != 0)
+      GTEST_SKIP() << "no " << kExamplesBin << "/mpi_hello: configure with -DDROVER_ENABLE_MPI=ON";
+    if (::access((kBinDir + "/drover-launch").c_str(), X_OK) != 0) GTEST_SKIP() << "no drover-launch built";
+    NetnsDroverTest::SetUp();
+  }
+  // What a user on such a cluster puts in front of mpirun: root may run it
+  // (CI runs as root), and MPI traffic stays on the cluster network.
+  std::vector<std::string> mpi_env() {
+    const std::string subnet = cluster().net().subnet();
+    return {"--export=ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,"
+            "OMPI_MCA_btl=tcp\\,self,OMPI_MCA_btl_tcp_if_include=" + subnet +
+            ",OMPI_MCA_oob_tcp_if_include=" + subnet};
+  }
+  // Node -> the CPUs the job was given there, from `drover show --json`.
+  std::map<std::string, std::string> placement(const Json& job) {
+    std::map<std::string, std::string> out;
+    const Json& c = job["attempts"].back()["container"];
+    auto list = [](const Json& cpus) {
+      std::string s;
+      for (const auto& x : cpus) s += (s.empty() ? "" : ",") + x.dump();
+      return s;
+    };
+    out[c.value("nodeName", "")] = list(c["cpus"]);
+    for (const auto& o : c.value("otherNodes", Json::array())) out[o.value("nodeName", "")] = list(o["cpus"]);
+    return out;
+  }
+};
+
+// "0-1" -> "0,1": mpi_hello prints ranges.
+std::string expand(const std::string& ranges) {
+  std::string out;
+  std::stringstream ss(ranges);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    const auto dash = part.find('-');
+    const int lo = std::stoi(part.substr(0, dash));
+    const int hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
+    for (int i = lo; i <= hi; ++i) out += (out.empty() ? "" : ",") + std::to_string(i);
+  }
+  return out;
+}
+
+TEST_F(NetnsMpiJobTest, OneRankPerNodeBoundToThePlannedCpus) {
+  // Half of every node is taken first, so the MPI job's plan is not "everything".
+  const std::string gate = cluster().work_dir() + "/gate";
+  const std::string filler = cluster().submit(
+      {"-N", "3", "-c", "1", "--wrap", "while [ ! -e " + gate + " ]; do sleep 0.05; done"});
+  ASSERT_TRUE(cluster().wait_for_state(filler, "RUNNING"));
+
+  std::vector<std::string> args = mpi_env();
+  for (const char* a : {"-N", "2", "--ntasks-per-node", "1", "-t", "1:00", "--wrap"}) args.push_back(a);
+  args.push_back("mpirun " + kExamplesBin + "/mpi_hello");
+  const std::string id = cluster().submit(args);
+  const Json j = cluster().wait_for_end(id, 60000);
+  write_file(gate, "");
+  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << cluster().job_output(id) << cluster().logs();
+  const auto plan = placement(j);
+  ASSERT_EQ(plan.size(), 2u) << j.dump(2);
+  const std::string out = cluster().job_output(id);
+  std::map<std::string, std::string> seen;  // host -> cpus reported by its rank
+  std::regex line("rank (\\d) of 2 on (\\S+) cpus (\\S+)");
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
+    seen[(*it)[2]] = expand((*it)[3]);
+  EXPECT_EQ(seen, plan) << out << j.dump(2);
+  EXPECT_TRUE(contains(out, "hello from 2 ranks")) << out;
+  EXPECT_EQ(cluster().wait_for_end(filler).value("status", ""), "SUCCEEDED");
+}
+
+TEST_F(NetnsMpiJobTest, TwoNodesTimesTwoRanks) {
+  std::vector<std::string> args = mpi_env();
+  for (const char* a : {"-N", "2", "--ntasks-per-node", "2", "-t", "1:00", "--wrap"}) args.push_back(a);
+  args.push_back("echo \"nodes=$SLURM_JOB_NODELIST tasks=$SLURM_TASKS_PER_NODE\"; mpirun " + kExamplesBin +
+                 "/mpi_hello");
+  const std::string id = cluster().submit(args);
+  const Json j = cluster().wait_for_end(id, 60000);
+  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << cluster().job_output(id) << cluster().logs();
+  const auto plan = placement(j);
+  ASSERT_EQ(plan.size(), 2u);
+  const std::string out = cluster().job_output(id);
+  std::map<std::string, int> ranks_on;
+  std::regex line("rank (\\d) of 4 on (\\S+) cpus (\\S+)");
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it) {
+    const std::string host = (*it)[2];
+    ++ranks_on[host];
+    ASSERT_TRUE(plan.count(host)) << host << " is not a node of the job:\n" << out;
+    // Every CPU a rank may use is one the plan gave the job on that node.
+    std::stringstream cpus(expand((*it)[3]));
+    std::string c;
+    const std::string allowed = "," + plan.at(host) + ",";
+    while (std::getline(cpus, c, ',')) EXPECT_TRUE(contains(allowed, "," + c + ",")) << c << " on " << host << "\n" << out;
+  }
+  for (const auto& [node, cpus] : plan) EXPECT_EQ(ranks_on[node], 2) << node << "\n" << out;
+  EXPECT_TRUE(contains(out, "tasks=2(x2)")) << out;
+  EXPECT_TRUE(contains(out, "hello from 4 ranks")) << out;
+}
+
+// Cancelling a running multi-node job stops it on every node: mpirun on the
+// main node, orted and the ranks on the other; nothing of the job is left.
+TEST_F(NetnsMpiJobTest, CancelLeavesNoProcessOnAnyNode) {
+  std::vector<std::string> args = mpi_env();
+  for (const char* a : {"-N", "3", "--ntasks-per-node", "1", "-t", "1:00", "--wrap"}) args.push_back(a);
+  args.push_back("mpirun sh -c 'echo up on $(hostname); exec sleep 120'");
+  const std::string id = cluster().submit(args);
+  ASSERT_TRUE(cluster().wait_for_state(id, "RUNNING"));
+  ASSERT_TRUE(wait_until([&] {
+    const std::string out = cluster().job_output(id);
+    return std::count(out.begin(), out.end(), '\n') >= 3;
+  }, 30000)) << cluster().job_output(id) << cluster().logs();
+  for (int k = 1; k <= 3; ++k)
+    EXPECT_GE(cluster().net().pids_on_node(k).size(), 2u) << "agent + the job's processes on node " << k;
+  const CliResult c = cluster().cli("cancel", id);
+  ASSERT_EQ(c.code, 0) << c.describe();
+  const Json j = cluster().wait_for_end(id, 30000);
+  EXPECT_EQ(j.value("status", ""), "FAILED") << j.dump(2);
+  for (int k = 1; k <= 3; ++k)
+    EXPECT_TRUE(wait_until([&] { return cluster().net().pids_on_node(k).size() == 1; }, 10000))
+        << "node " << k << " still runs " << cluster().net().pids_on_node(k).size() - 1 << " processes besides its agent";
+}
+
+// An array's tasks spread over the nodes: each task takes a whole node.
+TEST_F(NetnsMpiJobTest, AnArraySpreadsOverTheNodes) {
+  const std::string gate = cluster().work_dir() + "/gate";
+  const std::string id = cluster().submit(
+      {"--array=1-3", "-c", "2", "--wrap", "while [ ! -e " + gate + " ]; do sleep 0.05; done; hostname"});
+  std::set<std::string> hosts;
+  ASSERT_TRUE(wait_until([&] {
+    const Json j = cluster().describe(id);
+    return j["arrayProperties"]["statusSummary"].value("RUNNING", 0) == 3;
+  }, 20000)) << cluster().describe(id).dump(2);
+  write_file(gate, "");
+  EXPECT_EQ(cluster().wait_for_end(id).value("status", ""), "SUCCEEDED");
+  for (int i = 1; i <= 3; ++i) hosts.insert(cluster().job_output(id + "_" + std::to_string(i)));
+  EXPECT_EQ(hosts.size(), 3u) << "three tasks on three nodes";
+}
+
+}  // namespace
+}  // namespace drover::it
