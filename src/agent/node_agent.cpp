@@ -58,11 +58,48 @@ Status NodeAgent::start() {
     }
     reap();
   });
+  if (auto st = start_step_service(); !st) return st;
   log::info("node " + config_.node_name + ": " + std::to_string(topology_.pu_count()) + " PUs, " +
             std::to_string(topology_.numa.size()) + " NUMA, " + std::to_string(topology_.memory_mib) +
             " MiB, " + std::to_string(topology_.gpus.size()) + " GPUs; head at " + config_.head_address);
   connect();
   return {};
+}
+
+Status NodeAgent::start_step_service() {
+  if (config_.listen_address.empty()) return {};
+  step_server_ = std::make_unique<StepServer>(loop_, config_.node_name, config_.munge_socket,
+                                              [this](std::int64_t id) { return step_target(id); });
+  step_server_->set_kill_grace_ms(config_.kill_grace_ms);
+  if (auto st = step_server_->listen(config_.listen_address); !st) return st;
+  log::info("step service (drover-launch) listening on " + step_server_->address() + ", MUNGE socket " +
+            (config_.munge_socket.empty() ? "(default)" : config_.munge_socket));
+  return {};
+}
+
+std::optional<StepTarget> NodeAgent::step_target(std::int64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return std::nullopt;
+  const proto::LaunchOrder& o = it->second.order;
+  StepTarget t;
+  t.uid = o.uid;
+  t.gid = o.gid;
+  t.user = o.user;
+  t.working_dir = o.working_dir;
+  t.cpus = o.cpus;
+  t.gpus = o.gpus;
+  t.cgroup = &it->second.launched.cgroup;
+  // What is this node's own in a job's environment; the rest comes from the client.
+  auto join = [](const std::vector<int>& v) {
+    std::string s;
+    for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+    return s;
+  };
+  if (!o.cpus.empty()) set_value(t.environment_overrides, "DROVER_CPU_LIST", join(o.cpus));
+  if (!o.gpus.empty())
+    for (const char* name : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS"})
+      set_value(t.environment_overrides, name, join(o.gpus));
+  return t;
 }
 
 void NodeAgent::clear_stale_jobs() {
@@ -207,6 +244,10 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
 
 void NodeAgent::terminate(RunningJob& job) {
   signal_job(job.launched, SIGTERM);
+  if (step_server_)
+    step_server_->kill_steps(job.order.job_id, job.timed_out ? "the job reached its time limit"
+                                               : job.kill_reason.empty() ? "the job was killed"
+                                                                        : "the job was killed: " + job.kill_reason);
   if (job.kill_timer) return;
   const auto id = job.order.job_id;
   job.kill_timer = loop_.after(config_.kill_grace_ms, [this, id] {
@@ -231,6 +272,7 @@ void NodeAgent::reap() {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (!job_of_pid_.count(pid) && step_server_ && step_server_->on_child_exit(pid, status)) continue;
     finish(pid, status);
   }
 }
@@ -274,6 +316,7 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
             (es.signal ? "signal " + std::to_string(es.signal) : "exit " + std::to_string(es.exit_code)) +
             (r.reason.empty() ? "" : " (" + r.reason + ")"));
   jobs_.erase(it);
+  if (step_server_) step_server_->kill_steps(id);
   report(r);
 }
 
@@ -287,6 +330,7 @@ void NodeAgent::kill_all_jobs() {
     signal_job(j.launched, SIGKILL);
     (void)j.launched.cgroup.kill_all();
   }
+  if (step_server_) step_server_->kill_all_steps();
 }
 
 }  // namespace drover::agent

@@ -13,6 +13,7 @@
 
 #include "agent/cgroup.hpp"
 #include "agent/job_launcher.hpp"
+#include "agent/step_server.hpp"
 #include "proto/agent_messages.hpp"
 #include "transport/connection.hpp"
 #include "transport/event_loop.hpp"
@@ -27,6 +28,9 @@ struct AgentConfig {
   std::string cgroup_parent = "drover";
   std::int64_t kill_grace_ms = 30000;    // SIGTERM -> SIGKILL, like Slurm's KillWait
   std::int64_t reconnect_ms = 500;
+  // Step service for drover-launch (tcp:HOST:PORT); empty: none.
+  std::string listen_address;
+  std::string munge_socket;     // munged's socket for the step service; empty: libmunge's default
 };
 
 class NodeAgent {
@@ -64,6 +68,8 @@ class NodeAgent {
   void finish(pid_t pid, int wait_status);
   void report(const proto::ExitReport& r);
   void send(const proto::Json& j);
+  Status start_step_service();
+  std::optional<StepTarget> step_target(std::int64_t job_id) const;
 
   AgentConfig config_;
   transport::EventLoop loop_;
@@ -76,6 +82,7 @@ class NodeAgent {
   std::map<std::int64_t, proto::ExitReport> unacked_;  // by job id
   int sigchld_fd_ = -1;
   bool reconnect_pending_ = false;
+  std::unique_ptr<StepServer> step_server_;  // declared last: goes first, while jobs_ still exists
 };
 
 }  // namespace drover::agent
