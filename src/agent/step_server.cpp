@@ -144,6 +144,10 @@ Status StepServer::listen(const std::string& address) {
   auto l = transport::Listener::listen(loop_, *addr, 0600, [this](int fd) { on_accept(fd); });
   if (!l) return make_error("cannot start the step service", l.message());
   listener_ = std::move(*l);
+  // Not fatal: munged may come up later. But an admin should learn now why
+  // every drover-launch would be refused.
+  if (auto probe = transport::munge_encode("drover-noded probe", munge_socket_); !probe)
+    log::warn("step service: drover-launch will be refused until munged answers: " + probe.message());
   return {};
 }
 
