@@ -2,7 +2,11 @@
 // inside a Drover job instead of ssh. `drover-launch HOST COMMAND...` asks the
 // drover-noded on HOST, authenticated with MUNGE, to run COMMAND inside this job
 // there, copies its output here and exits with its exit status. See README.md.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,8 +16,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <pwd.h>
 
 #include "proto/step_messages.hpp"
 #include "transport/connection.hpp"
@@ -189,6 +191,16 @@ void write_all(int fd, const std::string& data) {
   }
 }
 
+// A node that dies sends no FIN; without keepalive we would wait for its
+// command forever (and so would mpirun).
+void keep_alive(int fd) {
+  const int on = 1, idle = 60, interval = 10, count = 6;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 // SIGTERM, SIGINT, SIGHUP: die of the signal. The kernel closes the connection,
 // and the agent stops the remote command (SIGTERM, then SIGKILL).
 void on_fatal_signal(int sig) {
@@ -224,6 +236,7 @@ int main(int argc, char** argv) {
 
   auto client = transport::Client::connect(target.address, proto::kMaxStepFrame);
   if (!client) die(inv.host + ": " + client.message() + " (is drover-noded running there with --listen?)");
+  keep_alive(client->fd());
   if (auto st = client->send(proto::dump(proto::to_json(request))); !st) die(inv.host + ": " + st.message());
 
   for (;;) {

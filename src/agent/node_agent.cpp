@@ -70,7 +70,7 @@ Status NodeAgent::start_step_service() {
   if (config_.listen_address.empty()) return {};
   step_server_ = std::make_unique<StepServer>(loop_, config_.node_name, config_.munge_socket,
                                               [this](std::int64_t id) { return step_target(id); });
-  step_server_->set_kill_grace_ms(config_.kill_grace_ms);
+  if (config_.kill_grace_ms < step_server_->kill_grace_ms()) step_server_->set_kill_grace_ms(config_.kill_grace_ms);
   if (auto st = step_server_->listen(config_.listen_address); !st) return st;
   log::info("step service (drover-launch) listening on " + step_server_->address() + ", MUNGE socket " +
             (config_.munge_socket.empty() ? "(default)" : config_.munge_socket));

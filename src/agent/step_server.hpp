@@ -73,7 +73,10 @@ class StepServer {
   void kill_all_steps();
   std::size_t step_count() const { return steps_.size(); }
 
+  // SIGTERM -> SIGKILL. Short by default: a step is stopped because its client
+  // or its job has gone, and nothing waits for it to finish cleanly.
   void set_kill_grace_ms(std::int64_t ms) { kill_grace_ms_ = ms; }
+  std::int64_t kill_grace_ms() const { return kill_grace_ms_; }
   // How long a connection may take to send its request.
   void set_request_timeout_ms(std::int64_t ms) { request_timeout_ms_ = ms; }
 
@@ -107,7 +110,7 @@ class StepServer {
   std::string munge_socket_;
   Lookup lookup_;
   std::unique_ptr<transport::Listener> listener_;
-  std::int64_t kill_grace_ms_ = 2000;
+  std::int64_t kill_grace_ms_ = 5000;
   std::int64_t request_timeout_ms_ = 10000;
   std::uint64_t next_conn_ = 1;
   std::uint64_t next_step_ = 1;
