@@ -248,10 +248,11 @@ void StepServer::on_request(std::uint64_t conn_id, const std::string& frame) {
   StepTarget target;
   std::uint32_t uid = 0;
   if (const std::string why = authorize(*request, target, uid); !why.empty()) return refuse(conn_id, why);
-  start_step(conn_id, *request, target);
+  start_step(conn_id, *request, target, uid);
 }
 
-void StepServer::start_step(std::uint64_t conn_id, const proto::StepLaunch& r, const StepTarget& target) {
+void StepServer::start_step(std::uint64_t conn_id, const proto::StepLaunch& r, const StepTarget& target,
+                            std::uint32_t asked_by) {
   const std::uint64_t number = next_step_++;
   const std::string step_id = std::to_string(r.job_id) + "." + std::to_string(number);
   StepSpawnSpec spec;
@@ -303,7 +304,7 @@ void StepServer::start_step(std::uint64_t conn_id, const proto::StepLaunch& r, c
     });
   });
   log::info("step " + step_id + " (pid " + std::to_string(s.pid) + ", uid " + std::to_string(target.uid) +
-            ") for " + peer + ": " + shorten(spec.command));
+            ") for uid " + std::to_string(asked_by) + " at " + peer + ": " + shorten(spec.command));
   conn->send(proto::dump(proto::to_json(proto::StepAccepted{step_id})));
   watch_output(s);
 }

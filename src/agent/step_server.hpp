@@ -93,7 +93,8 @@ class StepServer {
   // Why the request may not run, or "" when it may (then target is set).
   std::string authorize(const proto::StepLaunch& request, StepTarget& target, std::uint32_t& uid);
   void refuse(std::uint64_t conn_id, const std::string& reason);
-  void start_step(std::uint64_t conn_id, const proto::StepLaunch& request, const StepTarget& target);
+  void start_step(std::uint64_t conn_id, const proto::StepLaunch& request, const StepTarget& target,
+                  std::uint32_t asked_by);
   void watch_output(Step& step);
   void read_output(std::uint64_t number, int which);
   void pause_output(Step& step);
