@@ -60,11 +60,48 @@ Status NodeAgent::start() {
     reap();
   });
   heartbeat();
+  if (auto st = start_step_service(); !st) return st;
   log::info("node " + config_.node_name + ": " + std::to_string(topology_.pu_count()) + " PUs, " +
             std::to_string(topology_.numa.size()) + " NUMA, " + std::to_string(topology_.memory_mib) +
             " MiB, " + std::to_string(topology_.gpus.size()) + " GPUs; head at " + config_.head_address);
   connect();
   return {};
+}
+
+Status NodeAgent::start_step_service() {
+  if (config_.listen_address.empty()) return {};
+  step_server_ = std::make_unique<StepServer>(loop_, config_.node_name, config_.munge_socket,
+                                              [this](std::int64_t id) { return step_target(id); });
+  if (config_.kill_grace_ms < step_server_->kill_grace_ms()) step_server_->set_kill_grace_ms(config_.kill_grace_ms);
+  if (auto st = step_server_->listen(config_.listen_address); !st) return st;
+  log::info("step service (drover-launch) listening on " + step_server_->address() + ", MUNGE socket " +
+            (config_.munge_socket.empty() ? "(default)" : config_.munge_socket));
+  return {};
+}
+
+std::optional<StepTarget> NodeAgent::step_target(std::int64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return std::nullopt;
+  const proto::LaunchOrder& o = it->second.order;
+  StepTarget t;
+  t.uid = o.uid;
+  t.gid = o.gid;
+  t.user = o.user;
+  t.working_dir = o.working_dir;
+  t.cpus = o.cpus;
+  t.gpus = o.gpus;
+  t.cgroup = &it->second.launched.cgroup;
+  // What is this node's own in a job's environment; the rest comes from the client.
+  auto join = [](const std::vector<int>& v) {
+    std::string s;
+    for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+    return s;
+  };
+  if (!o.cpus.empty()) set_value(t.environment_overrides, "DROVER_CPU_LIST", join(o.cpus));
+  if (!o.gpus.empty())
+    for (const char* name : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS"})
+      set_value(t.environment_overrides, name, join(o.gpus));
+  return t;
 }
 
 void NodeAgent::clear_stale_jobs() {
@@ -134,6 +171,13 @@ void NodeAgent::connect() {
   proto::AgentHello hello;
   hello.node_name = config_.node_name;
   hello.credential = std::move(credential);
+  if (step_server_) {
+    // Listening on every address: tell the head the one it reaches us by.
+    std::string a = step_server_->address();
+    const std::string any = "tcp:0.0.0.0:";
+    if (a.rfind(any, 0) == 0 && !conn_->local_ip().empty()) a = "tcp:" + conn_->local_ip() + ":" + a.substr(any.size());
+    hello.step_address = a;
+  }
   hello.topology = topology_;
   for (const auto& [id, j] : jobs_)
     hello.running.push_back({id, j.order.attempt, j.started_at});
@@ -237,6 +281,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
     set_value(spec.environment, "OMPI_MCA_orte_default_hostfile", hostfile);
     set_value(spec.environment, "OMPI_MCA_plm", "rsh");
     set_value(spec.environment, "OMPI_MCA_plm_rsh_agent", launcher);
+    if (!config_.munge_socket.empty()) set_value(spec.environment, "DROVER_MUNGE_SOCKET", config_.munge_socket);
   }
   auto launched = launch_job(spec, cgroups_);
   const auto now = transport::epoch_ms();
@@ -298,6 +343,7 @@ void NodeAgent::end_member(std::int64_t job_id) {
   if (it == jobs_.end()) return;
   RunningJob& j = it->second;
   if (j.kill_timer) loop_.cancel(j.kill_timer);
+  if (step_server_) step_server_->kill_steps(job_id);
   (void)j.launched.cgroup.kill_all();
   (void)j.launched.cgroup.remove();
   proto::ExitReport r;
@@ -316,7 +362,8 @@ void NodeAgent::terminate(RunningJob& job) {
     // Processes started here by drover-launch get SIGTERM, then the rest of
     // the grace period; with none left the part ends at once.
     const auto id = job.order.job_id;
-    if (job.launched.cgroup.signal_all(SIGTERM) == 0) {
+    if (step_server_) step_server_->kill_steps(id, job.kill_reason.empty() ? "the job ended" : job.kill_reason);
+    if (job.launched.cgroup.signal_all(SIGTERM) == 0 && (!step_server_ || step_server_->step_count() == 0)) {
       loop_.defer([this, id] { end_member(id); });
       return;
     }
@@ -324,6 +371,10 @@ void NodeAgent::terminate(RunningJob& job) {
     return;
   }
   signal_job(job.launched, SIGTERM);
+  if (step_server_)
+    step_server_->kill_steps(job.order.job_id, job.timed_out ? "the job reached its time limit"
+                                               : job.kill_reason.empty() ? "the job was killed"
+                                                                        : "the job was killed: " + job.kill_reason);
   if (job.kill_timer) return;
   const auto id = job.order.job_id;
   job.kill_timer = loop_.after(config_.kill_grace_ms, [this, id] {
@@ -348,6 +399,7 @@ void NodeAgent::reap() {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (!job_of_pid_.count(pid) && step_server_ && step_server_->on_child_exit(pid, status)) continue;
     finish(pid, status);
   }
 }
@@ -391,6 +443,7 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
             (es.signal ? "signal " + std::to_string(es.signal) : "exit " + std::to_string(es.exit_code)) +
             (r.reason.empty() ? "" : " (" + r.reason + ")"));
   jobs_.erase(it);
+  if (step_server_) step_server_->kill_steps(id);
   report(r);
 }
 
@@ -404,6 +457,7 @@ void NodeAgent::kill_all_jobs() {
     signal_job(j.launched, SIGKILL);
     (void)j.launched.cgroup.kill_all();
   }
+  if (step_server_) step_server_->kill_all_steps();
 }
 
 }  // namespace drover::agent

@@ -13,6 +13,7 @@
 
 #include "agent/cgroup.hpp"
 #include "agent/job_launcher.hpp"
+#include "agent/step_server.hpp"
 #include "proto/agent_messages.hpp"
 #include "transport/connection.hpp"
 #include "transport/event_loop.hpp"
@@ -29,7 +30,9 @@ struct AgentConfig {
   std::string launcher_path;  // drover-launch, for mpirun in multi-node jobs (default: next to this program)
   std::int64_t reconnect_ms = 500;
   std::int64_t heartbeat_ms = 10000;  // droverd declares a node lost after its --node-timeout
-  std::string munge_socket;           // munged's socket for TCP to the head ("" = default)
+  // Step service for drover-launch (tcp:HOST:PORT); empty: none.
+  std::string listen_address;
+  std::string munge_socket;  // munged's socket (head over TCP, step service); empty: libmunge's default
 };
 
 class NodeAgent {
@@ -71,6 +74,8 @@ class NodeAgent {
   void send(const proto::Json& j);
   void heartbeat();
   bool tcp_ = false;  // the head is over TCP: MUNGE both ways
+  Status start_step_service();
+  std::optional<StepTarget> step_target(std::int64_t job_id) const;
 
   AgentConfig config_;
   transport::EventLoop loop_;
@@ -83,6 +88,7 @@ class NodeAgent {
   std::map<std::int64_t, proto::ExitReport> unacked_;  // by job id
   int sigchld_fd_ = -1;
   bool reconnect_pending_ = false;
+  std::unique_ptr<StepServer> step_server_;  // declared last: goes first, while jobs_ still exists
 };
 
 }  // namespace drover::agent

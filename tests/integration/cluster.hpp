@@ -171,6 +171,7 @@ class Cluster {
     double kill_grace_s = 1;
     int head_max_files = 0;    // droverd's RLIMIT_NOFILE; 0: inherited
     std::vector<std::string> head_args;  // more droverd options
+    std::vector<std::string> agent_args; // more drover-noded options
   };
 
   Cluster() : Cluster(Config{}) {}
@@ -257,6 +258,7 @@ class Cluster {
       argv.push_back("--topology-xml");
       argv.push_back(config_.topology_xml);
     }
+    argv.insert(argv.end(), config_.agent_args.begin(), config_.agent_args.end());
     agent_pid_ = spawn(argv, dir_ + "/noded.log");
     return agent_pid_ < 0 ? "cannot start drover-noded" : "";
   }

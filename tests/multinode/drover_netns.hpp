@@ -100,7 +100,8 @@ class NetnsDroverCluster {
                                   "--state-dir", dir() + "/node" + std::to_string(k), "--topology-xml",
                                   config_.topologies.at(static_cast<std::size_t>(k - 1)), "--cgroup-parent",
                                   cgroup_parent(k), "--kill-grace", grace.str(), "--munge-socket", munged_.socket(),
-                                  "--heartbeat", number(config_.heartbeat_s)};
+                                  "--heartbeat", number(config_.heartbeat_s), "--listen",
+                                  "tcp:" + net_.node_ip(k) + ":0"};
     a.insert(a.end(), config_.agent_args.begin(), config_.agent_args.end());
     return a;
   }

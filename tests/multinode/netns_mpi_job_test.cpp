@@ -23,10 +23,11 @@ class NetnsMpiJobTest : public NetnsDroverTest {
   // What a user on such a cluster puts in front of mpirun: root may run it
   // (CI runs as root), and MPI traffic stays on the cluster network.
   std::vector<std::string> mpi_env() {
+    return {"--export=ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"};
+  }
+  std::string mpirun() {
     const std::string subnet = cluster().net().subnet();
-    return {"--export=ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,"
-            "OMPI_MCA_btl=tcp\\,self,OMPI_MCA_btl_tcp_if_include=" + subnet +
-            ",OMPI_MCA_oob_tcp_if_include=" + subnet};
+    return "mpirun --mca btl tcp,self --mca btl_tcp_if_include " + subnet + " --mca oob_tcp_if_include " + subnet + " ";
   }
   // Node -> the CPUs the job was given there, from `drover show --json`.
   std::map<std::string, std::string> placement(const Json& job) {
@@ -66,7 +67,7 @@ TEST_F(NetnsMpiJobTest, OneRankPerNodeBoundToThePlannedCpus) {
 
   std::vector<std::string> args = mpi_env();
   for (const char* a : {"-N", "2", "--ntasks-per-node", "1", "-t", "1:00", "--wrap"}) args.push_back(a);
-  args.push_back("mpirun " + kExamplesBin + "/mpi_hello");
+  args.push_back(mpirun() + kExamplesBin + "/mpi_hello");
   const std::string id = cluster().submit(args);
   const Json j = cluster().wait_for_end(id, 60000);
   write_file(gate, "");
@@ -79,6 +80,7 @@ TEST_F(NetnsMpiJobTest, OneRankPerNodeBoundToThePlannedCpus) {
   for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
     seen[(*it)[2]] = expand((*it)[3]);
   EXPECT_EQ(seen, plan) << out << j.dump(2);
+  for (const auto& [node, cpus] : plan) EXPECT_EQ(cpus.find(','), std::string::npos) << "one PU each: " << cpus;
   EXPECT_TRUE(contains(out, "hello from 2 ranks")) << out;
   EXPECT_EQ(cluster().wait_for_end(filler).value("status", ""), "SUCCEEDED");
 }
@@ -86,7 +88,7 @@ TEST_F(NetnsMpiJobTest, OneRankPerNodeBoundToThePlannedCpus) {
 TEST_F(NetnsMpiJobTest, TwoNodesTimesTwoRanks) {
   std::vector<std::string> args = mpi_env();
   for (const char* a : {"-N", "2", "--ntasks-per-node", "2", "-t", "1:00", "--wrap"}) args.push_back(a);
-  args.push_back("echo \"nodes=$SLURM_JOB_NODELIST tasks=$SLURM_TASKS_PER_NODE\"; mpirun " + kExamplesBin +
+  args.push_back("echo \"nodes=$SLURM_JOB_NODELIST tasks=$SLURM_TASKS_PER_NODE\"; " + mpirun() + kExamplesBin +
                  "/mpi_hello");
   const std::string id = cluster().submit(args);
   const Json j = cluster().wait_for_end(id, 60000);
@@ -116,7 +118,7 @@ TEST_F(NetnsMpiJobTest, TwoNodesTimesTwoRanks) {
 TEST_F(NetnsMpiJobTest, CancelLeavesNoProcessOnAnyNode) {
   std::vector<std::string> args = mpi_env();
   for (const char* a : {"-N", "3", "--ntasks-per-node", "1", "-t", "1:00", "--wrap"}) args.push_back(a);
-  args.push_back("mpirun sh -c 'echo up on $(hostname); exec sleep 120'");
+  args.push_back(mpirun() + "sh -c 'echo up on $(hostname); exec sleep 120'");
   const std::string id = cluster().submit(args);
   ASSERT_TRUE(cluster().wait_for_state(id, "RUNNING"));
   ASSERT_TRUE(wait_until([&] {

@@ -19,7 +19,10 @@ int main(int argc, char** argv) {
   po::options_description opts(
       "drover-noded: the Drover node agent; runs jobs on this node for droverd.\n"
       "Usually started by `drover up`. Example:\n"
-      "  drover-noded --head /run/drover/agents.sock --name node01 --state-dir /var/lib/drover-node\n\n"
+      "  drover-noded --head /run/drover/agents.sock --name node01 --state-dir /var/lib/drover-node\n"
+      "A node of a multi-node cluster, reachable by drover-launch from the others' jobs:\n"
+      "  drover-noded --head tcp:10.0.0.1:6818 --name node02 --state-dir /var/lib/drover-node \\\n"
+      "               --listen tcp:0.0.0.0:6819\n\n"
       "Options");
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -32,8 +35,14 @@ int main(int argc, char** argv) {
       "cgroup directory (under each hierarchy) for job cgroups")(
       "kill-grace", po::value(&grace_s)->default_value(30),
       "seconds between SIGTERM and SIGKILL when a job is stopped")(
+      "listen", po::value(&cfg.listen_address),
+      "serve drover-launch (what mpirun uses instead of ssh inside multi-node jobs) on this "
+      "TCP address, e.g. tcp:0.0.0.0:6819 (the port drover-launch tries by default); port 0 "
+      "picks a free one, logged at start. Clients prove their user with MUNGE. "
+      "Default: no step service")(
       "munge-socket", po::value(&cfg.munge_socket),
-      "munged's socket, for a head over TCP (default: MUNGE's own, /run/munge/munge.socket.2)")(
+      "munged's socket, for a head over TCP and for checking drover-launch's credentials "
+      "(default: libmunge's, /run/munge/munge.socket.2)")(
       "heartbeat", po::value(&heartbeat_s)->default_value(10),
       "seconds between heartbeats to the head (keep well below droverd's --node-timeout)");
   po::variables_map vm;

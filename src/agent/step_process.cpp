@@ -1,0 +1,284 @@
+// As in job_launcher.cpp: everything that allocates or consults NSS (group
+// lists, the login shell, argv, environment, CPU masks) is prepared before
+// fork(); the child only makes async-signal-safe calls and reports a failure
+// before exec through a close-on-exec pipe.
+#include "agent/step_process.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "agent/syscall.hpp"
+
+namespace drover::agent {
+namespace {
+
+struct CpuSetDeleter {
+  void operator()(cpu_set_t* set) const { CPU_FREE(set); }
+};
+
+struct ChildPlan {
+  std::string shell;
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::vector<std::string> cgroup_procs;
+  std::unique_ptr<cpu_set_t, CpuSetDeleter> cpu_set;
+  std::size_t cpu_set_size = 0;
+  std::string cpu_list;
+  bool change_ids = false;
+  std::vector<gid_t> groups;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string uid_text, gid_text;
+  std::vector<std::string> directories;
+  int max_fd = 1024;
+};
+
+// ---- child side: async-signal-safe only --------------------------------------
+
+void append(char* buf, std::size_t size, std::size_t& len, const char* text) {
+  while (*text && len + 1 < size) buf[len++] = *text++;
+  buf[len] = '\0';
+}
+
+[[noreturn]] void child_fail(int error_fd, const char* what, const char* subject, int err) {
+  char buf[2048];
+  std::size_t len = 0;
+  buf[0] = '\0';
+  append(buf, sizeof buf, len, what);
+  if (subject && *subject) {
+    append(buf, sizeof buf, len, " ");
+    append(buf, sizeof buf, len, subject);
+  }
+  append(buf, sizeof buf, len, ": ");
+  const char* why = strerrordesc_np(err);
+  append(buf, sizeof buf, len, why ? why : "unknown error");
+  std::size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::write(error_fd, buf + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::_exit(127);
+}
+
+[[noreturn]] void run_child(const ChildPlan& plan, int error_fd, int out_fd, int err_fd) {
+  // Ignored dispositions and the blocked mask survive exec: reset both.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(sig, &action, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  // Own session and process group: the step is signalled as a whole.
+  if (::setsid() < 0) child_fail(error_fd, "cannot start a new session", "", errno);
+
+  for (const auto& procs : plan.cgroup_procs) {
+    const int fd = retry_eintr([&] { return ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); });
+    if (fd < 0) child_fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
+    if (retry_eintr([&] { return ::write(fd, "0", 1); }) != 1) {
+      const int err = errno;
+      ::close(fd);
+      child_fail(error_fd, "cannot join cgroup", procs.c_str(), err);
+    }
+    ::close(fd);
+  }
+  // After joining a v1 cpuset, which resets the affinity to the cpuset's CPUs.
+  if (plan.cpu_set && ::sched_setaffinity(0, plan.cpu_set_size, plan.cpu_set.get()) != 0)
+    child_fail(error_fd, "cannot bind to CPUs", plan.cpu_list.c_str(), errno);
+
+  if (plan.change_ids) {
+    if (::setgroups(plan.groups.size(), plan.groups.data()) != 0)
+      child_fail(error_fd, "cannot set supplementary groups for uid", plan.uid_text.c_str(), errno);
+    if (::setgid(plan.gid) != 0) child_fail(error_fd, "cannot set group id to", plan.gid_text.c_str(), errno);
+    if (::setuid(plan.uid) != 0) child_fail(error_fd, "cannot set user id to", plan.uid_text.c_str(), errno);
+  }
+
+  // As the user: the first directory that can be entered (the client's cwd may
+  // not exist on this node), like sshd falling back when $HOME is missing.
+  bool entered = false;
+  for (const auto& dir : plan.directories)
+    if (!dir.empty() && retry_eintr([&] { return ::chdir(dir.c_str()); }) == 0) {
+      entered = true;
+      break;
+    }
+  if (!entered && ::chdir("/") != 0) child_fail(error_fd, "cannot change to directory", "/", errno);
+
+  int in_fd = retry_eintr([] { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); });
+  if (in_fd < 0) child_fail(error_fd, "cannot open", "/dev/null", errno);
+  // out_fd and err_fd are above 2 (the parent made sure); lift stdin's too.
+  if (in_fd <= 2) in_fd = ::fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
+  if (in_fd < 0 || retry_eintr([&] { return ::dup2(in_fd, 0); }) < 0 ||
+      retry_eintr([&] { return ::dup2(out_fd, 1); }) < 0 ||
+      retry_eintr([&] { return ::dup2(err_fd, 2); }) < 0)
+    child_fail(error_fd, "cannot set up standard streams", "", errno);
+
+  // Nothing of the agent (sockets, other steps' pipes) may leak into the step.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < plan.max_fd; ++fd) {
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+  ::execve(plan.shell.c_str(), plan.argv.data(), plan.envp.data());
+  child_fail(error_fd, "cannot execute", plan.shell.c_str(), errno);
+}
+
+// ---- parent side ----------------------------------------------------------
+
+Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
+  if (user.empty()) return std::vector<gid_t>{gid};
+  int count = 32;
+  std::vector<gid_t> groups;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    groups.resize(static_cast<std::size_t>(count));
+    int n = count;
+    if (::getgrouplist(user.c_str(), gid, groups.data(), &n) >= 0) {
+      groups.resize(static_cast<std::size_t>(n));
+      return groups;
+    }
+    count = std::max(n, count * 2);
+  }
+  return make_error("cannot list the groups of user " + user, "group list keeps growing");
+}
+
+// A pipe whose ends are both above the standard descriptors, so that the child's
+// dup2 onto 0..2 cannot clobber one of them.
+Status make_pipe(int fds[2]) {
+  if (::pipe2(fds, O_CLOEXEC) != 0) return make_error("cannot create pipe", errno_text(errno));
+  for (int i = 0; i < 2; ++i) {
+    if (fds[i] > 2) continue;
+    const int lifted = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    const int err = errno;
+    ::close(fds[i]);
+    fds[i] = lifted;
+    if (lifted < 0) {
+      if (fds[1 - i] >= 0) ::close(fds[1 - i]);
+      return make_error("cannot move pipe", errno_text(err));
+    }
+  }
+  return {};
+}
+
+void close_all(std::initializer_list<int> fds) {
+  for (int fd : fds)
+    if (fd >= 0) ::close(fd);
+}
+
+}  // namespace
+
+std::string step_shell(std::uint32_t uid) {
+  std::vector<char> buf(16384);
+  passwd pw{}, *found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found || !pw.pw_shell ||
+      !*pw.pw_shell)
+    return "/bin/sh";
+  const std::string shell = pw.pw_shell;
+  const std::string base = shell.substr(shell.rfind('/') + 1);
+  if (base == "nologin" || base == "false" || ::access(shell.c_str(), X_OK) != 0) return "/bin/sh";
+  return shell;
+}
+
+Result<SpawnedStep> spawn_step(const StepSpawnSpec& spec) {
+  ChildPlan plan;
+  const bool root = ::geteuid() == 0;
+  if (!root && (spec.uid != ::getuid() || spec.gid != ::getgid()))
+    return make_error("cannot run a step as uid " + std::to_string(spec.uid),
+                      "the agent does not run as root");
+  if (root) {
+    auto groups = supplementary_groups(spec.user, spec.gid);
+    if (!groups) return groups.error();
+    plan.groups = std::move(*groups);
+    plan.change_ids = true;
+  }
+  plan.uid = spec.uid;
+  plan.gid = spec.gid;
+  plan.uid_text = std::to_string(spec.uid);
+  plan.gid_text = std::to_string(spec.gid);
+  plan.shell = step_shell(spec.uid);
+  // argv[0] is the shell's base name, as sshd gives it (no "-": not a login shell).
+  plan.argv_storage = {plan.shell.substr(plan.shell.rfind('/') + 1), "-c", spec.command};
+  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (const auto& [key, value] : spec.environment) plan.env_storage.push_back(key + "=" + value);
+  for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.directories = spec.directories;
+  for (const auto& dir : spec.cgroup_dirs) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
+
+  if (!spec.cpus.empty()) {
+    const int highest = *std::max_element(spec.cpus.begin(), spec.cpus.end());
+    for (int cpu : spec.cpus) {
+      if (cpu < 0) return make_error("cannot bind step to CPUs", "invalid CPU index " + std::to_string(cpu));
+      if (!plan.cpu_list.empty()) plan.cpu_list += ',';
+      plan.cpu_list += std::to_string(cpu);
+    }
+    plan.cpu_set.reset(CPU_ALLOC(highest + 1));
+    if (!plan.cpu_set) return make_error("cannot bind step to CPUs", errno_text(ENOMEM));
+    plan.cpu_set_size = CPU_ALLOC_SIZE(highest + 1);
+    CPU_ZERO_S(plan.cpu_set_size, plan.cpu_set.get());
+    for (int cpu : spec.cpus) CPU_SET_S(static_cast<std::size_t>(cpu), plan.cpu_set_size, plan.cpu_set.get());
+  }
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
+    plan.max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
+
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, error_pipe[2] = {-1, -1};
+  if (auto st = make_pipe(out); !st) return make_error("cannot start step", st.message());
+  if (auto st = make_pipe(err); !st) {
+    close_all({out[0], out[1]});
+    return make_error("cannot start step", st.message());
+  }
+  if (auto st = make_pipe(error_pipe); !st) {
+    close_all({out[0], out[1], err[0], err[1]});
+    return make_error("cannot start step", st.message());
+  }
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int e = errno;
+    close_all({out[0], out[1], err[0], err[1], error_pipe[0], error_pipe[1]});
+    return make_error("cannot start step", errno_text(e));
+  }
+  if (pid == 0) run_child(plan, error_pipe[1], out[1], err[1]);
+
+  close_all({out[1], err[1], error_pipe[1]});
+  std::string message;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = retry_eintr([&] { return ::read(error_pipe[0], buf, sizeof buf); });
+    if (n <= 0) break;
+    message.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(error_pipe[0]);
+  if (!message.empty()) {
+    // The child exits right after its message; reap it here, the caller never
+    // learns this pid.
+    int status = 0;
+    (void)retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+    close_all({out[0], err[0]});
+    return Error{std::move(message)};
+  }
+  for (int fd : {out[0], err[0]}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return SpawnedStep{pid, out[0], err[0]};
+}
+
+}  // namespace drover::agent
