@@ -1237,6 +1237,18 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
     return;
   }
   if (auto old = agents_by_node_.find(node); old != agents_by_node_.end() && old->second != conn) {
+    // The same machine again (an agent restarted before its old connection
+    // was noticed gone) replaces it; another machine under a name in use is
+    // a misconfiguration and is refused.
+    auto host = [](const std::string& a) { return a.substr(0, a.rfind(':')); };
+    const std::string was = old->second->peer_address(), now_from = conn->peer_address();
+    if (host(was) != host(now_from)) {
+      log::warn("refused agent '" + node + "' from " + now_from + ": the name is in use by the agent at " + was);
+      conn->send(proto::dump(error_reply("node name '" + node + "' is in use by the agent at " + was +
+                                         "; give this one another --name")));
+      conn->close_after_flush();
+      return;
+    }
     log::warn("node " + node + " connected again; dropping its previous connection");
     node_of_conn_.erase(old->second.get());
     old->second->close("replaced by a new connection");

@@ -277,6 +277,28 @@ TEST_F(NetnsClusterTest, AnAgentWithAForgedCredentialIsRefused) {
   cluster().net().stop(forged, SIGINT);
 }
 
+// Two machines under one node name: the second is refused (and says why); the
+// first keeps its node.
+TEST_F(NetnsClusterTest, AnAgentWithADuplicateNameIsRefused) {
+  netns::ExecOptions o;
+  o.log = cluster().dir() + "/dup.log";
+  const std::string n1 = cluster().node(1);
+  const pid_t dup = cluster().net().spawn(
+      3, {kBinDir + "/drover-noded", "--head", cluster().agent_address(), "--name", n1, "--state-dir",
+          cluster().dir() + "/dup", "--topology-xml", kTestData + "/hwloc/netns-2core.xml", "--cgroup-parent",
+          cluster().tag() + "-dup", "--munge-socket", cluster().munged().socket(), "--heartbeat", "0.2"},
+      o);
+  ASSERT_GT(dup, 0);
+  EXPECT_TRUE(wait_until([&] { return contains(read_file(cluster().dir() + "/dup.log"), "is in use by the agent at"); },
+                         10000))
+      << read_file(cluster().dir() + "/dup.log") << cluster().logs();
+  EXPECT_TRUE(contains(cluster().head_log(), "refused agent '" + n1 + "'")) << cluster().head_log();
+  cluster().net().stop(dup, SIGINT);
+  const Json n = cluster().node_info(n1);
+  EXPECT_EQ(n.value("state", ""), "UP") << n.dump();
+  EXPECT_EQ(n["topology"].value("packages", 0), 2) << "still node 1's own topology, not the impostor's";
+}
+
 // Admin node states: drain keeps new work away while running jobs go on; down
 // ends the node's jobs at once (with retries left they run elsewhere); resume
 // puts the node back in service. Only root or the admin may.
