@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 
+#include "agent/child_setup.hpp"
 #include "agent/syscall.hpp"
 
 namespace drover::agent {
@@ -28,66 +29,21 @@ namespace {
 // What execvpe(3) searches when the environment has no PATH.
 constexpr const char* kDefaultPath = "/bin:/usr/bin";
 
-struct CpuSetDeleter {
-  void operator()(cpu_set_t* set) const { CPU_FREE(set); }
-};
-
 // Everything the child needs, computed in the parent.
-struct ChildPlan {
+struct ChildPlan : child::Confinement {
   std::vector<std::string> exec_candidates;  // argv[0] resolved through the job's PATH
   std::string program;                       // argv[0] as given, for messages
   std::vector<std::string> argv_storage;
   std::vector<std::string> env_storage;
   std::vector<char*> argv;
   std::vector<char*> envp;
-  std::vector<std::string> cgroup_procs;     // cgroup.procs files to join
-  std::unique_ptr<cpu_set_t, CpuSetDeleter> cpu_set;
-  std::size_t cpu_set_size = 0;
-  std::string cpu_list;
-  bool change_ids = false;
-  std::vector<gid_t> groups;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::string uid_text;
-  std::string gid_text;
   std::string working_dir;
   std::string stdout_path;
   std::string stderr_path;  // empty: same file as stdout
   bool append_output = false;
-  int max_fd = 1024;         // for closing descriptors where close_range is missing
 };
 
 // ---- child side: async-signal-safe only --------------------------------------
-
-// Appends a C string to a fixed buffer, truncating.
-void append(char* buf, std::size_t size, std::size_t& len, const char* text) {
-  while (*text && len + 1 < size) buf[len++] = *text++;
-  buf[len] = '\0';
-}
-
-// Sends "<what> <subject>: <why>" to the parent and ends the child. strerrordesc_np
-// returns a constant string, unlike strerror, which may translate and allocate.
-[[noreturn]] void child_fail(int error_fd, const char* what, const char* subject, int err) {
-  char buf[2048];
-  std::size_t len = 0;
-  buf[0] = '\0';
-  append(buf, sizeof buf, len, what);
-  if (subject && *subject) {
-    append(buf, sizeof buf, len, " ");
-    append(buf, sizeof buf, len, subject);
-  }
-  append(buf, sizeof buf, len, ": ");
-  const char* why = strerrordesc_np(err);
-  append(buf, sizeof buf, len, why ? why : "unknown error");
-  std::size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::write(error_fd, buf + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  ::_exit(127);
-}
 
 int open_output(const std::string& path, bool append_output) {
   const int flags = O_WRONLY | O_CREAT | O_NOCTTY | O_CLOEXEC | (append_output ? O_APPEND : O_TRUNC);
@@ -101,86 +57,37 @@ int lift_fd(int fd) {
 }
 
 [[noreturn]] void run_child(const ChildPlan& plan, int error_fd) {
-  // The agent may handle or ignore signals (SIGCHLD through signalfd, SIGPIPE
-  // ignored); ignored dispositions and the mask survive exec, so reset both.
-  // Dispositions first, so that no agent handler runs here once unblocked.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    struct sigaction action {};
-    action.sa_handler = SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(sig, &action, nullptr);  // fails harmlessly for glibc's internal signals
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  // Own session and process group, so that the job can be signalled as a whole
-  // and does not receive the agent's terminal signals.
-  if (::setsid() < 0) child_fail(error_fd, "cannot start a new session", "", errno);
-
-  // Join the cgroup before anything of the job runs, while still privileged;
-  // "0" means the writing process.
-  for (const auto& procs : plan.cgroup_procs) {
-    const int fd = retry_eintr([&] { return ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); });
-    if (fd < 0) child_fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
-    if (retry_eintr([&] { return ::write(fd, "0", 1); }) != 1) {
-      const int err = errno;
-      ::close(fd);
-      child_fail(error_fd, "cannot join cgroup", procs.c_str(), err);
-    }
-    ::close(fd);
-  }
-
-  // After joining a v1 cpuset, whose join resets the affinity to the cpuset.
-  if (plan.cpu_set && ::sched_setaffinity(0, plan.cpu_set_size, plan.cpu_set.get()) != 0)
-    child_fail(error_fd, "cannot bind to CPUs", plan.cpu_list.c_str(), errno);
-
-  if (plan.change_ids) {
-    // Groups before gid before uid: each later step removes the right to do the earlier.
-    if (::setgroups(plan.groups.size(), plan.groups.data()) != 0)
-      child_fail(error_fd, "cannot set supplementary groups for uid", plan.uid_text.c_str(),
-                 errno);
-    if (::setgid(plan.gid) != 0)
-      child_fail(error_fd, "cannot set group id to", plan.gid_text.c_str(), errno);
-    if (::setuid(plan.uid) != 0)
-      child_fail(error_fd, "cannot set user id to", plan.uid_text.c_str(), errno);
-  }
+  child::confine(plan, error_fd);
 
   // From here on the user's own permissions apply.
   if (retry_eintr([&] { return ::chdir(plan.working_dir.c_str()); }) != 0)
-    child_fail(error_fd, "cannot change to working directory", plan.working_dir.c_str(), errno);
+    child::fail(error_fd, "cannot change to working directory", plan.working_dir.c_str(), errno);
 
   int out_fd = open_output(plan.stdout_path, plan.append_output);
-  if (out_fd < 0) child_fail(error_fd, "cannot open output file", plan.stdout_path.c_str(), errno);
+  if (out_fd < 0) child::fail(error_fd, "cannot open output file", plan.stdout_path.c_str(), errno);
   int err_fd = out_fd;
   if (!plan.stderr_path.empty()) {
     err_fd = open_output(plan.stderr_path, plan.append_output);
     if (err_fd < 0)
-      child_fail(error_fd, "cannot open error file", plan.stderr_path.c_str(), errno);
+      child::fail(error_fd, "cannot open error file", plan.stderr_path.c_str(), errno);
   }
   int in_fd = retry_eintr([] { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); });
-  if (in_fd < 0) child_fail(error_fd, "cannot open", "/dev/null", errno);
+  if (in_fd < 0) child::fail(error_fd, "cannot open", "/dev/null", errno);
 
   const bool same = err_fd == out_fd;
   in_fd = lift_fd(in_fd);
   out_fd = lift_fd(out_fd);
   err_fd = same ? out_fd : lift_fd(err_fd);
   if (in_fd < 0 || out_fd < 0 || err_fd < 0)
-    child_fail(error_fd, "cannot set up standard streams", "", errno);
+    child::fail(error_fd, "cannot set up standard streams", "", errno);
   if (retry_eintr([&] { return ::dup2(in_fd, 0); }) < 0 ||
       retry_eintr([&] { return ::dup2(out_fd, 1); }) < 0 ||
       retry_eintr([&] { return ::dup2(err_fd, 2); }) < 0)
-    child_fail(error_fd, "cannot set up standard streams", "", errno);
+    child::fail(error_fd, "cannot set up standard streams", "", errno);
 
   // No descriptor of the agent (sockets, the database, other jobs' files) may leak
   // into the job. Marking them close-on-exec keeps error_fd usable until exec.
-  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    for (int fd = 3; fd < plan.max_fd; ++fd) {
-      const int flags = ::fcntl(fd, F_GETFD);
-      if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-    }
-  }
+  child::close_inherited_on_exec(plan.max_fd);
 
   // Search like execvpe, but through the job's PATH: EACCES anywhere wins over
   // "not found", and anything else stops the search.
@@ -206,7 +113,7 @@ int lift_fd(int fd) {
   if (denied && (err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV ||
                  err == ETIMEDOUT))
     err = EACCES;
-  child_fail(error_fd, "cannot execute", plan.program.c_str(), err);
+  child::fail(error_fd, "cannot execute", plan.program.c_str(), err);
 }
 
 // ---- parent side ----------------------------------------------------------
@@ -228,22 +135,6 @@ std::vector<std::string> exec_candidates(const std::string& program, const KeyVa
   return result;
 }
 
-Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
-  if (user.empty()) return std::vector<gid_t>{gid};
-  int count = 32;
-  std::vector<gid_t> groups;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    groups.resize(static_cast<std::size_t>(count));
-    int n = count;
-    if (::getgrouplist(user.c_str(), gid, groups.data(), &n) >= 0) {
-      groups.resize(static_cast<std::size_t>(n));
-      return groups;
-    }
-    // -1 with n set to the number needed; grow and ask again.
-    count = std::max(n, count * 2);
-  }
-  return make_error("cannot list the groups of user " + user, "group list keeps growing");
-}
 
 // Writes the batch script into the agent's job directory, owned by the job's user,
 // who may then read (and run) it but not the agent's other jobs' scripts.
@@ -336,7 +227,7 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
 
   // getgrouplist may consult NSS (files, LDAP): never after fork.
   if (root) {
-    auto groups = supplementary_groups(spec.user, spec.gid);
+    auto groups = child::supplementary_groups(spec.user, spec.gid);
     if (!groups) return groups.error();
     plan.groups = std::move(*groups);
     plan.change_ids = true;

@@ -18,99 +18,25 @@
 #include <cstring>
 #include <memory>
 
+#include "agent/child_setup.hpp"
 #include "agent/syscall.hpp"
 
 namespace drover::agent {
 namespace {
 
-struct CpuSetDeleter {
-  void operator()(cpu_set_t* set) const { CPU_FREE(set); }
-};
-
-struct ChildPlan {
+struct ChildPlan : child::Confinement {
   std::string shell;
   std::vector<std::string> argv_storage;
   std::vector<std::string> env_storage;
   std::vector<char*> argv;
   std::vector<char*> envp;
-  std::vector<std::string> cgroup_procs;
-  std::unique_ptr<cpu_set_t, CpuSetDeleter> cpu_set;
-  std::size_t cpu_set_size = 0;
-  std::string cpu_list;
-  bool change_ids = false;
-  std::vector<gid_t> groups;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::string uid_text, gid_text;
   std::vector<std::string> directories;
-  int max_fd = 1024;
 };
 
 // ---- child side: async-signal-safe only --------------------------------------
 
-void append(char* buf, std::size_t size, std::size_t& len, const char* text) {
-  while (*text && len + 1 < size) buf[len++] = *text++;
-  buf[len] = '\0';
-}
-
-[[noreturn]] void child_fail(int error_fd, const char* what, const char* subject, int err) {
-  char buf[2048];
-  std::size_t len = 0;
-  buf[0] = '\0';
-  append(buf, sizeof buf, len, what);
-  if (subject && *subject) {
-    append(buf, sizeof buf, len, " ");
-    append(buf, sizeof buf, len, subject);
-  }
-  append(buf, sizeof buf, len, ": ");
-  const char* why = strerrordesc_np(err);
-  append(buf, sizeof buf, len, why ? why : "unknown error");
-  std::size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::write(error_fd, buf + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  ::_exit(127);
-}
-
 [[noreturn]] void run_child(const ChildPlan& plan, int error_fd, int out_fd, int err_fd) {
-  // Ignored dispositions and the blocked mask survive exec: reset both.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    struct sigaction action {};
-    action.sa_handler = SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(sig, &action, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  // Own session and process group: the step is signalled as a whole.
-  if (::setsid() < 0) child_fail(error_fd, "cannot start a new session", "", errno);
-
-  for (const auto& procs : plan.cgroup_procs) {
-    const int fd = retry_eintr([&] { return ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); });
-    if (fd < 0) child_fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
-    if (retry_eintr([&] { return ::write(fd, "0", 1); }) != 1) {
-      const int err = errno;
-      ::close(fd);
-      child_fail(error_fd, "cannot join cgroup", procs.c_str(), err);
-    }
-    ::close(fd);
-  }
-  // After joining a v1 cpuset, which resets the affinity to the cpuset's CPUs.
-  if (plan.cpu_set && ::sched_setaffinity(0, plan.cpu_set_size, plan.cpu_set.get()) != 0)
-    child_fail(error_fd, "cannot bind to CPUs", plan.cpu_list.c_str(), errno);
-
-  if (plan.change_ids) {
-    if (::setgroups(plan.groups.size(), plan.groups.data()) != 0)
-      child_fail(error_fd, "cannot set supplementary groups for uid", plan.uid_text.c_str(), errno);
-    if (::setgid(plan.gid) != 0) child_fail(error_fd, "cannot set group id to", plan.gid_text.c_str(), errno);
-    if (::setuid(plan.uid) != 0) child_fail(error_fd, "cannot set user id to", plan.uid_text.c_str(), errno);
-  }
+  child::confine(plan, error_fd);
 
   // As the user: the first directory that can be entered (the client's cwd may
   // not exist on this node), like sshd falling back when $HOME is missing.
@@ -120,45 +46,24 @@ void append(char* buf, std::size_t size, std::size_t& len, const char* text) {
       entered = true;
       break;
     }
-  if (!entered && ::chdir("/") != 0) child_fail(error_fd, "cannot change to directory", "/", errno);
+  if (!entered && ::chdir("/") != 0) child::fail(error_fd, "cannot change to directory", "/", errno);
 
   int in_fd = retry_eintr([] { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); });
-  if (in_fd < 0) child_fail(error_fd, "cannot open", "/dev/null", errno);
+  if (in_fd < 0) child::fail(error_fd, "cannot open", "/dev/null", errno);
   // out_fd and err_fd are above 2 (the parent made sure); lift stdin's too.
   if (in_fd <= 2) in_fd = ::fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
   if (in_fd < 0 || retry_eintr([&] { return ::dup2(in_fd, 0); }) < 0 ||
       retry_eintr([&] { return ::dup2(out_fd, 1); }) < 0 ||
       retry_eintr([&] { return ::dup2(err_fd, 2); }) < 0)
-    child_fail(error_fd, "cannot set up standard streams", "", errno);
+    child::fail(error_fd, "cannot set up standard streams", "", errno);
 
   // Nothing of the agent (sockets, other steps' pipes) may leak into the step.
-  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    for (int fd = 3; fd < plan.max_fd; ++fd) {
-      const int flags = ::fcntl(fd, F_GETFD);
-      if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-    }
-  }
+  child::close_inherited_on_exec(plan.max_fd);
   ::execve(plan.shell.c_str(), plan.argv.data(), plan.envp.data());
-  child_fail(error_fd, "cannot execute", plan.shell.c_str(), errno);
+  child::fail(error_fd, "cannot execute", plan.shell.c_str(), errno);
 }
 
 // ---- parent side ----------------------------------------------------------
-
-Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
-  if (user.empty()) return std::vector<gid_t>{gid};
-  int count = 32;
-  std::vector<gid_t> groups;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    groups.resize(static_cast<std::size_t>(count));
-    int n = count;
-    if (::getgrouplist(user.c_str(), gid, groups.data(), &n) >= 0) {
-      groups.resize(static_cast<std::size_t>(n));
-      return groups;
-    }
-    count = std::max(n, count * 2);
-  }
-  return make_error("cannot list the groups of user " + user, "group list keeps growing");
-}
 
 // A pipe whose ends are both above the standard descriptors, so that the child's
 // dup2 onto 0..2 cannot clobber one of them.
@@ -204,7 +109,7 @@ Result<SpawnedStep> spawn_step(const StepSpawnSpec& spec) {
     return make_error("cannot run a step as uid " + std::to_string(spec.uid),
                       "the agent does not run as root");
   if (root) {
-    auto groups = supplementary_groups(spec.user, spec.gid);
+    auto groups = child::supplementary_groups(spec.user, spec.gid);
     if (!groups) return groups.error();
     plan.groups = std::move(*groups);
     plan.change_ids = true;

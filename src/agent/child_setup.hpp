@@ -1,0 +1,150 @@
+// What starting a job's main process (job_launcher) and a drover-launch step
+// (step_process) share between fork and exec: failing with a message to the
+// parent, resetting signals, a session of its own, joining the job's cgroup,
+// CPU binding, becoming the job's user, keeping the agent's descriptors out.
+// Child side: async-signal-safe calls only; everything is computed before fork.
+#pragma once
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/syscall.hpp"
+#include "core/result.hpp"
+
+namespace drover::agent::child {
+
+struct CpuSetDeleter {
+  void operator()(cpu_set_t* set) const { CPU_FREE(set); }
+};
+
+// The job's identity and confinement, as the child applies it.
+struct Confinement {
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  std::unique_ptr<cpu_set_t, CpuSetDeleter> cpu_set;
+  std::size_t cpu_set_size = 0;
+  std::string cpu_list;  // for messages
+  bool change_ids = false;
+  std::vector<gid_t> groups;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string uid_text;
+  std::string gid_text;
+  int max_fd = 1024;  // for closing descriptors where close_range is missing
+};
+
+// Appends a C string to a fixed buffer, truncating.
+inline void append(char* buf, std::size_t size, std::size_t& len, const char* text) {
+  while (*text && len + 1 < size) buf[len++] = *text++;
+  buf[len] = '\0';
+}
+
+// Sends "<what> <subject>: <why>" to the parent and ends the child. strerrordesc_np
+// returns a constant string, unlike strerror, which may translate and allocate.
+[[noreturn]] inline void fail(int error_fd, const char* what, const char* subject, int err) {
+  char buf[2048];
+  std::size_t len = 0;
+  buf[0] = '\0';
+  append(buf, sizeof buf, len, what);
+  if (subject && *subject) {
+    append(buf, sizeof buf, len, " ");
+    append(buf, sizeof buf, len, subject);
+  }
+  append(buf, sizeof buf, len, ": ");
+  const char* why = strerrordesc_np(err);
+  append(buf, sizeof buf, len, why ? why : "unknown error");
+  std::size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::write(error_fd, buf + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::_exit(127);
+}
+
+// Signals back to default and unblocked, its own session, the cgroup joined
+// (while still privileged), bound to its CPUs, then the job's user.
+inline void confine(const Confinement& c, int error_fd) {
+  // The agent may handle or ignore signals (SIGCHLD through signalfd, SIGPIPE
+  // ignored); ignored dispositions and the mask survive exec, so reset both.
+  // Dispositions first, so that no agent handler runs here once unblocked.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(sig, &action, nullptr);  // fails harmlessly for glibc's internal signals
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  // Own session and process group, so that it can be signalled as a whole and
+  // does not receive the agent's terminal signals.
+  if (::setsid() < 0) fail(error_fd, "cannot start a new session", "", errno);
+
+  // "0" means the writing process.
+  for (const auto& procs : c.cgroup_procs) {
+    const int fd = retry_eintr([&] { return ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); });
+    if (fd < 0) fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
+    if (retry_eintr([&] { return ::write(fd, "0", 1); }) != 1) {
+      const int err = errno;
+      ::close(fd);
+      fail(error_fd, "cannot join cgroup", procs.c_str(), err);
+    }
+    ::close(fd);
+  }
+
+  // After joining a v1 cpuset, whose join resets the affinity to the cpuset.
+  if (c.cpu_set && ::sched_setaffinity(0, c.cpu_set_size, c.cpu_set.get()) != 0)
+    fail(error_fd, "cannot bind to CPUs", c.cpu_list.c_str(), errno);
+
+  if (c.change_ids) {
+    // Groups before gid before uid: each later step removes the right to do the earlier.
+    if (::setgroups(c.groups.size(), c.groups.data()) != 0)
+      fail(error_fd, "cannot set supplementary groups for uid", c.uid_text.c_str(), errno);
+    if (::setgid(c.gid) != 0) fail(error_fd, "cannot set group id to", c.gid_text.c_str(), errno);
+    if (::setuid(c.uid) != 0) fail(error_fd, "cannot set user id to", c.uid_text.c_str(), errno);
+  }
+}
+
+// No descriptor of the agent (sockets, the database, other jobs' files) may
+// leak into the child. Close-on-exec keeps error_fd usable until exec.
+inline void close_inherited_on_exec(int max_fd) {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < max_fd; ++fd) {
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+}
+
+// Parent side: the user's supplementary groups (getgrouplist), for Confinement::groups.
+inline Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
+  if (user.empty()) return std::vector<gid_t>{gid};
+  std::vector<gid_t> groups;
+  int count = 32;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    groups.resize(static_cast<std::size_t>(count));
+    int n = count;
+    if (::getgrouplist(user.c_str(), gid, groups.data(), &n) >= 0) {
+      groups.resize(static_cast<std::size_t>(n));
+      return groups;
+    }
+    // -1 with n set to the number needed; grow and ask again.
+    count = std::max(n, count * 2);
+  }
+  return make_error("cannot list the groups of user " + user, "group list keeps growing");
+}
+
+}  // namespace drover::agent::child
