@@ -8,12 +8,13 @@
 //       the same figure as the one-machine e2e_throughput) to a cluster of
 //       --nodes nodes of 2 PUs each; then where they ran and the head's own
 //       submit-to-start latency (startedAt - createdAt).
-//   bench_multinode mpi [--reps 10]
+//   bench_multinode mpi [--reps 10] [--cpus 1]
 //       A 2-node MPI hello world (1 rank per node), --reps times each:
 //       through Drover (`drover submit -N 2 --ntasks-per-node 1`, mpirun in the
 //       job starts orted on the other node through drover-launch), and plain
 //       mpirun on node 1 with a shell rsh agent (nsenter) over the same
-//       namespaces. The same script times mpirun in both.
+//       namespaces. The same script times mpirun in both. --cpus: PUs the
+//       Drover job gets per node (-c; 2 = the whole node, as plain mpirun has).
 //   bench_multinode sweep
 //       removes what crashed runs left (namespaces, links, hosts lines,
 //       cgroups, temporary directories of processes that are gone).
@@ -149,7 +150,7 @@ double mpirun_ms(const std::string& out) {
   return p == std::string::npos ? -1 : std::atof(out.c_str() + p + 10);
 }
 
-int run_mpi(int reps) {
+int run_mpi(int reps, int cpus) {
   if (::access((kExamplesBin + "/mpi_hello").c_str(), X_OK) != 0) die("no " + kExamplesBin + "/mpi_hello built");
   NetnsDroverCluster::Config cfg;
   cfg.topologies = topologies(2);
@@ -186,7 +187,7 @@ int run_mpi(int reps) {
     if (p.code != 0 || p.out.find("hello from 2 ranks") == std::string::npos) die("plain mpirun failed: " + p.describe());
 
     t0 = Clock::now();
-    const CliResult s = c.run_cli({"submit", "--parsable", "-N", "2", "--ntasks-per-node", "1", "-t", "1:00",
+    const CliResult s = c.run_cli({"submit", "--parsable", "-N", "2", "--ntasks-per-node", "1", "-c", std::to_string(cpus), "-t", "1:00",
                                    "--export=ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "--wrap",
                                    drover_cmd});
     const std::string id = trim(s.out);
@@ -215,6 +216,34 @@ int run_mpi(int reps) {
         std::to_string(static_cast<int>(plain_mpirun.back())) + "), drover " + std::to_string(static_cast<int>(dw)) +
         " ms (mpirun " + std::to_string(static_cast<int>(drover_mpirun.back())) + ")");
   }
+  // One remote `true` at a time, 20 times: what starting orted on the other node
+  // costs by itself (drover-launch + MUNGE + the agent's step service, against
+  // the rsh agent's nsenter).
+  const std::string loop = "t0=$(date +%s%N); i=0; while [ $i -lt 20 ]; do AGENT OTHER true || exit 1; i=$((i+1)); "
+                           "done; t1=$(date +%s%N); echo per_launch_us=$(( (t1 - t0) / 20000 ))";
+  auto with = [&](std::string s, const std::string& agent_cmd, const std::string& other) {
+    s.replace(s.find("AGENT"), 5, agent_cmd);
+    s.replace(s.find("OTHER"), 5, other);
+    return s;
+  };
+  auto per_launch_ms = [](const std::string& out) {
+    const auto p = out.rfind("per_launch_us=");
+    return p == std::string::npos ? -1.0 : std::atof(out.c_str() + p + 14) / 1000.0;
+  };
+  {
+    netns::ExecOptions o;
+    o.cwd = c.work_dir();
+    const netns::ProcResult p = c.net().run(1, {"/bin/sh", "-c", with(loop, agent, c.node(2))}, o);
+    if (p.code != 0) die("rsh agent loop failed: " + p.describe());
+    figure("mpi2n_plain_rsh_true_per_launch", per_launch_ms(p.out), "ms");
+    const std::string script =
+        "for h in $(echo $SLURM_JOB_NODELIST | tr ',' ' '); do [ \"$h\" = \"$(hostname)\" ] || other=$h; done; " +
+        with(loop, kBinDir + "/drover-launch", "$other");
+    const std::string id = c.submit({"-N", "2", "-c", "1", "-t", "1:00", "--wrap", script});
+    const Json j = c.wait_for_end(id, 60000);
+    if (j.value("status", "") != "SUCCEEDED") die("drover-launch loop failed: " + j.dump(2) + c.job_output(id));
+    figure("mpi2n_drover_launch_true_per_launch", per_launch_ms(c.job_output(id)), "ms");
+  }
   figure("mpi2n_plain_wall_median", median(plain_wall), "ms");
   figure("mpi2n_plain_mpirun_median", median(plain_mpirun), "ms");
   figure("mpi2n_drover_submit_to_done_median", median(drover_wall), "ms");
@@ -229,7 +258,7 @@ int run_mpi(int reps) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: bench_multinode dispatch [--nodes N] [--jobs N] | mpi [--reps N] | sweep  [--munged-file FILE]\n"
+               "usage: bench_multinode dispatch [--nodes N] [--jobs N] | mpi [--reps N] [--cpus 1|2] | sweep  [--munged-file FILE]\n"
                "  (root; see bench/README.md and bench/multinode_dispatch.sh)\n");
   return 2;
 }
@@ -239,7 +268,7 @@ int usage() {
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
-  int nodes = 4, jobs = 1000, reps = 10;
+  int nodes = 4, jobs = 1000, reps = 10, cpus = 1;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage();
@@ -251,6 +280,7 @@ int main(int argc, char** argv) {
     if (a == "--nodes" && v >= 1 && v <= 9) nodes = v;
     else if (a == "--jobs" && v >= 1) jobs = v;
     else if (a == "--reps" && v >= 1) reps = v;
+    else if (a == "--cpus" && v >= 1 && v <= 2) cpus = v;
     else return usage();
   }
   if (mode == "sweep") {
@@ -262,5 +292,5 @@ int main(int argc, char** argv) {
   if (mode == "dispatch" && ::access((kBinDir + "/bench/bench_api").c_str(), X_OK) != 0)
     die("no " + kBinDir + "/bench/bench_api built");
   figure("env_loadavg", std::atof(read_file("/proc/loadavg").c_str()), "load");
-  return mode == "dispatch" ? run_dispatch(nodes, jobs) : run_mpi(reps);
+  return mode == "dispatch" ? run_dispatch(nodes, jobs) : run_mpi(reps, cpus);
 }
