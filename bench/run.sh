@@ -7,24 +7,27 @@
 # directory, measures submit throughput (CLI and API), end-to-end throughput of
 # trivial jobs, submit-to-start latency and droverd's memory with 100,000 queued
 # jobs, stops the cluster (`drover down`, also on error or Ctrl-C), then runs the
-# scheduling-pass benchmarks (bench_sched). Progress goes to stderr.
+# scheduling-pass benchmarks (bench_sched) and the placement of a 64-rank GPU job
+# on 128 GPU nodes (bench_place). Progress goes to stderr.
 #
 # Knobs (environment): BENCH_CLI_N (200), BENCH_API_N (5000), BENCH_E2E_N (1000),
 # BENCH_ARRAY_N (5000 tasks in one array), BENCH_ARRAYS_K (10000 arrays of 1M tasks, after 2000 to warm up),
 # BENCH_LATENCY_N (100), BENCH_QUEUED_N (100000), BENCH_SCHED_TIMEOUT (15 s per
 # scheduling case; a case that runs longer is printed as ">LIMIT"),
-# BENCH_SCHED=0 to skip the scheduling cases, BENCH_KEEP=1 to keep the temp dir.
+# BENCH_SCHED=0 to skip the scheduling cases, BENCH_PLACE=0 to skip the GPU placement
+# cases, BENCH_KEEP=1 to keep the temp dir.
 set -euo pipefail
 
 BUILD=${1:-./build}
 [[ -d $BUILD ]] || { echo "run.sh: no build directory $BUILD (give it as \$1)" >&2; exit 2; }
 BUILD=$(cd "$BUILD" && pwd)
-for b in drover droverd drover-noded bench/bench_api bench/bench_sched; do
+for b in drover droverd drover-noded bench/bench_api bench/bench_sched bench/bench_place; do
   [[ -x $BUILD/$b ]] || { echo "run.sh: $BUILD/$b missing; build it first: ninja -C $BUILD" >&2; exit 2; }
 done
 DROVER=$BUILD/drover
 API=$BUILD/bench/bench_api
 SCHED=$BUILD/bench/bench_sched
+PLACE=$BUILD/bench/bench_place
 
 CLI_N=${BENCH_CLI_N:-200}
 API_N=${BENCH_API_N:-5000}
@@ -128,6 +131,21 @@ log "serial submits with $held jobs queued (does the cost of a loop turn grow wi
 
 log "stopping the cluster"
 "$DROVER" down --state-dir "$STATE" >/dev/null
+
+# ---- placing a 64-rank GPU job (bench_place) ----------------------------------------------
+# One EASY pass over 128 GPU nodes with a job of 64 ranks, one GPU each (goal < 1 ms).
+# Figure: place_gpu_<topology>_<nodes>x<ranks per node>_<cluster>, CPU time per pass.
+if [[ ${BENCH_PLACE:-1} != 0 ]]; then
+  log "placing a 64-rank GPU job on 128 GPU nodes (bench_place)"
+  "$PLACE" --benchmark_filter='^BM_PlaceGpuJob/' --benchmark_format=csv 2>/dev/null |
+    awk -F, '$1 ~ /^"BM_PlaceGpuJob\// {
+      split($1, a, "/"); gsub(/"/, "", a[4])
+      topo = a[2] == 0 ? "2pkg4gpu" : "4numa8gpu"
+      scen = a[4] == 0 ? "idle" : a[4] == 1 ? "partly_busy" : a[4] == 2 ? "full_reserve" : "partly_busy_1000q"
+      t = $4; u = $5
+      if (u == "ns") t /= 1e6; else if (u == "us") t /= 1e3; else if (u == "s") t *= 1e3
+      printf "place_gpu_%s_%dx%d_%s %.3f ms\n", topo, 64 / a[3], a[3], scen, t }'
+fi
 
 # ---- the scheduler alone ----------------------------------------------------------------
 [[ ${BENCH_SCHED:-1} == 0 ]] && exit 0

@@ -146,3 +146,26 @@ synthetic "pack:1 numa:1(memory=8GiB) pu:4" 1pkg-4pu-nocore.xml
 synthetic "pack:2 numa:1(memory=1GiB) core:1 pu:1" netns-2pkg-2core.xml
 synthetic "pack:1 numa:1(memory=2GiB) core:1 pu:2" netns-1core-smt.xml
 synthetic "pack:1 numa:1(memory=2GiB) core:2 pu:1" netns-2core.xml
+
+# GPU nodes for tests/multinode: 2 packages with one NUMA node and one PU each (PUs 0
+# and 1 only, as above) and one fake A100 near each NUMA node. In netns-gpu-2numa.xml
+# GPU 0 (bus 41) is near NUMA 0 / PU 0 and GPU 1 (bus 81) near NUMA 1 / PU 1; in
+# netns-gpu-2numa-crossed.xml the lower bus (21) hangs under package 1, so GPU 0 is
+# near PU 1 and GPU 1 (bus a1) near PU 0: GPU index and PU number disagree, and a
+# test sees that placement follows locality, not numbering.
+synthetic "pack:2 numa:1(memory=1GiB) core:1 pu:1" netns-gpu-2numa.xml
+add_io netns-gpu-2numa.xml <<'EOF2'
+model = "NVIDIA A100-SXM4-80GB (fake)"
+for n, (pkg, bus) in enumerate([("0", 0x41), ("1", 0x81)]):
+    br = bridge(find("Package", os_index=pkg), f"0000:[{bus - 1:02x}-{bus:02x}]")
+    dev = pci(br, f"0000:{bus:02x}:00.0", "0302", "10de", "20b2", "NVIDIA Corporation")
+    nvidia_osdevs(dev, n, model)
+EOF2
+synthetic "pack:2 numa:1(memory=1GiB) core:1 pu:1" netns-gpu-2numa-crossed.xml
+add_io netns-gpu-2numa-crossed.xml <<'EOF2'
+model = "NVIDIA A100-SXM4-80GB (fake)"
+for n, (pkg, bus) in enumerate([("1", 0x21), ("0", 0xa1)]):
+    br = bridge(find("Package", os_index=pkg), f"0000:[{bus - 1:02x}-{bus:02x}]")
+    dev = pci(br, f"0000:{bus:02x}:00.0", "0302", "10de", "20b2", "NVIDIA Corporation")
+    nvidia_osdevs(dev, n, model)
+EOF2
