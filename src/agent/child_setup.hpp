@@ -147,4 +147,21 @@ inline Result<std::vector<gid_t>> supplementary_groups(const std::string& user, 
   return make_error("cannot list the groups of user " + user, "group list keeps growing");
 }
 
+// Parent side: the identity the child takes. As root: the user's uid, gid and
+// supplementary groups (getgrouplist may consult NSS: never after fork).
+// Otherwise the child keeps the agent's own identity.
+inline Status set_identity(Confinement& c, uid_t uid, gid_t gid, const std::string& user, bool root) {
+  if (root) {
+    auto groups = supplementary_groups(user, gid);
+    if (!groups) return groups.error();
+    c.groups = std::move(*groups);
+    c.change_ids = true;
+  }
+  c.uid = uid;
+  c.gid = gid;
+  c.uid_text = std::to_string(uid);
+  c.gid_text = std::to_string(gid);
+  return {};
+}
+
 }  // namespace drover::agent::child

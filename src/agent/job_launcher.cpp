@@ -225,17 +225,7 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
     return make_error("cannot start job " + std::to_string(spec.job_id),
                       "it has neither a script nor a command");
 
-  // getgrouplist may consult NSS (files, LDAP): never after fork.
-  if (root) {
-    auto groups = child::supplementary_groups(spec.user, spec.gid);
-    if (!groups) return groups.error();
-    plan.groups = std::move(*groups);
-    plan.change_ids = true;
-  }
-  plan.uid = spec.uid;
-  plan.gid = spec.gid;
-  plan.uid_text = std::to_string(spec.uid);
-  plan.gid_text = std::to_string(spec.gid);
+  if (auto s = child::set_identity(plan, spec.uid, spec.gid, spec.user, root); !s) return s.error();
 
   if (!spec.script.empty()) {
     auto path = write_script(spec);

@@ -108,16 +108,7 @@ Result<SpawnedStep> spawn_step(const StepSpawnSpec& spec) {
   if (!root && (spec.uid != ::getuid() || spec.gid != ::getgid()))
     return make_error("cannot run a step as uid " + std::to_string(spec.uid),
                       "the agent does not run as root");
-  if (root) {
-    auto groups = child::supplementary_groups(spec.user, spec.gid);
-    if (!groups) return groups.error();
-    plan.groups = std::move(*groups);
-    plan.change_ids = true;
-  }
-  plan.uid = spec.uid;
-  plan.gid = spec.gid;
-  plan.uid_text = std::to_string(spec.uid);
-  plan.gid_text = std::to_string(spec.gid);
+  if (auto s = child::set_identity(plan, spec.uid, spec.gid, spec.user, root); !s) return s.error();
   plan.shell = step_shell(spec.uid);
   // argv[0] is the shell's base name, as sshd gives it (no "-": not a login shell).
   plan.argv_storage = {plan.shell.substr(plan.shell.rfind('/') + 1), "-c", spec.command};
