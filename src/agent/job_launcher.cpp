@@ -5,6 +5,7 @@
 // parent learns "exec succeeded" (EOF, no data) or exactly what went wrong.
 #include "agent/job_launcher.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -17,6 +18,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -41,6 +44,7 @@ struct ChildPlan : child::Confinement {
   std::string stdout_path;
   std::string stderr_path;  // empty: same file as stdout
   bool append_output = false;
+  std::vector<std::string> make_dirs;  // made in order as the user (EEXIST is fine)
 };
 
 // ---- child side: async-signal-safe only --------------------------------------
@@ -62,6 +66,10 @@ int lift_fd(int fd) {
   // From here on the user's own permissions apply.
   if (retry_eintr([&] { return ::chdir(plan.working_dir.c_str()); }) != 0)
     child::fail(error_fd, "cannot change to working directory", plan.working_dir.c_str(), errno);
+
+  for (const auto& dir : plan.make_dirs)
+    if (retry_eintr([&] { return ::mkdir(dir.c_str(), 0755); }) != 0 && errno != EEXIST)
+      child::fail(error_fd, "cannot create directory", dir.c_str(), errno);
 
   int out_fd = open_output(plan.stdout_path, plan.append_output);
   if (out_fd < 0) child::fail(error_fd, "cannot open output file", plan.stdout_path.c_str(), errno);
@@ -265,6 +273,15 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
   if (!spec.stderr_path.empty() && spec.stderr_path != plan.stdout_path)
     plan.stderr_path = spec.stderr_path;
   plan.append_output = spec.append_output;
+  if (!spec.make_dir.empty()) {
+    if (spec.make_dir[0] != '/')
+      return make_error("cannot create directory " + spec.make_dir, "not an absolute path");
+    // Every prefix, so that the user makes what is missing of the path.
+    for (std::size_t slash = spec.make_dir.find('/', 1);; slash = spec.make_dir.find('/', slash + 1)) {
+      plan.make_dirs.push_back(spec.make_dir.substr(0, slash));
+      if (slash == std::string::npos) break;
+    }
+  }
   struct rlimit files {};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
     plan.max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
@@ -332,6 +349,47 @@ void signal_job(const LaunchedJob& job, int sig) {
   // also reaches processes that left the group (setsid, daemonized helpers).
   if (job.pid > 0) ::kill(-job.pid, sig);
   job.cgroup.signal_all(sig);
+}
+
+namespace {
+// Whether the process has a handler for the signal (SigCgt in /proc/PID/status).
+bool handles_signal(pid_t pid, int sig) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  FILE* f = ::fopen(path.c_str(), "re");
+  if (!f) return false;
+  char line[256];
+  bool caught = false;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "SigCgt:", 7) != 0) continue;
+    const unsigned long long mask = std::strtoull(line + 7, nullptr, 16);
+    caught = sig >= 1 && sig <= 64 && ((mask >> (sig - 1)) & 1ULL);
+    break;
+  }
+  std::fclose(f);
+  return caught;
+}
+}  // namespace
+
+int signal_job_handlers(const LaunchedJob& job, int sig) {
+  std::vector<pid_t> pids;
+  if (job.cgroup.active()) {
+    pids = job.cgroup.pids();
+  } else if (job.pid > 0) {
+    // No cgroup: the members of the job's process group, from /proc.
+    if (DIR* d = ::opendir("/proc")) {
+      while (const dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        const long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end) continue;
+        if (::getpgid(static_cast<pid_t>(pid)) == job.pid) pids.push_back(static_cast<pid_t>(pid));
+      }
+      ::closedir(d);
+    }
+  }
+  int n = 0;
+  for (const pid_t pid : pids)
+    if (handles_signal(pid, sig) && ::kill(pid, sig) == 0) ++n;
+  return n;
 }
 
 ExitStatus decode_wait_status(int status) {

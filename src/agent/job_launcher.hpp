@@ -30,6 +30,8 @@ struct LaunchSpec {
   std::vector<int> cpus;             // PU OS indexes to bind to; empty: no binding
   std::int64_t memory_limit_mib = 0; // 0: none
   std::string job_dir;               // agent-owned scratch dir for this job (script)
+  std::string make_dir;              // absolute; made (with its parents) as the job's user
+                                     // before it starts, e.g. its checkpoint directory
 };
 
 struct LaunchedJob {
@@ -45,6 +47,12 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
 
 // Signals the job's process group, and with cgroups every process of the job.
 void signal_job(const LaunchedJob& job, int sig);
+// Signals every process of the job that handles `sig` (has a handler for it,
+// /proc/PID/status SigCgt): the application's ranks, mpirun and orted (which
+// forward it), a batch script that traps it. Processes that would die of the
+// signal (a shell that does not trap it, drover-launch, sleep) are left alone.
+// Without cgroups, the job's process group. Returns how many were signalled.
+int signal_job_handlers(const LaunchedJob& job, int sig);
 
 // Decodes a wait status into (exit code or signal).
 struct ExitStatus {

@@ -21,6 +21,23 @@ using proto::Json;
 namespace {
 constexpr const char* kTimeoutReason = "Job attempt duration exceeded timeout";
 constexpr const char* kOomReason = "OutOfMemoryError: Container killed due to memory usage";
+
+// When the newest committed checkpoint in a job's checkpoint directory was
+// written (epoch ms; 0: none): its manifest's modification time. A committed
+// checkpoint is a directory ckpt-<step> with a manifest.json (docs/CHECKPOINT.md).
+std::int64_t newest_checkpoint_ms(const std::string& dir) {
+  std::int64_t newest = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("ckpt-", 0) != 0) continue;
+    struct stat st {};
+    if (::stat((it->path() / "manifest.json").c_str(), &st) != 0) continue;
+    newest = std::max<std::int64_t>(newest, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 +
+                                                st.st_mtim.tv_nsec / 1'000'000);
+  }
+  return newest;
+}
 }  // namespace
 
 NodeAgent::NodeAgent(AgentConfig config) : config_(std::move(config)) {}
@@ -230,6 +247,12 @@ void NodeAgent::on_message(std::string frame) {
     on_launch(*o);
   } else if (type == "kill") {
     on_kill(m.value("jobId", std::int64_t{0}), m.value("attempt", 0), m.value("reason", ""));
+  } else if (type == "signal") {
+    auto o = proto::signal_order_from_json(m);
+    if (!o) return log::warn(o.message());
+    auto it = jobs_.find(o->job_id);
+    if (it == jobs_.end() || (o->attempt && it->second.order.attempt != o->attempt)) return;
+    send_signal(it->second, o->signal, o->batch_only, "asked by the head");
   } else if (type == "ack_exit") {
     auto it = unacked_.find(m.value("jobId", std::int64_t{0}));
     if (it != unacked_.end() && it->second.attempt == m.value("attempt", 0)) unacked_.erase(it);
@@ -261,6 +284,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.memory_limit_mib = o.memory_mib;
   spec.append_output = o.append_output;
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
+  if (o.checkpoint_signal) spec.make_dir = o.checkpoint_dir;
   if (!o.hostfile.empty()) {
     // The main node of a multi-node job: mpirun finds the allocation in the
     // hostfile and starts its daemons on the other nodes through drover-launch.
@@ -311,7 +335,42 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
       terminate(it->second);
     });
   }
+  arm_checkpoint_timer(j);
   send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
+}
+
+// A job that checkpoints gets its signal checkpoint_seconds before its time
+// limit (at once when the limit is shorter), on every node of it.
+void NodeAgent::arm_checkpoint_timer(RunningJob& j) {
+  const auto& o = j.order;
+  if (!o.checkpoint_signal || o.timeout_seconds <= 0) return;
+  const auto id = o.job_id;
+  const std::int64_t at_ms = std::max<std::int64_t>(0, o.timeout_seconds - o.checkpoint_seconds) * 1000;
+  j.checkpoint_timer = loop_.after(at_ms, [this, id] {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    it->second.checkpoint_timer = 0;
+    const auto& o = it->second.order;
+    send_signal(it->second, o.checkpoint_signal, o.checkpoint_batch_only,
+                std::to_string(o.checkpoint_seconds) + " s before its time limit");
+  });
+}
+
+void NodeAgent::send_signal(RunningJob& j, int sig, bool batch_only, const std::string& why) {
+  const auto id = std::to_string(j.order.job_id);
+  if (batch_only) {
+    if (j.order.member()) return;  // the batch shell runs on the main node
+    if (j.launched.pid > 0) ::kill(j.launched.pid, sig);
+    log::info("job " + id + ": signal " + std::to_string(sig) + " to its batch shell (" + why + ")");
+    return;
+  }
+  const int n = signal_job_handlers(j.launched, sig);
+  if (n == 0)
+    log::warn("job " + id + ": no process here handles signal " + std::to_string(sig) + " (" + why +
+              "); none was sent, it would only have killed them");
+  else
+    log::info("job " + id + ": signal " + std::to_string(sig) + " to " + std::to_string(n) +
+              (n == 1 ? " process" : " processes") + " (" + why + ")");
 }
 
 // A node of a multi-node job other than its main node: the job's cgroup and
@@ -333,6 +392,7 @@ void NodeAgent::launch_member(const proto::LaunchOrder& o) {
   j.order = o;
   j.launched.cgroup = std::move(*cg);
   j.started_at = now;
+  arm_checkpoint_timer(j);
   log::info("job " + std::to_string(o.job_id) + ": node " + std::to_string(o.node_index) + " of " +
             std::to_string(o.num_nodes) + " ready");
   send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
@@ -343,6 +403,7 @@ void NodeAgent::end_member(std::int64_t job_id) {
   if (it == jobs_.end()) return;
   RunningJob& j = it->second;
   if (j.kill_timer) loop_.cancel(j.kill_timer);
+  if (j.checkpoint_timer) loop_.cancel(j.checkpoint_timer);
   if (step_server_) step_server_->kill_steps(job_id);
   (void)j.launched.cgroup.kill_all();
   (void)j.launched.cgroup.remove();
@@ -414,6 +475,7 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   RunningJob& j = it->second;
   if (j.timeout_timer) loop_.cancel(j.timeout_timer);
   if (j.kill_timer) loop_.cancel(j.kill_timer);
+  if (j.checkpoint_timer) loop_.cancel(j.checkpoint_timer);
   const bool oom = j.launched.cgroup.oom_killed();
   // The job ends when its main process ends: nothing it started may outlive it.
   (void)j.launched.cgroup.kill_all();
@@ -439,6 +501,7 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
     r.reason = kOomReason;
   else if (!j.kill_reason.empty())
     r.reason = j.kill_reason;
+  if (j.order.checkpoint_signal) r.checkpoint_at = newest_checkpoint_ms(j.order.checkpoint_dir);
   log::info("job " + std::to_string(id) + " ended: " +
             (es.signal ? "signal " + std::to_string(es.signal) : "exit " + std::to_string(es.exit_code)) +
             (r.reason.empty() ? "" : " (" + r.reason + ")"));

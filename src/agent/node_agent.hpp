@@ -55,6 +55,7 @@ class NodeAgent {
     std::int64_t started_at = 0;
     std::uint64_t timeout_timer = 0;
     std::uint64_t kill_timer = 0;
+    std::uint64_t checkpoint_timer = 0;  // the checkpoint signal before the time limit
     bool timed_out = false;
     std::string kill_reason;   // set when the head asked to kill it
   };
@@ -66,6 +67,10 @@ class NodeAgent {
   void on_launch(const proto::LaunchOrder& order);
   void on_kill(std::int64_t job_id, int attempt, const std::string& reason);
   void terminate(RunningJob& job);  // SIGTERM now, SIGKILL after the grace period
+  // The checkpoint signal: to the main process (batch_only), else to every
+  // process of the job here that handles it.
+  void send_signal(RunningJob& job, int sig, bool batch_only, const std::string& why);
+  void arm_checkpoint_timer(RunningJob& job);
   void launch_member(const proto::LaunchOrder& order);
   void end_member(std::int64_t job_id);  // a multi-node job's part here is over
   void reap();

@@ -24,6 +24,7 @@ int cmd_logs(const Global& g, const Args& args);
 int cmd_hold(const Global& g, const Args& args);
 int cmd_release(const Global& g, const Args& args);
 int cmd_requeue(const Global& g, const Args& args);
+int cmd_checkpoint(const Global& g, const Args& args);
 int cmd_update(const Global& g, const Args& args);
 int cmd_history(const Global& g, const Args& args);
 int cmd_nodes(const Global& g, const Args& args);

@@ -1,6 +1,8 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -9,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/units.hpp"
+#include "script/signal_spec.hpp"
 
 namespace drover::cli {
 
@@ -179,6 +182,62 @@ int cmd_jobs(const Global& g, const Args& args) {
   return 0;
 }
 
+namespace {
+// 1536 -> "1.5 KiB".
+std::string format_bytes(std::int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) v /= 1024, ++u;
+  std::ostringstream out;
+  out.precision(u == 0 ? 0 : 1);
+  out << std::fixed << v << " " << units[u];
+  return out.str();
+}
+
+// The committed checkpoints in a job's checkpoint directory, newest first, from
+// their manifests (docs/CHECKPOINT.md); what cannot be read is said, not hidden.
+void print_checkpoints(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    std::cout << "  checkpoints:      none (" << dir << " does not exist)\n";
+    return;
+  }
+  std::vector<std::pair<std::string, Json>> found;
+  std::vector<std::string> unreadable;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("ckpt-", 0) != 0) continue;
+    std::ifstream in(it->path() / "manifest.json");
+    Json m = in ? Json::parse(in, nullptr, false) : Json();
+    if (!m.is_object()) {
+      unreadable.push_back(name);
+      continue;
+    }
+    found.emplace_back(name, std::move(m));
+  }
+  if (ec) {
+    std::cout << "  checkpoints:      cannot read " << dir << ": " << ec.message() << "\n";
+    return;
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::cout << "  checkpoints:      " << found.size() << " in " << dir << "\n";
+  if (!found.empty()) {
+    Table t({"    STEP", "TIME", "SIZE", "WRITTEN", "DIRECTORY"});
+    for (const auto& [name, m] : found) {
+      std::ostringstream time;
+      if (m.contains("time") && m["time"].is_number()) time << m["time"].get<double>();
+      t.add({"    " + std::to_string(num(m, "step")), time.str(), format_bytes(num(m, "bytes")),
+             format_time(num(m, "createdAt")), name});
+    }
+    t.print(std::cout);
+  }
+  for (const auto& name : unreadable)
+    std::cout << "    " << name << ": no readable manifest.json (incomplete or damaged)\n";
+}
+}  // namespace
+
 int cmd_show(const Global& g, const Args& args) {
   std::vector<std::string> ids;
   po::options_description desc("Options");
@@ -239,6 +298,13 @@ int cmd_show(const Global& g, const Args& args) {
     line("resources", res);
     if (j.contains("timeout")) line("time limit", format_duration(num(j["timeout"], "attemptDurationSeconds")));
     line("retry attempts", str(j["retryStrategy"], "attempts"));
+    if (j.contains("checkpoint")) {
+      const Json& ck = j["checkpoint"];
+      line("checkpoint signal", script::signal_name(static_cast<int>(num(ck, "signal"))) + ", " +
+                                    std::to_string(num(ck, "secondsBefore")) + " s before a stop" +
+                                    (ck.value("batchShellOnly", false) ? " (batch shell only)" : ""));
+    }
+    if (j.contains("requeue")) line("requeue", j["requeue"].get<bool>() ? "after a lost node or preemption" : "never");
     line("submitted", format_time(num(j, "createdAt")));
     line("started", j.contains("startedAt") ? format_time(num(j, "startedAt")) : "");
     line("stopped", j.contains("stoppedAt") ? format_time(num(j, "stoppedAt")) : "");
@@ -288,6 +354,11 @@ int cmd_show(const Global& g, const Args& args) {
                format_time(num(a, "stoppedAt")), exit, reason});
       }
       t.print(std::cout);
+    }
+    if (j.contains("checkpoint") || j.contains("checkpointDirectory")) {
+      const std::string dir = str(j, "checkpointDirectory");
+      if (j.contains("checkpoint") || (!dir.empty() && std::filesystem::exists(dir)))
+        print_checkpoints(dir);
     }
   }
   return rc;
@@ -369,6 +440,42 @@ int cmd_requeue(const Global& g, const Args& args) {
                  "Usage: drover requeue JOB... [--reason TEXT]\n\nStop running jobs (SIGTERM, then SIGKILL) and "
                  "queue them again with the same id; the stopped attempt stays in their record.\n\n"
                  "Example:\n  drover requeue 42\n");
+}
+
+int cmd_checkpoint(const Global& g, const Args& args) {
+  std::vector<std::string> ids;
+  po::options_description desc("Options");
+  desc.add_options()("job", po::value(&ids), "job ids")(
+      "requeue", "then stop it (after its grace period) and queue it again; it resumes from the checkpoint")(
+      "cancel", "then stop it (after its grace period) and cancel it");
+  po::positional_options_description pos;
+  pos.add("job", -1);
+  po::variables_map vm;
+  if (!parse("Usage: drover checkpoint JOB... [--requeue | --cancel]\n\n"
+             "Ask running jobs to write a checkpoint now: each gets its checkpoint signal (--signal,\n"
+             "--checkpoint-signal; SIGUSR1 when it names none) on every node. With --requeue or --cancel\n"
+             "it then has its grace period to write it, and is stopped.\n\n"
+             "Examples:\n  drover checkpoint 42\n  drover checkpoint 42 --requeue\n",
+             desc, args, vm, &pos))
+    return 0;
+  if (ids.empty()) return fail("checkpoint", "which job? e.g. drover checkpoint 42");
+  if (vm.count("requeue") && vm.count("cancel")) return fail("checkpoint", "give --requeue or --cancel, not both");
+  auto c = connect(g.socket);
+  if (!c) return fail("checkpoint", c.message());
+  const std::string then = vm.count("requeue") ? "REQUEUE" : vm.count("cancel") ? "CANCEL" : "CONTINUE";
+  int rc = 0;
+  for (const auto& id : ids) {
+    auto r = c->call("CheckpointJob", {{"jobId", id}, {"then", then}});
+    if (!r) {
+      rc = fail("checkpoint", r.message());
+      continue;
+    }
+    std::cout << "job " << id << ": sent SIG" << script::signal_name(static_cast<int>(num(*r, "signal")));
+    if (then != "CONTINUE")
+      std::cout << "; " << (then == "REQUEUE" ? "requeued" : "cancelled") << " in " << num(*r, "graceSeconds") << " s";
+    std::cout << "\n";
+  }
+  return rc;
 }
 
 int cmd_update(const Global& g, const Args& args) {

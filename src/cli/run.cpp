@@ -20,6 +20,7 @@ Running jobs
   hold        keep waiting jobs from starting           drover hold 42
   release     let held jobs start again                 drover release 42
   requeue     stop running jobs and queue them again    drover requeue 42
+  checkpoint  ask running jobs to checkpoint now        drover checkpoint 42 --requeue
   update      change a waiting job                      drover update 42 -t 2:00:00 -p long
 
 The cluster
@@ -70,7 +71,7 @@ int run(int argc, char** argv) {
       {"squeue", cmd_jobs},   {"show", cmd_show},       {"cancel", cmd_cancel},
       {"scancel", cmd_cancel}, {"logs", cmd_logs},      {"history", cmd_history},
       {"hold", cmd_hold},     {"release", cmd_release}, {"requeue", cmd_requeue},
-      {"update", cmd_update},
+      {"update", cmd_update}, {"checkpoint", cmd_checkpoint},
       {"sacct", cmd_history}, {"nodes", cmd_nodes},     {"sinfo", cmd_nodes},
       {"definitions", cmd_definitions}, {"queues", cmd_queues}, {"envs", cmd_envs},
       {"up", cmd_up},         {"down", cmd_down},       {"status", cmd_status},

@@ -180,6 +180,15 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (!rr.empty()) req["resourceRequirements"] = rr;
   if (o.time_limit_s && *o.time_limit_s > 0) req["timeout"] = {{"attemptDurationSeconds", *o.time_limit_s}};
   if (o.retry_attempts) req["retryStrategy"] = {{"attempts", *o.retry_attempts}};
+  if (o.signal) {
+    req["checkpoint"] = {{"signal", o.signal->number},
+                         {"secondsBefore", o.signal->seconds_before},
+                         {"batchShellOnly", o.signal->batch_shell_only}};
+    if (o.checkpoint_dir) req["checkpoint"]["directory"] = *o.checkpoint_dir;
+  } else if (o.checkpoint_dir) {
+    req["checkpoint"] = {{"directory", *o.checkpoint_dir}};
+  }
+  if (o.requeue) req["requeue"] = *o.requeue;
 
   // The job's environment: --export decides what of ours is carried, --env adds.
   Json environment = Json::object();

@@ -105,6 +105,7 @@ Json to_json(const SubmitOptions& o) {
                    {"number", o.signal->number},
                    {"secondsBefore", o.signal->seconds_before},
                    {"batchShellOnly", o.signal->batch_shell_only}};
+  opt("checkpointDir", o.checkpoint_dir);
   opt("requeue", o.requeue);
   opt("retryAttempts", o.retry_attempts);
   if (o.export_env) {

@@ -49,8 +49,26 @@ bool glob_match(const std::string& pattern, const std::string& text) {
   return p == pattern.size();
 }
 
+// Why an attempt that ended on its own goes back to the queue with the same id
+// (empty: it does not). A job that checkpoints is requeued when it exits with
+// kRequeueExitCode, and when it reached its time limit after committing a
+// checkpoint during the attempt (it made progress, the next attempt resumes
+// from there). An interrupted attempt (a lost node) is requeued when the job
+// says so (--requeue) or checkpoints, unless it said --no-requeue.
+std::string requeue_reason(const Job& job, const Attempt& a, const JobExited& e) {
+  if (job.checkpoints() && e.exit_code && *e.exit_code == kRequeueExitCode && e.signal == 0 && e.reason.empty())
+    return "the job checkpointed and asked to be requeued (exit " + std::to_string(kRequeueExitCode) + ")";
+  if (job.checkpoints() && e.reason.rfind("Job attempt duration exceeded timeout", 0) == 0) {
+    if (e.checkpoint_at >= a.started_at && e.checkpoint_at > 0)
+      return "time limit reached; resumes from the checkpoint it wrote";
+    return "";
+  }
+  if (e.node_lost && job.requeues_when_interrupted()) return e.reason;
+  return "";
+}
+
 bool should_retry(const Job& job, const Attempt& attempt) {
-  if (static_cast<int>(job.attempts.size()) >= job.retry.attempts) return false;
+  if (job.counted_attempts() >= job.retry.attempts) return false;
   const std::string code = attempt.exit_code ? std::to_string(*attempt.exit_code) : "";
   for (const auto& rule : job.retry.evaluate_on_exit) {
     const bool match = (rule.on_exit_code.empty() || glob_match(rule.on_exit_code, code)) &&
@@ -513,20 +531,27 @@ Status ClusterState::on(const JobExited& e) {
     finish(*job, JobState::Failed, job->terminate_reason, e.at);
     return {};
   }
-  if (job->requeue_requested) {
+  if (job->requeue_requested && !ok) {  // one that finished by itself meanwhile succeeded
     job->requeue_requested = false;
-    a.status_reason = "requeued";
+    a.status_reason = kRequeuedAttempt;
     job->status_reason = "Requeued: " + (e.reason.empty() ? std::string("by request") : e.reason);
     set_state(*job, JobState::Runnable);
     return {};
   }
+  if (auto why = requeue_reason(*job, a, e); !why.empty()) {
+    a.status_reason = kRequeuedAttempt;
+    job->status_reason = "Requeued: " + why;
+    set_state(*job, JobState::Runnable);
+    return {};
+  }
   if (ok) {
+    job->requeue_requested = false;
     finish(*job, JobState::Succeeded, "", e.at);
     return {};
   }
   a.status_reason = describe_exit(a);
   if (should_retry(*job, a)) {
-    job->status_reason = "Retrying (attempt " + std::to_string(job->attempts.size() + 1) +
+    job->status_reason = "Retrying (attempt " + std::to_string(job->counted_attempts() + 1) +
                          " of " + std::to_string(job->retry.attempts) +
                          ") after: " + a.status_reason;
     set_state(*job, JobState::Runnable);

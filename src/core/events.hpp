@@ -46,6 +46,10 @@ struct JobExited {
   std::optional<int> exit_code;
   int signal = 0;
   std::string reason;  // container.reason
+  // Jobs that checkpoint: when the newest checkpoint in the job's checkpoint
+  // directory was committed (epoch ms, 0: none), as the main node saw it.
+  std::int64_t checkpoint_at = 0;
+  bool node_lost = false;  // the attempt ended because a node of it was lost
 };
 // A dispatched attempt never reached the node (head restart): back to the queue,
 // the attempt is forgotten.

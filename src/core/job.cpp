@@ -130,6 +130,12 @@ std::vector<std::string> substitute_parameters(const std::vector<std::string>& c
   return out;
 }
 
+int Job::counted_attempts() const {
+  int n = 0;
+  for (const auto& a : attempts) n += a.status_reason != kRequeuedAttempt;
+  return n;
+}
+
 bool attempt_on(const Attempt& a, const std::string& node) {
   if (a.node == node) return true;
   for (const auto& s : a.more_nodes)

@@ -61,6 +61,10 @@ struct JobPayload {
   std::string script;                // a batch script's text (starts with #!)
   KeyValues environment;             // the job's environment, submitter's included
   std::string submit_options;        // what was asked at submit, as JSON text (drover show)
+  // Where the job's checkpoints live ($DROVER_CHECKPOINT_DIR), a pattern like
+  // the output paths (%j ...), relative to the working directory; empty:
+  // kDefaultCheckpointPattern. The same directory for every attempt.
+  std::string checkpoint_dir;
   bool operator==(const JobPayload&) const = default;
 };
 
@@ -107,6 +111,17 @@ struct Job {
   std::string stderr_path;  // empty: same file as stdout
   bool append_output = false;  // --open-mode=append
   bool slurm_env = true;       // set the SLURM_* compatibility variables
+  // Checkpointing (docs/CHECKPOINT.md). A job that checkpoints names the signal
+  // Drover sends it before stopping it (time limit near, preemption, node
+  // down, `drover checkpoint`), and how many seconds before; 0: it does not.
+  // sbatch --signal=[B:]SIG[@SECS], drover --checkpoint-signal.
+  std::uint8_t checkpoint_signal = 0;
+  bool checkpoint_signal_batch_only = false;  // "B:": the batch shell only
+  // sbatch --requeue (1) / --no-requeue (0) / neither (-1): whether a job
+  // stopped by a lost node or a preemption is queued again. Unset: jobs that
+  // checkpoint are, others follow their retry strategy.
+  std::int8_t requeue = -1;
+  std::int32_t checkpoint_seconds = 0;  // signal this long before the stop
   // Order within the queue: higher priority - nice first, then FIFO. priority is
   // AWS Batch's schedulingPriority (0..9999; sbatch --priority); nice is
   // sbatch's --nice (negative only for root or the admin).
@@ -135,6 +150,12 @@ struct Job {
   const Attempt* current_attempt() const {
     return attempts.empty() ? nullptr : &attempts.back();
   }
+  bool checkpoints() const { return checkpoint_signal != 0; }
+  // Whether an interrupted attempt (lost node, preemption) goes back to the queue.
+  bool requeues_when_interrupted() const { return requeue < 0 ? checkpoints() : requeue > 0; }
+  // Attempts that ended for good (failed, timed out...), not counting those
+  // requeued after a checkpoint, a preemption or a lost node.
+  int counted_attempts() const;
   // vCPUs on all nodes together (request is per node).
   std::int64_t total_vcpus() const { return static_cast<std::int64_t>(request.vcpus) * nodes; }
 };
@@ -149,6 +170,14 @@ std::vector<std::string> attempt_nodes(const Attempt& a);
 // Default output file, like Slurm's "slurm-%j.out".
 inline constexpr const char* kDefaultOutputPattern = "drover-%j.out";
 inline constexpr const char* kDefaultArrayOutputPattern = "drover-%A_%a.out";  // slurm-%A_%a.out
+// Default checkpoint directory, relative to the working directory.
+inline constexpr const char* kDefaultCheckpointPattern = "drover-checkpoints/%j";
+// What `drover checkpoint` sends a job that names no checkpoint signal.
+inline constexpr int kDefaultCheckpointSignal = 10;  // SIGUSR1 on Linux
+// The exit code by which a job says "I checkpointed: queue me again" (EX_TEMPFAIL).
+inline constexpr int kRequeueExitCode = 75;
+// The status reason of an attempt that was queued again.
+inline constexpr const char* kRequeuedAttempt = "requeued";
 
 // Expands %j (job id), %A %a (array id and index), %x (name), %u (user), %N (node),
 // %n %t (node and task: 0) and %% in an output pattern.

@@ -46,6 +46,15 @@ std::string mpi_hostfile(const Job& job) {
   return out;
 }
 
+std::string checkpoint_directory(const Job& job, const JobPayload& payload) {
+  const std::string& pattern = payload.checkpoint_dir.empty() ? kDefaultCheckpointPattern : payload.checkpoint_dir;
+  const Attempt* a = job.current_attempt();
+  std::string dir = expand_output_pattern(pattern, job, a ? a->node : "");
+  if (dir.empty() || dir[0] != '/') dir = job.working_dir + "/" + dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx) {
   KeyValues env = payload.environment;
   const Attempt* a = job.current_attempt();
@@ -85,6 +94,12 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("DROVER_CPUS_PER_TASK", cpus_per_task);
   set("DROVER_SUBMIT_DIR", job.working_dir);
   if (cpus) set("DROVER_CPU_LIST", join(*cpus));
+  // Checkpoints (docs/CHECKPOINT.md): the same directory for every attempt;
+  // DROVER_RESTART says an earlier attempt ran (the job may resume).
+  set("DROVER_CHECKPOINT_DIR", checkpoint_directory(job, payload));
+  set("DROVER_ATTEMPT", attempt);
+  set("DROVER_RESTART", job.attempts.size() > 1 ? "1" : "0");
+  if (job.checkpoints()) set("DROVER_CHECKPOINT_SIGNAL", std::to_string(job.checkpoint_signal));
 
   const bool task = job.array_parent != 0 && ctx.array;
   const std::string array_id = std::to_string(job.array_parent);
@@ -138,6 +153,7 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("SLURM_CPUS_ON_NODE", ncpus);
     set("SLURM_JOB_CPUS_PER_NODE", slurm_counts(std::vector<int>(per_node.size(), std::stoi(ncpus))));
     set("SLURM_SUBMIT_DIR", job.working_dir);
+    set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));
     if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
     set("SLURM_JOB_PARTITION", job.queue);
     set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));

@@ -27,6 +27,9 @@ std::string slurm_counts(const std::vector<int>& counts);
 // The Open MPI hostfile of the job's attempt: "node slots=N" per node.
 std::string mpi_hostfile(const Job& job);
 
+// The job's checkpoint directory, absolute ($DROVER_CHECKPOINT_DIR).
+std::string checkpoint_directory(const Job& job, const JobPayload& payload);
+
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx);
 
 }  // namespace drover

@@ -358,6 +358,16 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   job.slurm_env = req.slurm_env;
   job.held = req.held;
   out.payload.submit_options = req.submit_options;
+  if (req.checkpoint_signal < 0 || req.checkpoint_signal > 64)
+    return make_error("checkpoint.signal", std::to_string(req.checkpoint_signal) + " is not a signal number (1 to 64)");
+  if (req.checkpoint_seconds < 0 || req.checkpoint_seconds > 65535)
+    return make_error("checkpoint.secondsBefore",
+                      std::to_string(req.checkpoint_seconds) + " is out of range; give 0 to 65535");
+  job.checkpoint_signal = static_cast<std::uint8_t>(req.checkpoint_signal);
+  job.checkpoint_seconds = req.checkpoint_signal ? req.checkpoint_seconds : 0;
+  job.checkpoint_signal_batch_only = req.checkpoint_signal && req.checkpoint_batch_only;
+  out.payload.checkpoint_dir = req.checkpoint_dir;
+  if (req.requeue) job.requeue = *req.requeue ? 1 : 0;
 
   // Queue: the first of the given queues (sbatch's comma list of partitions) that
   // exists, accepts jobs and has a node that could ever run this one.

@@ -37,6 +37,14 @@ struct JobRequest {
   bool append_output = false;
   bool slurm_env = true;
   bool held = false;  // submit held: waits until released
+  // Checkpointing: the signal sent before Drover stops the job (0: the job
+  // does not checkpoint), how many seconds before, to the batch shell only,
+  // and the checkpoint directory pattern (empty: kDefaultCheckpointPattern).
+  int checkpoint_signal = 0;
+  int checkpoint_seconds = 60;
+  bool checkpoint_batch_only = false;
+  std::string checkpoint_dir;
+  std::optional<bool> requeue;  // sbatch --requeue / --no-requeue
   // An array: its indexes (empty: not an array) and at most how many of its
   // tasks run at once (0: no limit).
   std::vector<IndexRange> array;

@@ -103,6 +103,7 @@ ExitReport exit_report(const Json& j) {
   if (j.contains("exitCode") && !j["exitCode"].is_null()) m.exit_code = number<int>(j, "exitCode");
   m.signal = number<int>(j, "signal", 0);
   m.reason = text(j, "reason");
+  m.checkpoint_at = number<std::int64_t>(j, "checkpointAt", 0);
   return m;
 }
 }  // namespace
@@ -130,13 +131,38 @@ Json to_json(const LaunchOrder& m) {
     if (!m.hostfile.empty()) j["hostfile"] = m.hostfile;
   }
   if (!m.script.empty()) j["script"] = m.script;
+  if (m.checkpoint_signal) {
+    j["checkpointSignal"] = m.checkpoint_signal;
+    j["checkpointSeconds"] = m.checkpoint_seconds;
+    j["checkpointBatchOnly"] = m.checkpoint_batch_only;
+  }
+  if (!m.checkpoint_dir.empty()) j["checkpointDirectory"] = m.checkpoint_dir;
   return j;
+}
+
+Json to_json(const SignalOrder& m) {
+  return {{"type", "signal"}, {"jobId", m.job_id}, {"attempt", m.attempt}, {"signal", m.signal},
+          {"batchOnly", m.batch_only}};
+}
+
+Result<SignalOrder> signal_order_from_json(const Json& j) {
+  return guard([&] {
+    need_object(j, "signal");
+    SignalOrder m;
+    m.job_id = number<std::int64_t>(j, "jobId");
+    m.attempt = number<int>(j, "attempt", 0);
+    m.signal = number<int>(j, "signal");
+    if (m.signal < 1 || m.signal > 64) fail("signal", std::to_string(m.signal) + " is not a signal number");
+    if (auto it = j.find("batchOnly"); it != j.end() && it->is_boolean()) m.batch_only = it->get<bool>();
+    return m;
+  });
 }
 
 Json to_json(const ExitReport& m) {
   Json j = {{"type", "exited"}, {"jobId", m.job_id}, {"attempt", m.attempt}, {"at", m.at},
             {"signal", m.signal}, {"reason", m.reason}};
   if (m.exit_code) j["exitCode"] = *m.exit_code;
+  if (m.checkpoint_at) j["checkpointAt"] = m.checkpoint_at;
   return j;
 }
 
@@ -187,6 +213,13 @@ Result<LaunchOrder> launch_order_from_json(const Json& j) {
     if (m.num_nodes < 1 || m.node_index < 0 || m.node_index >= m.num_nodes)
       fail("nodeIndex", std::to_string(m.node_index) + " is not a node of " + std::to_string(m.num_nodes));
     m.hostfile = text(j, "hostfile");
+    m.checkpoint_signal = number<int>(j, "checkpointSignal", 0);
+    if (m.checkpoint_signal < 0 || m.checkpoint_signal > 64)
+      fail("checkpointSignal", std::to_string(m.checkpoint_signal) + " is not a signal number");
+    m.checkpoint_seconds = number<int>(j, "checkpointSeconds", 0);
+    if (auto it = j.find("checkpointBatchOnly"); it != j.end() && it->is_boolean())
+      m.checkpoint_batch_only = it->get<bool>();
+    m.checkpoint_dir = text(j, "checkpointDirectory");
     return m;
   });
 }

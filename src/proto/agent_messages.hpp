@@ -42,7 +42,25 @@ struct LaunchOrder {
   int node_index = 0;
   int num_nodes = 1;
   std::string hostfile;
+  // Jobs that checkpoint (main node): the signal to send checkpoint_seconds
+  // before the time limit, to the batch shell only or to the rest of the
+  // job's processes, and the checkpoint directory, made as the job's owner.
+  int checkpoint_signal = 0;
+  int checkpoint_seconds = 0;
+  bool checkpoint_batch_only = false;
+  std::string checkpoint_dir;
   bool member() const { return node_index > 0; }
+};
+
+// head -> agent: send a signal to a running job now (a checkpoint before a
+// preemption or `drover checkpoint`). batch_only: the batch shell only;
+// otherwise every process of the job on this node except the batch shell
+// (the main process itself when the job runs a command, not a script).
+struct SignalOrder {
+  std::int64_t job_id = 0;
+  int attempt = 0;
+  int signal = 0;
+  bool batch_only = false;
 };
 
 // agent -> head: an attempt ended (or could not start). Kept by the agent
@@ -54,6 +72,9 @@ struct ExitReport {
   std::optional<int> exit_code;
   int signal = 0;
   std::string reason;
+  // When the newest checkpoint in the job's checkpoint directory was
+  // committed (epoch ms; 0: none or the job does not checkpoint).
+  std::int64_t checkpoint_at = 0;
 };
 
 struct RunningReport {
@@ -84,6 +105,8 @@ Json to_json(const LaunchOrder& m);
 Json to_json(const ExitReport& m);
 Json to_json(const RunningReport& m);
 Json to_json(const AgentHello& m);
+Json to_json(const SignalOrder& m);
+Result<SignalOrder> signal_order_from_json(const Json& j);
 Result<LaunchOrder> launch_order_from_json(const Json& j);
 Result<ExitReport> exit_report_from_json(const Json& j);
 Result<RunningReport> running_report_from_json(const Json& j);

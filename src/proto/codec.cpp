@@ -328,6 +328,11 @@ Json to_json(const Job& job) {
   if (!job.stderr_path.empty()) j["stderrPath"] = job.stderr_path;
   if (job.append_output) j["openMode"] = "append";
   if (!job.slurm_env) j["slurmEnvironment"] = false;
+  if (job.checkpoints())
+    j["checkpoint"] = {{"signal", job.checkpoint_signal},
+                       {"secondsBefore", job.checkpoint_seconds},
+                       {"batchShellOnly", job.checkpoint_signal_batch_only}};
+  if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
     for (const auto& d : job.depends_on)
@@ -394,6 +399,7 @@ Json to_json(const JobPayload& p) {
     if (!asked.is_discarded()) j["submitOptions"] = std::move(asked);
   }
   j["environment"] = to_env_json(p.environment);
+  if (!p.checkpoint_dir.empty()) j["checkpointDirectory"] = p.checkpoint_dir;
   return j;
 }
 
@@ -579,6 +585,12 @@ Result<Job> job_from_json(const Json& j) {
     job.stderr_path = get_string(j, "stderrPath");
     job.append_output = get_string(j, "openMode") == "append";
     job.slurm_env = get_bool(j, "slurmEnvironment", true);
+    if (const Json& c = get_object(j, "checkpoint"); !c.empty()) {
+      job.checkpoint_signal = static_cast<std::uint8_t>(get_int32(c, "signal"));
+      job.checkpoint_seconds = get_int32(c, "secondsBefore");
+      job.checkpoint_signal_batch_only = get_bool(c, "batchShellOnly");
+    }
+    if (j.contains("requeue") && !j["requeue"].is_null()) job.requeue = get_bool(j, "requeue") ? 1 : 0;
     job.parameters = key_values(get_object(j, "parameters"), "parameters");
     job.tags = key_values(get_object(j, "tags"), "tags");
     job.terminate_requested = get_bool(j, "terminateRequested");
@@ -618,6 +630,7 @@ Result<JobPayload> payload_from_json(const Json& j) {
     if (auto it = j.find("submitOptions"); it != j.end() && it->is_object()) p.submit_options = it->dump();
     auto it = j.find("environment");
     if (it != j.end()) p.environment = key_values(*it, "environment");
+    p.checkpoint_dir = get_string(j, "checkpointDirectory");
     return p;
   });
 }
@@ -826,6 +839,20 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     r.append_output = mode == "append";
     r.slurm_env = get_bool(j, "slurmEnvironment", true);
     r.held = get_bool(j, "held");
+    // Checkpointing: {"signal": 10, "secondsBefore": 60, "batchShellOnly": false,
+    // "directory": "ckpt/%j"}; a job without a signal does not checkpoint.
+    if (const Json& c = get_object(j, "checkpoint"); !c.empty()) {
+      const int sig = get_int32(c, "signal");
+      if (sig < 0 || sig > 64 || (c.contains("signal") && sig == 0))
+        fail("checkpoint.signal", std::to_string(sig) + " is not a signal number (1 to 64)");
+      r.checkpoint_signal = sig;
+      r.checkpoint_seconds = get_int32(c, "secondsBefore", false, 60);
+      if (r.checkpoint_seconds < 0 || r.checkpoint_seconds > 65535)
+        fail("checkpoint.secondsBefore", std::to_string(r.checkpoint_seconds) + " is out of range; give 0 to 65535");
+      r.checkpoint_batch_only = get_bool(c, "batchShellOnly");
+      r.checkpoint_dir = get_string(c, "directory");
+    }
+    if (j.contains("requeue") && !j["requeue"].is_null()) r.requeue = get_bool(j, "requeue");
     // AWS: schedulingPriorityOverride; also accepted as schedulingPriority.
     for (const char* k : {"schedulingPriorityOverride", "schedulingPriority"})
       if (j.contains(k) && !j[k].is_null()) r.priority = get_int32(j, k);

@@ -288,6 +288,11 @@ Status set_signal(SubmitOptions& o, std::string_view v, OptionContext&) {
   return {};
 }
 
+Status set_checkpoint(SubmitOptions& o, std::string_view, OptionContext&) {
+  if (!o.signal) o.signal = SignalSpec{*signal_number("USR1"), 60, false, false};
+  return {};
+}
+
 Status set_requeue(SubmitOptions& o, std::string_view v, OptionContext& c) {
   if (c.has_value && !iequals(v, "expedite")) return Error{"the only value is expedite"};
   if (c.has_value) c.notes.push_back("expedite is recorded as a plain requeue");
@@ -508,7 +513,7 @@ const OptionSpec kOptions[] = {
     {"nice", 0, Optional, Honoured, "nice", "lower the job's priority: --nice[=N] (default 100)", "",
      &set_nice},
     {"no-kill", 'k', Optional, NotSupportedYet, "no-kill", "", "a lost node fails the job", nullptr},
-    {"no-requeue", 0, None, RecordedOnly, "requeue", "never requeue", "jobs are not requeued yet",
+    {"no-requeue", 0, None, Honoured, "requeue", "never requeue after a lost node or a preemption", "",
      &set_no_requeue},
     {"nodefile", 'F', Required, NotSupportedYet, "nodefile", "", "use --nodelist", nullptr},
     {"nodelist", 'w', Required, RecordedOnly, "nodelist", "nodes to use: node[01-04]",
@@ -544,12 +549,12 @@ const OptionSpec kOptions[] = {
      &set_text<&O::qos>},
     {"quiet", 'Q', None, Honoured, "quiet", "print no informational messages", "", &set_flag<&O::quiet>},
     {"reboot", 0, None, NotSupportedYet, "reboot", "", "nodes are not rebooted", nullptr},
-    {"requeue", 0, Optional, RecordedOnly, "requeue", "requeue after a node failure or preemption",
-     "jobs are not requeued yet", &set_requeue},
+    {"requeue", 0, Optional, Honoured, "requeue",
+     "requeue after a lost node or a preemption (default for jobs that checkpoint)", "", &set_requeue},
     {"reservation", 0, Required, NotSupportedYet, "reservation", "", "no reservations yet", nullptr},
     {"segment", 0, Required, NotSupportedYet, "segment", "", kNoEquivalent, nullptr},
-    {"signal", 0, Required, RecordedOnly, "signal", "signal before the time limit: [B:]SIG[@SECONDS]",
-     "signals before stops come with checkpointing (docs/ROADMAP.md)", &set_signal},
+    {"signal", 0, Required, Honoured, "signal",
+     "checkpoint signal before the time limit: [B:]SIG[@SECONDS] (B: the batch shell only)", "", &set_signal},
     {"sockets-per-node", 0, Required, NotSupportedYet, "sockets-per-node", "",
      "placement chooses cores itself", nullptr},
     {"spread-job", 0, None, NotSupportedYet, "spread-job", "", kNoEquivalent, nullptr},
@@ -583,6 +588,13 @@ const OptionSpec kOptions[] = {
     {"wrap", 0, Required, Honoured, "wrap", "run this shell command as the job (sh -c)", "",
      &set_text<&O::wrap>, true},
     // Drover's own.
+    {"checkpoint", 0, None, Honoured, "signal",
+     "the job checkpoints: SIGUSR1 60 s before it is stopped, requeued after (docs/CHECKPOINT.md)", "",
+     &set_checkpoint},
+    {"checkpoint-dir", 0, Required, Honoured, "checkpoint-dir",
+     "checkpoint directory pattern, %j job id (default drover-checkpoints/%j)", "", &set_text<&O::checkpoint_dir>},
+    {"checkpoint-signal", 0, Required, Honoured, "signal", "same as --signal: [B:]SIG[@SECONDS], e.g. USR1@120", "",
+     &set_signal},
     {"definition", 0, Required, Honoured, "definition", "job definition NAME[:REVISION] to start from", "",
      &set_text<&O::definition>},
     {"depends-on", 0, Required, Honoured, "depends-on", "start after job ID succeeds (repeatable)", "",

@@ -134,7 +134,8 @@ struct SubmitOptions {
   std::optional<std::string> priority;  // a number or "TOP"
 
   // Lifecycle.
-  std::optional<SignalSpec> signal;
+  std::optional<SignalSpec> signal;     // the checkpoint signal (--signal, --checkpoint-signal, --checkpoint)
+  std::optional<std::string> checkpoint_dir;  // Drover: --checkpoint-dir
   std::optional<bool> requeue;  // --requeue / --no-requeue
   std::optional<int> retry_attempts;  // Drover: total attempts, 1..10 (AWS retryStrategy)
 

@@ -317,11 +317,11 @@ void Head::watch_nodes() {
 // `reason` (their retry strategies decide what next), jobs still starting go
 // back to the queue, and what they started on other nodes is stopped. If the
 // node comes back, the hello re-sync kills what still runs there.
-void Head::node_lost(const std::string& node, const std::string& reason) {
+void Head::node_lost(const std::string& node, const std::string& reason, const std::set<std::int64_t>& spare) {
   const auto now = transport::epoch_ms();
   std::vector<std::int64_t> ids;
   for (const auto id : state_.active_jobs())
-    if (attempt_on(*state_.job(id)->current_attempt(), node)) ids.push_back(id);
+    if (attempt_on(*state_.job(id)->current_attempt(), node) && !spare.count(id)) ids.push_back(id);
   log::warn(reason + ": " + std::to_string(ids.size()) + (ids.size() == 1 ? " job" : " jobs") + " affected");
   (void)apply(NodeStateSet{node, NodeState::Down, reason});
   for (const auto id : ids) {
@@ -334,7 +334,7 @@ void Head::node_lost(const std::string& node, const std::string& reason) {
     if (j->state == JobState::Starting)
       (void)apply(JobRequeued{id, now, reason + "; requeued"});
     else
-      (void)apply(JobExited{id, now, std::nullopt, 0, reason});
+      (void)apply(JobExited{id, now, std::nullopt, 0, reason, 0, true});
   }
   request_flush();
 }
@@ -449,6 +449,7 @@ void Head::on_api_message(const ConnPtr& conn, std::string frame) {
     else if (op == "HoldJob") r = op_hold(caller, args, true);
     else if (op == "ReleaseJob") r = op_hold(caller, args, false);
     else if (op == "RequeueJob") r = op_requeue(caller, args);
+    else if (op == "CheckpointJob") r = op_checkpoint(caller, args);
     else if (op == "UpdateJob") r = op_update(caller, args);
     else if (op == "ListJobHistory") r = op_history(caller, args);
     else if (op == "RegisterJobDefinition") r = op_register_definition(caller, args);
@@ -548,9 +549,12 @@ Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
     Json job = proto::to_json(**j);
     // What was asked at submit lives with the payload (only on disk).
     const std::int64_t payload_id = (*j)->array_parent ? (*j)->array_parent : ref->id;
-    if (auto p = store_->payload(payload_id); p && !p->submit_options.empty()) {
-      Json asked = Json::parse(p->submit_options, nullptr, false);
-      if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
+    if (auto p = store_->payload(payload_id)) {
+      if (!p->submit_options.empty()) {
+        Json asked = Json::parse(p->submit_options, nullptr, false);
+        if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
+      }
+      job["checkpointDirectory"] = checkpoint_directory(**j, *p);
     }
     jobs.push_back(std::move(job));
   }
@@ -760,6 +764,71 @@ Result<Json> Head::op_requeue(const Caller& c, const Json& args) {
                           Json{{"type", "kill"}, {"jobId", id},
                                {"attempt", static_cast<int>(now->attempts.size())}, {"reason", reason}});
   return Json{{"jobId", std::to_string(id)}, {"requeued", true}};
+}
+
+// drover checkpoint JOB [--requeue | --cancel]: the job's checkpoint signal
+// now; with then=REQUEUE or CANCEL the job is stopped after its grace period
+// and queued again or cancelled.
+Result<Json> Head::op_checkpoint(const Caller& c, const Json& args) {
+  auto j = own_job(c, args, "checkpoint");
+  if (!j) return j.error();
+  const Job& job = **j;
+  const auto id = job.id;
+  if (job.array)
+    return make_error("cannot checkpoint job " + std::to_string(id),
+                      "it is an array; checkpoint its running tasks by their own ids");
+  if (!is_active(job.state))
+    return make_error("cannot checkpoint job " + std::to_string(id),
+                      std::string("it is ") + to_string(job.state) + "; only running jobs can be");
+  std::string then = string_arg(args, "then");
+  for (auto& ch : then) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (then.empty()) then = "CONTINUE";
+  if (then != "CONTINUE" && then != "REQUEUE" && then != "CANCEL")
+    return make_error("then", "'" + then + "' is not CONTINUE, REQUEUE or CANCEL");
+  const std::string by = user_name(c.uid);
+  if (then == "CONTINUE") {
+    send_checkpoint_signal(job);
+  } else {
+    const std::string reason = (then == "REQUEUE" ? "checkpointed and requeued by " : "checkpointed and cancelled by ") + by;
+    interrupt_job(id, reason, then == "REQUEUE");
+  }
+  const Job* now = state_.job(id);
+  return Json{{"jobId", std::to_string(id)},
+              {"signal", now->checkpoints() ? now->checkpoint_signal : kDefaultCheckpointSignal},
+              {"then", then},
+              {"graceSeconds", then == "CONTINUE" || !now->checkpoints() ? 0 : now->checkpoint_seconds}};
+}
+
+void Head::send_checkpoint_signal(const Job& job) {
+  const Attempt* a = job.current_attempt();
+  if (!a) return;
+  proto::SignalOrder o;
+  o.job_id = job.id;
+  o.attempt = static_cast<int>(job.attempts.size());
+  o.signal = job.checkpoints() ? job.checkpoint_signal : kDefaultCheckpointSignal;
+  o.batch_only = job.checkpoint_signal_batch_only;
+  for (const auto& node : attempt_nodes(*a)) agent_out_.emplace_back(node, proto::to_json(o));
+  log::info("job " + std::to_string(job.id) + ": checkpoint signal " + std::to_string(o.signal) + " sent");
+}
+
+void Head::interrupt_job(std::int64_t id, const std::string& reason, bool requeue) {
+  const Job* job = state_.job(id);
+  if (!job || !is_active(job->state) || job->array || job->terminate_requested || job->requeue_requested) return;
+  if (requeue) {
+    if (auto s = apply(JobRequeueRequested{id, reason}); !s) return log::warn(s.message());
+  } else {
+    if (auto s = apply(JobTerminationRequested{id, transport::epoch_ms(), reason}); !s) return log::warn(s.message());
+  }
+  job = state_.job(id);
+  if (!job->checkpoints() || job->state != JobState::Running) return send_kill(*job, reason);
+  send_checkpoint_signal(*job);
+  const int attempt = static_cast<int>(job->attempts.size());
+  loop_.after(static_cast<std::int64_t>(job->checkpoint_seconds) * 1000, [this, id, attempt, reason] {
+    const Job* j = state_.job(id);
+    if (!j || !is_active(j->state) || static_cast<int>(j->attempts.size()) != attempt) return;
+    send_kill(*j, reason);
+    request_flush();
+  });
 }
 
 Result<Json> Head::op_update(const Caller& c, const Json& args) {
@@ -1069,7 +1138,16 @@ Result<Json> Head::op_update_node(const Caller& c, const Json& args) {
     (void)apply(NodeStateSet{name, NodeState::Drain, "drained" + by, true});
   } else if (action == "DOWN") {
     if (reason.empty()) return make_error("reason", "say why the node is down, e.g. --reason 'bad memory'");
-    node_lost(name, "Node " + name + " set DOWN" + by);
+    // Jobs that checkpoint get their signal and grace period first, and are
+    // requeued (unless they said --no-requeue); the others end now.
+    std::set<std::int64_t> checkpointing;
+    for (const auto id : state_.active_jobs())
+      if (const Job* j = state_.job(id); j->checkpoints() && j->state == JobState::Running &&
+                                         attempt_on(*j->current_attempt(), name))
+        checkpointing.insert(id);
+    for (const auto id : checkpointing)
+      interrupt_job(id, "Node " + name + " set DOWN" + by, state_.job(id)->requeues_when_interrupted());
+    node_lost(name, "Node " + name + " set DOWN" + by, checkpointing);
     (void)apply(NodeStateSet{name, NodeState::Down, "set DOWN" + by, true});
   } else if (action == "RESUME" || action == "UP") {
     (void)apply(NodeStateSet{name, NodeState::Up, "", true});
@@ -1201,7 +1279,8 @@ void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
   if (current && j->current_attempt()->node == node) {
     // The main node's process ended: so does the job, on every node.
     const Attempt a = *j->current_attempt();
-    (void)apply(JobExited{r.job_id, r.at, r.exit_code, r.signal, r.reason});
+    (void)apply(JobExited{r.job_id, r.at, r.exit_code, r.signal, r.reason, r.checkpoint_at,
+                          lost_part_.erase(r.job_id) > 0});
     for (const auto& sl : a.more_nodes)
       agent_out_.emplace_back(sl.node, Json{{"type", "kill"}, {"jobId", r.job_id}, {"attempt", r.attempt},
                                             {"reason", "the job ended on its main node"}});
@@ -1209,6 +1288,7 @@ void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
     // Another node's part ended (it could not start there, or its agent lost
     // it): the job cannot go on without it.
     log::warn("job " + std::to_string(r.job_id) + " lost its part on " + node + ": " + r.reason);
+    lost_part_.insert(r.job_id);
     send_kill(*j, "Node " + node + " lost its part of the job" + (r.reason.empty() ? "" : ": " + r.reason));
   }
   // Acknowledge in every case (also stale or duplicate reports) once durable.
@@ -1320,13 +1400,14 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
     } else if (a.node == node) {
       const Attempt copy = a;
       const int attempt = static_cast<int>(j->attempts.size());
-      (void)apply(JobExited{id, now, std::nullopt, 0, "Node " + node + " lost the job (agent restarted)"});
+      (void)apply(JobExited{id, now, std::nullopt, 0, "Node " + node + " lost the job (agent restarted)", 0, true});
       for (const auto& sl : copy.more_nodes)
         agent_out_.emplace_back(sl.node, Json{{"type", "kill"}, {"jobId", id}, {"attempt", attempt},
                                               {"reason", "the job ended on its main node"}});
     } else {
       // A node other than the main one lost its part: stop the job everywhere;
       // the main node's exit report ends the attempt with this reason.
+      lost_part_.insert(id);
       send_kill(*j, "Node " + node + " lost its part of the job (agent restarted)");
     }
   }
@@ -1397,6 +1478,15 @@ void Head::launch(const Job& job) {
     } else {
       o.cpus = a->more_nodes[i - 1].cpus;
       o.gpus = a->more_nodes[i - 1].gpus;
+    }
+    if (job.checkpoints()) {
+      // Every node signals its own processes before the time limit (the
+      // others only use the limit for that; the main node enforces it).
+      o.timeout_seconds = job.timeout_seconds;
+      o.checkpoint_signal = job.checkpoint_signal;
+      o.checkpoint_seconds = job.checkpoint_seconds;
+      o.checkpoint_batch_only = job.checkpoint_signal_batch_only;
+      o.checkpoint_dir = checkpoint_directory(job, *payload);
     }
     auto it = agents_by_node_.find(nodes[i]);
     if (it == agents_by_node_.end()) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -79,6 +80,7 @@ class Head {
   Result<proto::Json> op_terminate(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_hold(const Caller& c, const proto::Json& args, bool hold);
   Result<proto::Json> op_requeue(const Caller& c, const proto::Json& args);
+  Result<proto::Json> op_checkpoint(const Caller& c, const proto::Json& args);
   Result<proto::Json> op_update(const Caller& c, const proto::Json& args);
   // The job if the caller may change it (its owner, root or the admin).
   Result<const Job*> own_job(const Caller& c, const proto::Json& args, const std::string& what);
@@ -101,7 +103,9 @@ class Head {
   Status authenticate_agent(const ConnPtr& conn, const proto::AgentHello& hello);
   Result<proto::Json> op_update_node(const Caller& c, const proto::Json& args);
   void watch_nodes();  // heartbeats and lost nodes, every second
-  void node_lost(const std::string& node, const std::string& reason);
+  // `spare`: jobs already being stopped another way (they end when their
+  // agent reports).
+  void node_lost(const std::string& node, const std::string& reason, const std::set<std::int64_t>& spare = {});
   void on_exit_report(const std::string& node, const proto::ExitReport& r);
   void send_to_agent(const std::string& node, proto::Json msg);
   void launch(const Job& job);
@@ -125,6 +129,14 @@ class Head {
   // A task not started, described from its array.
   proto::Json describe_unstarted_task(const Job& parent, std::int64_t index);
   void send_kill(const Job& job, const std::string& reason);
+  // Stops a running job the scheduler or an admin interrupts (preemption, a
+  // node set DOWN, drover checkpoint --requeue): a job that checkpoints gets
+  // its checkpoint signal on every node and checkpoint_seconds to write one
+  // (and may exit by itself), then it is killed. requeue: the attempt ends
+  // as requeued (same id; the next attempt resumes); else the job is cancelled.
+  void interrupt_job(std::int64_t id, const std::string& reason, bool requeue);
+  // The job's checkpoint signal (SIGUSR1 when it names none) to every node of it.
+  void send_checkpoint_signal(const Job& job);
   std::string user_name(uid_t uid);
 
   HeadConfig config_;
@@ -140,6 +152,9 @@ class Head {
   std::map<std::string, std::int64_t> last_heard_;      // connected nodes: last message
   std::map<std::string, std::int64_t> disconnected_at_;  // nodes away, not yet declared lost
   std::map<std::string, std::string> step_address_;      // where drover-launch reaches each node
+  // Multi-node jobs stopped because a node lost its part: their attempt ends
+  // as interrupted by a lost node when the main node reports the exit.
+  std::set<std::int64_t> lost_part_;
 
   // Held until the next flush has committed.
   std::vector<std::pair<std::weak_ptr<transport::Connection>, std::string>> replies_;
