@@ -13,6 +13,10 @@
 //       anything while a deep queue waits for a busy cluster
 //   BM_SchedulePassIncremental/<jobs>/<nodes>  as Busy, but the pass droverd makes
 //       after submissions only: it considers just the newest job
+//   BM_SchedulePassPreempt/<jobs>/<nodes>/<stopping>  as Busy, but the running jobs
+//       are in a lower queue whose preemptionMode is REQUEUE: the first waiting
+//       job preempts one of them (stopping 1: they are all being stopped already,
+//       the passes while victims wind down)
 //   BM_ApplyJobSubmitted/<queued>       apply(JobSubmitted) per job, with <queued>
 //       jobs already queued
 //   BM_StateBytesPerJob/<jobs>          heap bytes a queued job costs in ClusterState
@@ -221,6 +225,54 @@ void BM_SchedulePassOrdered(benchmark::State& st) {
 BENCHMARK(BM_SchedulePassOrdered)
     ->Args({100'000, 10'000, 0, 0})->Args({100'000, 10'000, 1, 0})
     ->Args({100'000, 10'000, 0, 1})->Args({100'000, 10'000, 1, 1})
+    ->Unit(benchmark::kMillisecond)->MinTime(0.2);
+
+// Preemption: every node runs a 64-PU job of queue "scavenge" (priority 0,
+// REQUEUE); <jobs> wait in "batch" (priority 1). EASY, as droverd.
+void BM_SchedulePassPreempt(benchmark::State& st) {
+  const int jobs = static_cast<int>(st.range(0));
+  const int nodes = static_cast<int>(st.range(1));
+  const bool stopping = st.range(2) == 1;
+  static std::tuple<int, int, bool> key{-1, -1, false};
+  static std::unique_ptr<ClusterState> s;
+  if (!s || key != std::tuple{jobs, nodes, stopping}) {
+    s.reset();
+    s = make_cluster(0, nodes);
+    JobQueue q;
+    q.name = "scavenge";
+    q.priority = 0;
+    q.preempt_mode = PreemptMode::Requeue;
+    q.compute_environments = {"cpu"};
+    check(s->apply(QueueSaved{q}));
+    const NodeTopology topo = dual_socket_topology();
+    std::vector<int> all;
+    for (const auto& c : topo.cores) all.insert(all.end(), c.pus.begin(), c.pus.end());
+    for (int i = 0; i < nodes; ++i) {
+      Job big = trivial_job(s->allocate_job_id());
+      big.queue = "scavenge";
+      big.request.vcpus = static_cast<int>(all.size());
+      check(s->apply(JobSubmitted{big}));
+      check(s->apply(JobDispatched{big.id, node_name(i), all, {}, kNow - 1000 * i}));
+      check(s->apply(JobStarted{big.id, kNow - 1000 * i}));
+      if (stopping) check(s->apply(JobRequeueRequested{big.id, "preempted"}));
+    }
+    for (int i = 0; i < jobs; ++i) check(s->apply(JobSubmitted{trivial_job(s->allocate_job_id())}));
+    (void)s->take_dirty();
+    key = {jobs, nodes, stopping};
+  }
+  sched::Policy policy;
+  policy.backfill = sched::Backfill::Easy;
+  std::size_t preemptions = 0;
+  for (auto _ : st) {
+    auto r = sched::schedule(*s, kNow, policy);
+    preemptions = r.preemptions.size();
+    benchmark::DoNotOptimize(r);
+  }
+  st.counters["runnable"] = static_cast<double>(s->runnable_count());
+  st.counters["preemptions"] = static_cast<double>(preemptions);
+}
+BENCHMARK(BM_SchedulePassPreempt)
+    ->Args({100'000, 1'000, 0})->Args({100'000, 10'000, 0})->Args({100'000, 10'000, 1})
     ->Unit(benchmark::kMillisecond)->MinTime(0.2);
 
 void sched_args(benchmark::internal::Benchmark* b) {

@@ -1,9 +1,27 @@
 #include "core/job_queue.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace drover {
+
+const char* to_string(PreemptMode m) {
+  switch (m) {
+    case PreemptMode::Off: return "OFF";
+    case PreemptMode::Requeue: return "REQUEUE";
+    case PreemptMode::Cancel: return "CANCEL";
+  }
+  return "?";
+}
+
+std::optional<PreemptMode> parse_preempt_mode(std::string_view s) {
+  std::string up(s);
+  for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (PreemptMode m : {PreemptMode::Off, PreemptMode::Requeue, PreemptMode::Cancel})
+    if (up == to_string(m)) return m;
+  return std::nullopt;
+}
 
 double FairShare::weight_of(const std::string& share) const {
   // An exact entry wins over a prefix; the longest prefix wins among prefixes.

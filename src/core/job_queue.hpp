@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace drover {
@@ -37,6 +39,15 @@ struct ShareUsage {
   bool operator==(const ShareUsage&) const = default;
 };
 
+// What may happen to a queue's RUNNING jobs when a job of a queue with a
+// strictly higher priority cannot start for lack of resources (Slurm's
+// PreemptType=preempt/partition_prio with PreemptMode=OFF/REQUEUE/CANCEL):
+// Off: never preempted; Requeue: stopped and queued again (same id, next
+// attempt); Cancel: stopped and ended.
+enum class PreemptMode { Off, Requeue, Cancel };
+const char* to_string(PreemptMode m);  // "OFF", "REQUEUE", "CANCEL"
+std::optional<PreemptMode> parse_preempt_mode(std::string_view s);  // case-insensitive
+
 struct JobQueue {
   std::string name;
   bool enabled = true;    // DISABLED: accepts no new jobs, still runs what it holds
@@ -50,6 +61,8 @@ struct JobQueue {
   int max_jobs_per_user = 0;   // running at once; more wait with reason QuotaUser
   int max_vcpus_per_user = 0;  // in use at once
   FairShare fair_share;
+  // How this queue's running jobs may be preempted by jobs of higher-priority queues.
+  PreemptMode preempt_mode = PreemptMode::Off;
   std::map<std::string, ShareUsage> usage;  // by share, fair-share queues only
   std::int64_t created_at = 0;
   bool operator==(const JobQueue&) const = default;

@@ -443,6 +443,7 @@ Json to_json(const JobQueue& q) {
           {"state", q.enabled ? "ENABLED" : "DISABLED"},
           {"status", "VALID"},
           {"priority", q.priority},
+          {"preemptionMode", to_string(q.preempt_mode)},
           {"computeEnvironmentOrder", std::move(order)},
           {"slurmEnvironment", q.slurm_env},
           {"defaultTimeLimitSeconds", q.default_time_limit_s},
@@ -671,6 +672,11 @@ Result<JobQueue> queue_from_json(const Json& j) {
     q.name = get_string(j, "jobQueueName", true);
     q.enabled = parse_enabled(j);
     q.priority = get_int32(j, "priority", false, 1);
+    // Absent in queues stored before preemption existed: OFF.
+    const std::string preempt = get_string(j, "preemptionMode", false, "OFF");
+    auto mode = parse_preempt_mode(preempt);
+    if (!mode) fail("preemptionMode", "expected OFF, REQUEUE or CANCEL, got '" + preempt + "'");
+    q.preempt_mode = *mode;
     q.slurm_env = get_bool(j, "slurmEnvironment", true);
     q.default_time_limit_s = get_int(j, "defaultTimeLimitSeconds");
     q.max_time_limit_s = get_int(j, "maxTimeLimitSeconds");

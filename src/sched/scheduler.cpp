@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -316,6 +317,38 @@ class Pass {
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
   // PUs of the usable nodes of these environments (each capped by its maxvCpus).
   int queue_capacity(const std::vector<std::size_t>& envs) const;
+  // Preemption (see try_preempt).
+  // A running job whose room a waiting job may count on: one already being
+  // stopped (cancel, requeue, an earlier preemption), or one of a queue whose
+  // preemptionMode is not OFF.
+  struct Freeable {
+    const Job* job = nullptr;
+    bool stopping = false;  // terminate or requeue already requested: not a new victim
+    int queue_priority = 0;
+    PreemptMode mode = PreemptMode::Off;
+    std::int64_t started = 0;  // the attempt's start (now while STARTING): later is younger
+    int pus = 0;               // on all its nodes
+    // Preference among victims: jobs being stopped anyway, then the lowest queue
+    // priority, the youngest attempt (least work lost), the smallest, the newest.
+    auto key() const { return std::make_tuple(!stopping, queue_priority, -started, pus, -job->id); }
+  };
+
+  // How a waiting job fits on one node once some running jobs stop.
+  struct NodePlan {
+    std::size_t slot = 0;
+    std::size_t pos = 0;             // in its environment, for ties
+    std::vector<std::size_t> jobs;   // freeable_ indexes this node needs stopped (not those already taken)
+    Amount freed;                    // what stopping them (and those taken) frees on this node
+    // Cost, lower is better: whether it preempts at all, then its worst victim's
+    // key, then how many victims and PUs.
+    using Key = std::tuple<bool, int, std::int64_t, int, std::int64_t>;
+    using Cost = std::tuple<bool, Key, std::size_t, int, std::size_t>;  // (preempts, worst, count, PUs, pos)
+    Cost cost;
+  };
+  void index_freeable();
+  std::optional<NodePlan> plan_node(std::size_t si, std::size_t pos, const Job& job, int priority,
+                                    const std::vector<std::size_t>& taken, int min_freed_pus) const;
+  bool try_preempt(const Job& job, const JobQueue& q, const std::vector<std::size_t>& envs);
   void note(const Job& job, const char* reason, std::int64_t estimate = 0) {
     if (estimate != job.estimated_start || job.pending_reason != reason)
       out_.reasons.push_back({job.id, reason, estimate});
@@ -334,6 +367,14 @@ class Pass {
   std::unordered_map<std::int64_t, std::int64_t> started_;  // array tasks started this pass
   std::unordered_map<std::int64_t, std::int64_t> resume_;   // array -> next position, fair share
   std::vector<std::vector<Release>> running_;  // by slot: when active jobs end
+  // Preemption: whether any queue's running jobs may be preempted by a queue
+  // above it (decided once per pass; when not, none of this is looked at), and,
+  // built on first need, the running jobs that could make room.
+  bool preempt_possible_ = false;
+  bool freeable_indexed_ = false;
+  std::vector<Freeable> freeable_;
+  std::vector<std::vector<std::size_t>> freeable_on_;  // by slot: freeable_ indexes
+  std::vector<char> claimed_;  // by freeable_ index: a waiting job of this pass counts on it
 };
 
 void Pass::build() {
@@ -572,6 +613,281 @@ std::int64_t Pass::reserve_nodes(const Job& job, const std::vector<std::size_t>&
   return kNever;
 }
 
+// ---- preemption ---------------------------------------------------------------------
+//
+// The first job of a queue that cannot start for lack of resources may have
+// running jobs of strictly lower-priority queues stopped for it, where their
+// queue's preemptionMode allows it. Jobs already being stopped (cancel,
+// requeue, an earlier pass's preemption) count as room to come, so a pass
+// after a preemption does not choose more victims while the first ones wind
+// down. The waiting job starts in a later pass, once the victims are gone.
+
+// The PUs and GPUs an attempt holds on one node, or nulls.
+std::pair<const std::vector<int>*, const std::vector<int>*> part_on(const Attempt& a, const std::string& node) {
+  if (a.node == node) return {&a.cpus, &a.gpus};
+  for (const auto& sl : a.more_nodes)
+    if (sl.node == node) return {&sl.cpus, &sl.gpus};
+  return {nullptr, nullptr};
+}
+
+// Marks a job's part of `n` in use (held) or free on a scratch copy of the node.
+Amount set_held(Node& n, const Job& job, bool held) {
+  const auto [cpus, gpus] = part_on(*job.current_attempt(), n.name);
+  if (!cpus) return {};
+  for (int pu : *cpus)
+    if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = held;
+  for (int g : *gpus)
+    if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = held;
+  n.memory_used_mib += held ? job.request.memory_mib : -job.request.memory_mib;
+  return {static_cast<int>(cpus->size()), static_cast<int>(gpus->size()), job.request.memory_mib};
+}
+
+void Pass::index_freeable() {
+  freeable_indexed_ = true;
+  freeable_on_.resize(slots_.size());
+  for (const auto id : state_.active_jobs()) {
+    const Job* j = state_.job(id);
+    if (!j || j->array || !j->current_attempt()) continue;  // an array's parent holds nothing itself
+    const JobQueue* q = state_.queue(j->queue);
+    Freeable f;
+    f.job = j;
+    f.stopping = j->terminate_requested || j->requeue_requested;
+    f.mode = q ? q->preempt_mode : PreemptMode::Off;
+    if (!f.stopping && f.mode == PreemptMode::Off) continue;
+    f.queue_priority = q ? q->priority : 0;
+    const Attempt& a = *j->current_attempt();
+    f.started = a.started_at > 0 ? a.started_at : now_;
+    f.pus = static_cast<int>(attempt_pus(a));
+    const std::size_t idx = freeable_.size();
+    freeable_.push_back(f);
+    auto on = [&](const std::string& node) {
+      if (auto it = slot_of_.find(node); it != slot_of_.end()) freeable_on_[it->second].push_back(idx);
+    };
+    on(a.node);
+    for (const auto& sl : a.more_nodes) on(sl.node);
+  }
+  claimed_.assign(freeable_.size(), 0);
+}
+
+// Which running jobs of node `si` must stop for `job` (of a queue of priority
+// `priority`) to fit there, those in `taken` (chosen on the job's other nodes)
+// being stopped already: the preferred ones first, added until the job fits
+// (and at least `min_freed_pus` PUs are freed, for the environment's cap),
+// then any that turn out not to be needed dropped again. nullopt when even
+// all of them would not make room.
+std::optional<Pass::NodePlan> Pass::plan_node(std::size_t si, std::size_t pos, const Job& job, int priority,
+                                              const std::vector<std::size_t>& taken, int min_freed_pus) const {
+  const Slot& s = slots_[si];
+  const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
+  std::vector<std::size_t> cand;
+  Amount most = s.free;  // what the node could have free at best: a cheap first check
+  bool any_taken = false;
+  for (std::size_t f : freeable_on_[si]) {
+    const Freeable& x = freeable_[f];
+    const bool in_taken = std::find(taken.begin(), taken.end(), f) != taken.end();
+    any_taken |= in_taken;
+    if (!in_taken && (claimed_[f] || !(x.stopping || (x.mode != PreemptMode::Off && x.queue_priority < priority))))
+      continue;
+    if (!in_taken) cand.push_back(f);
+    const auto [cpus, gpus] = part_on(*x.job->current_attempt(), s.node->name);
+    if (!cpus) continue;
+    most.pus += static_cast<int>(cpus->size());
+    most.gpus += static_cast<int>(gpus->size());
+    most.mem += x.job->request.memory_mib;
+  }
+  if (!covers(most, need) || most.pus - s.free.pus < min_freed_pus) return std::nullopt;
+
+  NodePlan plan;
+  plan.slot = si;
+  plan.pos = pos;
+  Node scratch = s.current();
+  auto fits = [&] {
+    return plan.freed.pus >= min_freed_pus && place::place_on_node(scratch, job.request).has_value();
+  };
+  auto add = [&](Amount& sum, const Amount& a) {
+    sum.pus += a.pus;
+    sum.gpus += a.gpus;
+    sum.mem += a.mem;
+  };
+  if (any_taken)
+    for (std::size_t f : taken) add(plan.freed, set_held(scratch, *freeable_[f].job, false));
+  if (!fits()) {
+    std::sort(cand.begin(), cand.end(),
+              [&](std::size_t a, std::size_t b) { return freeable_[a].key() < freeable_[b].key(); });
+    bool ok = false;
+    for (std::size_t f : cand) {
+      add(plan.freed, set_held(scratch, *freeable_[f].job, false));
+      plan.jobs.push_back(f);
+      if ((ok = fits())) break;
+    }
+    if (!ok) return std::nullopt;
+    // Drop what is not needed after all, the least preferred first.
+    for (std::size_t i = plan.jobs.size(); i-- > 0;) {
+      const Job& j = *freeable_[plan.jobs[i]].job;
+      const Amount a = set_held(scratch, j, true);
+      plan.freed.pus -= a.pus;
+      if (fits()) {
+        plan.freed.gpus -= a.gpus;
+        plan.freed.mem -= a.mem;
+        plan.jobs.erase(plan.jobs.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        plan.freed.pus += a.pus;
+        set_held(scratch, j, false);
+      }
+    }
+  }
+  std::size_t victims = 0;
+  int pus = 0;
+  NodePlan::Key worst{};
+  for (std::size_t f : plan.jobs) {
+    const Freeable& x = freeable_[f];
+    if (x.stopping) continue;
+    worst = victims == 0 ? x.key() : std::max(worst, x.key());
+    ++victims;
+    pus += x.pus;
+  }
+  plan.cost = {victims > 0, worst, victims, pus, pos};
+  return plan;
+}
+
+// For the first job of a queue that cannot start for lack of resources:
+// stops the cheapest set of running jobs of lower-priority queues that lets
+// it fit (on `nodes` nodes of one environment), or nothing when no such set
+// exists. The room it needs beyond what they free is held for it in this pass
+// so that later jobs do not take it. Returns whether it is now waiting for
+// jobs to stop (reason "Preempting").
+bool Pass::try_preempt(const Job& job, const JobQueue& q, const std::vector<std::size_t>& envs) {
+  if (!freeable_indexed_) index_freeable();
+  if (freeable_.empty()) return false;
+  const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
+  const auto want = static_cast<std::size_t>(std::max(1, job.nodes));
+  std::vector<NodePlan> options, chosen;
+  std::vector<std::size_t> taken;
+  // A lower bound of each candidate node's cost, so that plans (a copy of the
+  // node and placements) are made for as few nodes as possible: in bound
+  // order, until `want` plans cost no more than the next node's bound.
+  std::vector<std::pair<NodePlan::Cost, std::size_t>> bounds;  // (bound, pos)
+  std::vector<std::size_t> fit_now;
+  for (std::size_t e : envs) {
+    const Env& env = envs_[e];
+    if (!env.env->enabled) continue;
+    options.clear();
+    taken.clear();
+    bounds.clear();
+    // Under the environment's cap (maxvCpus), the victims must also give back
+    // enough of it: spread evenly over the job's nodes.
+    const auto nodes = static_cast<std::int64_t>(want);
+    const std::int64_t short_of = env.env->max_vcpus > 0 ? need.pus * nodes - env.cap_left : 0;
+    const int min_freed = short_of > 0 ? static_cast<int>((short_of + nodes - 1) / nodes) : 0;
+    auto candidate = [&](std::size_t pos) {
+      const Slot& s = slots_[env.slots[pos]];
+      // A node that holds a reservation (of a job that came first) is left to it.
+      return s.usable && !s.reserved && s.node->pus_total() >= need.pus &&
+             place::could_ever_fit(s.node->topology, job.request);
+    };
+    // Nodes where the job fits now (a multi-node job may need some of them)...
+    fit_now.clear();
+    for (std::size_t pos = env.tree.find(0, need.pus); pos != kNone && fit_now.size() < want;
+         pos = env.tree.find(pos + 1, need.pus)) {
+      const Slot& s = slots_[env.slots[pos]];
+      if (s.reserved || s.free.gpus < need.gpus || s.free.mem < need.mem ||
+          !place::place_on_node(s.current(), job.request))
+        continue;
+      fit_now.push_back(pos);
+      bounds.push_back({{false, {}, 0, 0, pos}, pos});
+    }
+    // ...and those where running jobs could make room: at best its most
+    // preferred victim alone, or none when a job there is being stopped anyway.
+    for (std::size_t pos = 0; pos < env.slots.size(); ++pos) {
+      const auto& on = freeable_on_[env.slots[pos]];
+      if (on.empty() || !candidate(pos) || std::find(fit_now.begin(), fit_now.end(), pos) != fit_now.end())
+        continue;
+      bool free_ride = false, any = false;
+      NodePlan::Key best{};
+      for (std::size_t f : on) {
+        const Freeable& x = freeable_[f];
+        if (claimed_[f]) continue;
+        if (x.stopping) {
+          free_ride = true;
+        } else if (x.mode != PreemptMode::Off && x.queue_priority < q.priority) {
+          best = any ? std::min(best, x.key()) : x.key();
+          any = true;
+        }
+      }
+      if (free_ride)
+        bounds.push_back({{false, {}, 0, 0, pos}, pos});
+      else if (any)
+        bounds.push_back({{true, best, 1, 0, pos}, pos});
+    }
+    std::sort(bounds.begin(), bounds.end());
+    std::priority_queue<NodePlan::Cost> kept;  // the `want` cheapest costs so far, the dearest on top
+    for (const auto& [bound, pos] : bounds) {
+      if (kept.size() == want && kept.top() <= bound) break;
+      auto p = plan_node(env.slots[pos], pos, job, q.priority, taken, min_freed);
+      if (!p) continue;
+      kept.push(p->cost);
+      if (kept.size() > want) kept.pop();
+      options.push_back(std::move(*p));
+    }
+    if (options.size() < want) continue;
+    std::sort(options.begin(), options.end(),
+              [](const NodePlan& a, const NodePlan& b) { return a.cost < b.cost; });
+    // Cheapest nodes first; a node's plan is made again when a multi-node
+    // victim chosen for an earlier node also frees room there.
+    chosen.clear();
+    taken.clear();
+    for (const NodePlan& o : options) {
+      if (chosen.size() == want) break;
+      bool shares = false;
+      if (!taken.empty())
+        for (std::size_t f : freeable_on_[o.slot]) shares |= std::find(taken.begin(), taken.end(), f) != taken.end();
+      std::optional<NodePlan> p = shares ? plan_node(o.slot, o.pos, job, q.priority, taken, min_freed) : o;
+      if (!p) continue;
+      taken.insert(taken.end(), p->jobs.begin(), p->jobs.end());
+      chosen.push_back(std::move(*p));
+    }
+    if (chosen.size() < want) {
+      taken.clear();
+      continue;
+    }
+    // Something must be preempted (or be stopping in a queue it may preempt):
+    // room that only comes from other jobs ending is backfill's business.
+    bool preempts = false;
+    for (std::size_t f : taken) {
+      const Freeable& x = freeable_[f];
+      preempts |= x.mode != PreemptMode::Off && x.queue_priority < q.priority;
+    }
+    // The environment's cap must allow the job once the victims have stopped.
+    int freed_pus = 0;
+    for (const NodePlan& p : chosen) freed_pus += p.freed.pus;
+    if (!preempts || (env.env->max_vcpus > 0 &&
+                      static_cast<std::int64_t>(env.cap_left) + freed_pus <
+                          static_cast<std::int64_t>(need.pus) * static_cast<std::int64_t>(want))) {
+      taken.clear();
+      continue;
+    }
+    for (std::size_t f : taken) {
+      claimed_[f] = 1;
+      const Freeable& x = freeable_[f];
+      if (!x.stopping) out_.preemptions.push_back({x.job->id, job.id, x.mode});
+    }
+    // Hold what the job will need beyond what its victims free.
+    for (const NodePlan& p : chosen) {
+      Slot& s = slots_[p.slot];
+      const Amount hold{std::max(0, need.pus - p.freed.pus), std::max(0, need.gpus - p.freed.gpus),
+                        std::max<std::int64_t>(0, need.mem - p.freed.mem)};
+      s.free.pus -= hold.pus;
+      s.free.gpus -= hold.gpus;
+      s.free.mem -= hold.mem;
+      for (auto [e2, pos] : s.in_envs) envs_[e2].tree.set(pos, s.free.pus);
+      envs_[e].cap_left -= hold.pus;
+      if (s.profile >= 0) profiles_[s.profile].take(now_, kNever, hold);
+    }
+    return true;
+  }
+  return false;
+}
+
 PassResult Pass::run() {
   build();
   // Queues by priority, highest first; ties by name for determinism.
@@ -583,6 +899,10 @@ PassResult Pass::run() {
   const Backfill mode = policy_.backfill;
   const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
   std::size_t reserved_count = 0;
+
+  // Preemption is possible only when a queue that allows it has a queue above it.
+  for (const JobQueue* q : queues)
+    preempt_possible_ |= q->preempt_mode != PreemptMode::Off && q->priority < queues.front()->priority;
 
   // Per-user quotas of each queue: jobs and vCPUs in use now, counted once.
   struct Usage {
@@ -721,6 +1041,18 @@ PassResult Pass::run() {
       }
       if (done || (arr && pos < 0)) continue;
       ++blocked;
+      // The queue's first job that does not fit may have jobs of lower queues
+      // stopped for it; it then waits for them instead of holding a reservation.
+      if (preempt_possible_ && blocked == 1 && why == std::string_view("Resources") &&
+          try_preempt(*job, *q, envs)) {
+        note(*job, "Preempting");
+        if (mode == Backfill::None) queue_blocked = true;
+        if (reservations) {
+          queue_reserved = true;
+          ++reserved_count;
+        }
+        continue;
+      }
       switch (mode) {
         case Backfill::Greedy:
           note(*job, why);

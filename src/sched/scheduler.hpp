@@ -22,10 +22,21 @@ struct Decision {
 
 struct WaitReason {
   std::int64_t job_id = 0;
-  std::string reason;  // Resources, Priority, NodesUnavailable, ArrayThrottle, ...
+  std::string reason;  // Resources, Priority, NodesUnavailable, ArrayThrottle, Preempting, ...
   // With backfill: when the job is expected to start (epoch ms), from the time
   // limits of the jobs ahead of it; 0 when unknown.
   std::int64_t estimated_start_ms = 0;
+};
+
+// A running job to stop so that a waiting job of a higher-priority queue can
+// start: the pass found that `for_job_id` (the first job of its queue that
+// cannot start for lack of resources) fits once its victims have stopped. The
+// waiting job does not start in this pass; its reason is "Preempting", and
+// the room it needs beyond what the victims free stays held for it.
+struct Preemption {
+  std::int64_t job_id = 0;      // the victim: a STARTING or RUNNING job
+  std::int64_t for_job_id = 0;  // the waiting job it makes room for (an array's parent for a task)
+  PreemptMode mode = PreemptMode::Requeue;  // the victim's queue's: Requeue or Cancel, never Off
 };
 
 struct PassResult {
@@ -33,6 +44,9 @@ struct PassResult {
   // Only where the reason changed, and, with EASY or conservative backfill,
   // every job holding a reservation (its estimated start may have moved).
   std::vector<WaitReason> reasons;
+  // Jobs to stop for jobs of higher-priority queues; each victim once. Empty
+  // when no queue's preemptionMode allows it.
+  std::vector<Preemption> preemptions;
 };
 
 // How jobs that are behind a job that cannot start are treated.

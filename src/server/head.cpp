@@ -1053,7 +1053,7 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
   } else {
     q = *existing;
     Json a = proto::to_json(q);
-    for (const char* k : {"state", "priority", "computeEnvironmentOrder", "slurmEnvironment",
+    for (const char* k : {"state", "priority", "preemptionMode", "computeEnvironmentOrder", "slurmEnvironment",
                           "defaultTimeLimitSeconds", "maxTimeLimitSeconds", "maxJobsPerUser",
                           "maxVcpusPerUser"})
       if (args.contains(k)) a[k] = args[k];

@@ -63,6 +63,42 @@ TEST_F(BackfillTest, QueueTimeLimitsAndPerUserQuota) {
   EXPECT_TRUE(contains(list.out, "1 jobs")) << list.out;
 }
 
+TEST_F(BackfillTest, QueuePreemptionModeSetting) {
+  const CliResult made = cluster().run_cli({"queues", "create", "scavenge", "--envs", "local", "--priority", "0",
+                                            "--preempt-mode", "requeue"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  auto mode_of = [&](const std::string& name) -> std::string {
+    const CliResult list = cluster().run_cli({"queues", "list", "--json"});
+    EXPECT_EQ(list.code, 0) << list.err;
+    const Json j = Json::parse(list.out, nullptr, false);
+    if (j.is_discarded() || !j.contains("jobQueues")) return "unreadable: " + list.out;
+    for (const auto& q : j["jobQueues"])
+      if (q.value("jobQueueName", "") == name) return q.value("preemptionMode", "(absent)");
+    return "no queue " + name;
+  };
+  EXPECT_EQ(mode_of("scavenge"), "REQUEUE");
+  EXPECT_EQ(mode_of("default"), "OFF") << "the default";
+  const CliResult table = cluster().run_cli({"queues", "list"});
+  EXPECT_TRUE(contains(table.out, "PREEMPT")) << table.out;
+  EXPECT_TRUE(contains(table.out, "REQUEUE")) << table.out;
+
+  // update changes only the mode; other settings stay.
+  ASSERT_EQ(cluster().run_cli({"queues", "update", "scavenge", "--preempt-mode", "CANCEL"}).code, 0);
+  EXPECT_EQ(mode_of("scavenge"), "CANCEL");
+  ASSERT_EQ(cluster().run_cli({"queues", "update", "scavenge", "--priority", "2"}).code, 0);
+  EXPECT_EQ(mode_of("scavenge"), "CANCEL");
+
+  for (const char* sub : {"create", "update"}) {
+    SCOPED_TRACE(sub);
+    const std::string name = std::string(sub) == "create" ? "other" : "scavenge";
+    const CliResult bad = cluster().run_cli({"queues", sub, name, "--envs", "local", "--preempt-mode", "x"});
+    EXPECT_NE(bad.code, 0);
+    EXPECT_TRUE(contains(bad.err, "preemptionMode: expected OFF, REQUEUE or CANCEL, got 'x'")) << bad.err;
+  }
+  EXPECT_EQ(mode_of("scavenge"), "CANCEL") << "a refused update changes nothing";
+  EXPECT_EQ(mode_of("other"), "no queue other");
+}
+
 TEST_F(BackfillTest, HoldReleaseUpdateRequeue) {
   const std::string held = cluster().submit({"--hold", "-t", "0:30", "--wrap", "echo ran"});
   ASSERT_TRUE(wait_until([&] { return cluster().describe(held).value("pendingReason", "") == "Held"; }, 5000))

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -542,6 +543,24 @@ TEST(ValidateQueue, Fields) {
   x = q;
   x.name = "bad/name";
   EXPECT_EQ(validate_queue(x, c.state()).message().rfind("jobQueueName: ", 0), 0u);
+}
+
+TEST(PreemptMode, NamesAndParsing) {
+  EXPECT_EQ(JobQueue{}.preempt_mode, PreemptMode::Off) << "a queue is never preempted unless asked";
+  struct Case {
+    const char* text;
+    std::optional<PreemptMode> mode;
+  };
+  for (const Case& k : {Case{"OFF", PreemptMode::Off}, Case{"off", PreemptMode::Off},
+                        Case{"REQUEUE", PreemptMode::Requeue}, Case{"Requeue", PreemptMode::Requeue},
+                        Case{"cancel", PreemptMode::Cancel}, Case{"CANCEL", PreemptMode::Cancel}, Case{"", {}},
+                        Case{"suspend", {}}, Case{"requeue ", {}}, Case{"on", {}}}) {
+    SCOPED_TRACE(k.text);
+    EXPECT_EQ(parse_preempt_mode(k.text), k.mode);
+  }
+  for (PreemptMode m : {PreemptMode::Off, PreemptMode::Requeue, PreemptMode::Cancel})
+    EXPECT_EQ(parse_preempt_mode(to_string(m)), m);
+  EXPECT_STREQ(to_string(PreemptMode::Requeue), "REQUEUE");
 }
 
 }  // namespace

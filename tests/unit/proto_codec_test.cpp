@@ -151,6 +151,13 @@ TEST(CodecRoundTrip, QueueAndEnvironment) {
   auto qb = queue_from_json(to_json(q));
   ASSERT_TRUE(qb) << qb.message();
   EXPECT_EQ(*qb, q);
+  for (PreemptMode m : {PreemptMode::Off, PreemptMode::Requeue, PreemptMode::Cancel}) {
+    q.preempt_mode = m;
+    EXPECT_EQ(to_json(q).value("preemptionMode", ""), to_string(m));
+    auto back = queue_from_json(to_json(q));
+    ASSERT_TRUE(back) << back.message();
+    EXPECT_EQ(*back, q);
+  }
 
   ComputeEnvironment e;
   e.name = "ce";
@@ -299,6 +306,19 @@ TEST(CodecAws, RegisterJobDefinitionWithContainerProperties) {
   EXPECT_EQ(d->retry.attempts, 2);
   EXPECT_EQ(d->timeout_seconds, 90);
   EXPECT_EQ(d->parameters, (KeyValues{{"p", "v"}}));
+}
+
+TEST(CodecAws, QueuePreemptionMode) {
+  // Absent (queues stored before preemption existed): OFF. Any case is accepted.
+  auto plain = queue_from_json(Json::parse(R"({"jobQueueName": "q"})"));
+  ASSERT_TRUE(plain) << plain.message();
+  EXPECT_EQ(plain->preempt_mode, PreemptMode::Off);
+  auto lower = queue_from_json(Json::parse(R"({"jobQueueName": "q", "preemptionMode": "requeue"})"));
+  ASSERT_TRUE(lower) << lower.message();
+  EXPECT_EQ(lower->preempt_mode, PreemptMode::Requeue);
+  auto bad = queue_from_json(Json::parse(R"({"jobQueueName": "q", "preemptionMode": "x"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.message(), "preemptionMode: expected OFF, REQUEUE or CANCEL, got 'x'");
 }
 
 TEST(CodecAws, QueueOrderIsSortedByOrderField) {
@@ -474,6 +494,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"QueueBadState", "queue", R"({"jobQueueName": "q", "state": "PAUSED"})", "state"},
         BadCase{"QueuePriorityWord", "queue", R"({"jobQueueName": "q", "priority": "high"})",
                 "priority"},
+        BadCase{"QueuePreemptionModeWord", "queue", R"({"jobQueueName": "q", "preemptionMode": "SUSPEND"})",
+                "preemptionMode"},
+        BadCase{"QueuePreemptionModeNumber", "queue", R"({"jobQueueName": "q", "preemptionMode": 1})",
+                "preemptionMode"},
         BadCase{"QueueOrderNotList", "queue",
                 R"({"jobQueueName": "q", "computeEnvironmentOrder": "ce"})",
                 "computeEnvironmentOrder"},

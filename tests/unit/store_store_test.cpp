@@ -230,6 +230,38 @@ TEST_F(StoreTest, LaterSavesReplaceEarlierRows) {
   EXPECT_EQ(loaded.queue("q")->priority, 99);
 }
 
+TEST_F(StoreTest, QueuePreemptionModeIsKeptAndOldRowsLoadAsOff) {
+  ClusterBuilder c;
+  c.simple();
+  JobQueue q = *c.state().queue("q");
+  q.preempt_mode = PreemptMode::Cancel;
+  c.ok(QueueSaved{q});
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    save(*store, c.state());
+  }
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ClusterState loaded;
+    ASSERT_TRUE(store->load(loaded));
+    ASSERT_NE(loaded.queue("q"), nullptr);
+    EXPECT_EQ(loaded.queue("q")->preempt_mode, PreemptMode::Cancel);
+  }
+  // A queue written before preemption existed has no preemptionMode.
+  sql(R"(INSERT OR REPLACE INTO queues (name, doc) VALUES ('old', '{"jobQueueName": "old", "priority": 3, )"
+      R"("computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "ce"}]}'))");
+  auto store = open();
+  ASSERT_TRUE(store);
+  ClusterState loaded;
+  auto s = store->load(loaded);
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_NE(loaded.queue("old"), nullptr);
+  EXPECT_EQ(loaded.queue("old")->preempt_mode, PreemptMode::Off);
+  EXPECT_EQ(loaded.queue("old")->priority, 3);
+}
+
 TEST_F(StoreTest, PayloadOfAnUnknownJob) {
   auto store = open();
   ASSERT_TRUE(store);
