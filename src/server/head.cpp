@@ -369,6 +369,18 @@ void Head::flush() {
                                      std::move(d.more_nodes)}))
         to_launch_.push_back(id);
     }
+    // Jobs of lower-priority queues that make room for a waiting job: they get
+    // their checkpoint signal and grace period, then are requeued or cancelled
+    // as their queue says (a job submitted --no-requeue is cancelled).
+    for (const auto& p : pass.preemptions) {
+      const Job* victim = state_.job(p.job_id);
+      const Job* waiting = state_.job(p.for_job_id);
+      if (!victim) continue;
+      const std::string reason = "Preempted by job " + std::to_string(p.for_job_id) +
+                                 (waiting ? " of queue " + waiting->queue : std::string());
+      log::info("job " + std::to_string(p.job_id) + ": " + reason);
+      interrupt_job(p.job_id, reason, p.mode == PreemptMode::Requeue && victim->requeue != 0);
+    }
   }
   auto dirty = state_.take_dirty();
   // fsync only when someone will be told: a reply, a launch, an ack to an agent.
