@@ -534,7 +534,10 @@ Status ClusterState::on(const JobExited& e) {
   if (job->requeue_requested && !ok) {  // one that finished by itself meanwhile succeeded
     job->requeue_requested = false;
     a.status_reason = kRequeuedAttempt;
-    job->status_reason = "Requeued: " + (e.reason.empty() ? std::string("by request") : e.reason);
+    job->status_reason = "Requeued: " + (!job->terminate_reason.empty() ? job->terminate_reason
+                                         : e.reason.empty()            ? std::string("by request")
+                                                                       : e.reason);
+    job->terminate_reason.clear();
     set_state(*job, JobState::Runnable);
     return {};
   }
@@ -664,6 +667,7 @@ Status ClusterState::on(const JobRequeueRequested& e) {
     return make_error("cannot requeue job " + std::to_string(e.id),
                       std::string("it is ") + to_string(job->state) + "; only running jobs can be");
   job->requeue_requested = true;
+  job->terminate_reason = e.reason;  // why it is stopped, for its status reason
   dirty_.jobs.insert(job->id);
   return {};
 }

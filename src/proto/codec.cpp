@@ -383,10 +383,9 @@ Json to_json(const Job& job) {
   if (!job.share.empty()) j["shareIdentifier"] = job.share.str();
   if (job.held) j["held"] = true;
   if (job.requeue_requested) j["requeueRequested"] = true;
-  if (job.terminate_requested) {
-    j["terminateRequested"] = true;
+  if (job.terminate_requested) j["terminateRequested"] = true;
+  if ((job.terminate_requested || job.requeue_requested) && !job.terminate_reason.empty())
     j["terminateReason"] = job.terminate_reason;
-  }
   return j;
 }
 
