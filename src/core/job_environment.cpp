@@ -153,7 +153,6 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("SLURM_CPUS_ON_NODE", ncpus);
     set("SLURM_JOB_CPUS_PER_NODE", slurm_counts(std::vector<int>(per_node.size(), std::stoi(ncpus))));
     set("SLURM_SUBMIT_DIR", job.working_dir);
-    set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));
     if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
     set("SLURM_JOB_PARTITION", job.queue);
     set("SLURM_RESTART_COUNT", std::to_string(job.attempts.empty() ? 0 : job.attempts.size() - 1));
@@ -163,6 +162,11 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     if (job.request.memory_mib > 0) set("SLURM_MEM_PER_NODE", std::to_string(job.request.memory_mib));
   }
 
+  // The submitter's GPU variables (carried by --export=ALL) name GPUs this job
+  // does not hold: a job sees only its own, and without any, none.
+  for (const char* k : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS",
+                        "SLURM_GPUS_ON_NODE", "GPU_DEVICE_ORDINAL", "HIP_VISIBLE_DEVICES"})
+    env.erase(std::remove_if(env.begin(), env.end(), [k](const auto& kv) { return kv.first == k; }), env.end());
   if (gpus && !gpus->empty()) {
     const std::string gpu_list = join(*gpus);
     set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");  // our GPU indexes follow PCI bus order

@@ -110,6 +110,24 @@ TEST_F(JobEnvironment, NoGpuVariablesWithoutGpus) {
     EXPECT_EQ(find_value(env, k), nullptr) << k;
 }
 
+TEST_F(JobEnvironment, TheSubmittersGpuVariablesDoNotReachAJobWithoutGpus) {
+  // Submitted from a GPU job or a workstation with --export=ALL: those GPUs are not this job's.
+  for (const char* k : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "HIP_VISIBLE_DEVICES",
+                        "GPU_DEVICE_ORDINAL", "DROVER_GPUS", "SLURM_GPUS_ON_NODE"})
+    payload.environment.emplace_back(k, "0");
+  const KeyValues env = job_environment(job, payload, ctx);
+  for (const char* k : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "HIP_VISIBLE_DEVICES",
+                        "GPU_DEVICE_ORDINAL", "DROVER_GPUS", "SLURM_GPUS_ON_NODE"})
+    EXPECT_EQ(find_value(env, k), nullptr) << k;
+  EXPECT_EQ(get(env, "PATH"), "/usr/bin");
+  // With GPUs, the job's own replace the submitter's.
+  job.attempts.back().gpus = {2};
+  const KeyValues with = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(with, "CUDA_VISIBLE_DEVICES"), "2");
+  EXPECT_EQ(get(with, "ROCR_VISIBLE_DEVICES"), "2");
+  EXPECT_EQ(find_value(with, "HIP_VISIBLE_DEVICES"), nullptr);
+}
+
 TEST_F(JobEnvironment, GpuVariablesNameTheAttemptsGpus) {
   job.attempts.back().gpus = {1, 3};
   const KeyValues env = job_environment(job, payload, ctx);
