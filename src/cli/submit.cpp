@@ -165,7 +165,16 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
     req["ntasks"] = ntasks;
   }
   int gpus = -1;
-  if (!o.gpus.empty()) gpus = (count_gpus(o.gpus) + nodes - 1) / nodes;
+  if (!o.gpus.empty()) {
+    // Drover gives every node of a job the same resources: a total must split evenly.
+    const int total = count_gpus(o.gpus);
+    if (total % nodes != 0)
+      return make_error("--gpus=" + std::to_string(total),
+                        "cannot be split evenly over " + std::to_string(nodes) + " nodes; every node of a job "
+                        "gets the same GPUs: give a multiple of " + std::to_string(nodes) +
+                        ", or --gpus-per-node=N");
+    gpus = total / nodes;
+  }
   else if (!o.gpus_per_node.empty()) gpus = count_gpus(o.gpus_per_node);
   else if (!o.gpus_per_task.empty()) gpus = count_gpus(o.gpus_per_task) * tasks_per_node;
   else

@@ -276,6 +276,10 @@ TEST_F(NetnsGpuTest, MoreGpusThanAnyNodeHasIsRefusedAtSubmit) {
   const CliResult three = cluster().cli("submit", "-N", "3", "--gpus-per-node", "1", "-c", "1", "--wrap", "true");
   EXPECT_NE(three.code, 0) << three.describe();
   EXPECT_TRUE(contains(three.err, "3 nodes asked, but queue 'default' has only 2 nodes")) << three.describe();
+  // A total that does not split evenly over the nodes is refused, not rounded up.
+  const CliResult uneven = cluster().cli("submit", "-N", "2", "--gpus", "3", "-c", "1", "--wrap", "true");
+  EXPECT_NE(uneven.code, 0) << uneven.describe();
+  EXPECT_TRUE(contains(uneven.err, "--gpus=3: cannot be split evenly over 2 nodes")) << uneven.describe();
   // Nothing was queued.
   const CliResult jobs = cluster().cli("jobs", "--json");
   ASSERT_EQ(jobs.code, 0) << jobs.describe();
