@@ -1389,7 +1389,8 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
     }
     if (j->state == JobState::Starting && j->current_attempt()->node == node)
       (void)apply(JobStarted{r.job_id, r.started_at});
-    if (j->terminate_requested)
+    // Being stopped (its grace period, if any, was lost with the old head).
+    if (j->terminate_requested || j->requeue_requested)
       agent_out_.emplace_back(node, Json{{"type", "kill"}, {"jobId", r.job_id}, {"attempt", r.attempt},
                                          {"reason", j->terminate_reason}});
   }
