@@ -70,6 +70,14 @@ int lift_fd(int fd) {
   for (const auto& dir : plan.make_dirs)
     if (retry_eintr([&] { return ::mkdir(dir.c_str(), 0755); }) != 0 && errno != EEXIST)
       child::fail(error_fd, "cannot create directory", dir.c_str(), errno);
+  // EEXIST is fine for a directory only (as with mkdir -p): a file there is no
+  // place for the job's checkpoints.
+  if (!plan.make_dirs.empty()) {
+    struct stat st {};
+    const char* dir = plan.make_dirs.back().c_str();
+    if (::stat(dir, &st) != 0) child::fail(error_fd, "cannot create directory", dir, errno);
+    if (!S_ISDIR(st.st_mode)) child::fail(error_fd, "cannot create directory", dir, EEXIST);
+  }
 
   int out_fd = open_output(plan.stdout_path, plan.append_output);
   if (out_fd < 0) child::fail(error_fd, "cannot open output file", plan.stdout_path.c_str(), errno);

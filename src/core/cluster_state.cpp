@@ -63,7 +63,12 @@ std::string requeue_reason(const Job& job, const Attempt& a, const JobExited& e)
       return "time limit reached; resumes from the checkpoint it wrote";
     return "";
   }
-  if (e.node_lost && job.requeues_when_interrupted()) return e.reason;
+  // The main process may have ended by itself (mpirun, when a rank's node went
+  // away) before the head's kill: no reason, a failing exit code. Interrupted
+  // all the same; an attempt that succeeded meanwhile stays a success.
+  const bool ok = e.exit_code && *e.exit_code == 0 && e.signal == 0 && e.reason.empty();
+  if (e.node_lost && !ok && job.requeues_when_interrupted())
+    return e.reason.empty() ? "a node of the job was lost" : e.reason;
   return "";
 }
 

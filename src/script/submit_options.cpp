@@ -588,7 +588,7 @@ const OptionSpec kOptions[] = {
     {"wrap", 0, Required, Honoured, "wrap", "run this shell command as the job (sh -c)", "",
      &set_text<&O::wrap>, true},
     // Drover's own.
-    {"checkpoint", 0, None, Honoured, "signal",
+    {"checkpoint", 0, None, Honoured, "checkpoint",
      "the job checkpoints: SIGUSR1 60 s before it is stopped, requeued after (docs/CHECKPOINT.md)", "",
      &set_checkpoint},
     {"checkpoint-dir", 0, Required, Honoured, "checkpoint-dir",
