@@ -54,8 +54,8 @@ struct LaunchOrder {
 
 // head -> agent: send a signal to a running job now (a checkpoint before a
 // preemption or `drover checkpoint`). batch_only: the batch shell only;
-// otherwise every process of the job on this node except the batch shell
-// (the main process itself when the job runs a command, not a script).
+// otherwise every process of the job on this node that has a handler for it
+// (a batch shell that traps it included; see signal_job_handlers).
 struct SignalOrder {
   std::int64_t job_id = 0;
   int attempt = 0;

@@ -586,7 +586,9 @@ Result<Job> job_from_json(const Json& j) {
     job.append_output = get_string(j, "openMode") == "append";
     job.slurm_env = get_bool(j, "slurmEnvironment", true);
     if (const Json& c = get_object(j, "checkpoint"); !c.empty()) {
-      job.checkpoint_signal = static_cast<std::uint8_t>(get_int32(c, "signal"));
+      const int sig = get_int32(c, "signal");
+      if (sig < 0 || sig > 64) fail("checkpoint.signal", std::to_string(sig) + " is not a signal number (1 to 64)");
+      job.checkpoint_signal = static_cast<std::uint8_t>(sig);
       job.checkpoint_seconds = get_int32(c, "secondsBefore");
       job.checkpoint_signal_batch_only = get_bool(c, "batchShellOnly");
     }
