@@ -91,10 +91,11 @@ void Comm::barrier() const {
 Status agree(const Comm& comm, Status local, std::uint64_t signature, const std::string& what) {
   if (comm.size() == 1) return local;
   // [0]: size - rank of a failing rank (the maximum is the lowest failing rank), 0 if none;
-  // [1], [2]: the maximum of the signature and of its complement (-> the minimum).
+  // [1], [2]: the maximum of the signature and of its complement (-> the minimum);
+  // [3]: 1 if this rank succeeded (-> did any?).
   std::vector<std::int64_t> v{local ? 0 : static_cast<std::int64_t>(comm.size() - comm.rank()),
-                              static_cast<std::int64_t>(signature),
-                              static_cast<std::int64_t>(~signature)};
+                              static_cast<std::int64_t>(signature), static_cast<std::int64_t>(~signature),
+                              local ? 1 : 0};
   comm.max(v);
   if (v[0] != 0) {
     const int root = comm.size() - static_cast<int>(v[0]);
@@ -102,7 +103,9 @@ Status agree(const Comm& comm, Status local, std::uint64_t signature, const std:
     std::string code = local ? std::string() : std::to_string(static_cast<int>(local.error().code));
     comm.broadcast(message, root);
     comm.broadcast(code, root);
-    return Error{static_cast<ErrorCode>(std::stoi(code)), message + " (on rank " + std::to_string(root) + ")"};
+    // Name the rank when it matters: some failed, others did not.
+    if (v[3] != 0) message += " (on rank " + std::to_string(root) + ")";
+    return Error{static_cast<ErrorCode>(std::stoi(code)), message};
   }
   const auto hi = static_cast<std::uint64_t>(v[1]);
   const auto lo = ~static_cast<std::uint64_t>(v[2]);

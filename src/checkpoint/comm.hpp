@@ -47,7 +47,7 @@ class Comm {
 
 // Every rank brings its own status; every rank gets the same answer: success if all
 // succeeded, else the error of the lowest failing rank (its message, followed by
-// " (on rank N)" on more than one rank). Also fails if the ranks' `signature`s differ (they
+// " (on rank N)" when other ranks succeeded). Also fails if the ranks' `signature`s differ (they
 // passed different names, shapes or steps to a collective call): "<what>: the ranks disagree".
 Status agree(const Comm& comm, Status local, std::uint64_t signature = 0, const std::string& what = {});
 
