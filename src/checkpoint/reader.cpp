@@ -147,6 +147,8 @@ Status Reader::read(std::string_view name_view, DataType type, std::span<const s
     }
   }
   if (auto a = detail::agree(s.comm, std::move(local), detail::fingerprint(name), what); !a) return a;
+  const bool all_contiguous =
+      s.comm.max(detail::contiguous_in_file(opened->shape, count) || elements == 0 ? 0 : 1) == 0;
 
   Status got;
   {
@@ -160,7 +162,7 @@ Status Reader::read(std::string_view name_view, DataType type, std::span<const s
       H5Sselect_none(file_space.get());
       H5Sselect_none(memory_space.get());
     }
-    H5Id xfer = detail::transfer(s);
+    H5Id xfer = detail::transfer(s, all_contiguous);
     char nothing = 0;
     if (H5Dread(opened->dataset.get(), detail::memory_type(type), memory_space.get(), file_space.get(), xfer.get(),
                 out ? out : &nothing) < 0)

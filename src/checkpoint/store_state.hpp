@@ -33,8 +33,11 @@ struct StoreState {
 
 // A file-access property list for the store's communicator.
 H5Id file_access(const StoreState& s);
-// A transfer property list: collective MPI-IO when parallel.
-H5Id transfer(const StoreState& s);
+// A transfer property list: collective MPI-IO when parallel; `all_contiguous` (every rank's
+// slab is one run of bytes in the file, agreed by all ranks) lets each rank do its own I/O.
+H5Id transfer(const StoreState& s, bool all_contiguous);
+// Whether the slab `count` of an array of `shape` (C order) is one run of bytes in the file.
+bool contiguous_in_file(std::span<const std::uint64_t> shape, std::span<const std::uint64_t> count);
 
 CheckpointSummary summary_of(const Manifest& m, const std::string& path);
 

@@ -234,6 +234,9 @@ Status Writer::write(std::string_view name_view, DataType type, std::span<const 
   sig = detail::fingerprint(&type, sizeof type, sig);
   sig = detail::fingerprint(global_shape.data(), global_shape.size_bytes(), sig);
   if (auto r = w.settle(std::move(local), sig, what); !r) return r;
+  // How to move the data must be the same decision on every rank.
+  const bool all_contiguous =
+      w.comm().max(detail::contiguous_in_file(global_shape, count) || elements == 0 ? 0 : 1) == 0;
 
   const auto& s = *w.store;
   Status wrote;
@@ -260,7 +263,7 @@ Status Writer::write(std::string_view name_view, DataType type, std::span<const 
         H5Sselect_none(file_space.get());
         H5Sselect_none(memory_space.get());
       }
-      H5Id xfer = detail::transfer(s);
+      H5Id xfer = detail::transfer(s, all_contiguous);
       static const char kNothing = 0;  // HDF5 wants a buffer even for an empty selection
       if (H5Dwrite(dset.get(), detail::memory_type(type), memory_space.get(), file_space.get(), xfer.get(),
                    data ? data : &kNothing) < 0)

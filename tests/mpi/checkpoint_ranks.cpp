@@ -55,6 +55,14 @@ int write(const std::string& dir, std::int64_t step, std::uint64_t rows, std::ui
     for (std::uint64_t j = 0; j < cols; ++j) block[(i - lo) * cols + j] = value(step, i, j, cols);
   auto r = w->write<double>("T", ckpt::Shape{rows, cols}, ckpt::Shape{lo, 0}, ckpt::Shape{hi - lo, cols}, block);
   if (!r) return std::printf("rank %d write failed: %s\n", g_rank, r.message().c_str()), 1;
+  // "U", the same values written by blocks of columns: slabs that are not one run of bytes
+  // in the file (two-phase collective I/O).
+  const auto [c0, c1] = share(cols, g_rank, g_size);
+  std::vector<double> columns(rows * (c1 - c0));
+  for (std::uint64_t i = 0; i < rows; ++i)
+    for (std::uint64_t j = c0; j < c1; ++j) columns[i * (c1 - c0) + j - c0] = value(step, i, j, cols);
+  if (auto u = w->write<double>("U", ckpt::Shape{rows, cols}, ckpt::Shape{0, c0}, ckpt::Shape{rows, c1 - c0}, columns); !u)
+    return std::printf("rank %d write U failed: %s\n", g_rank, u.message().c_str()), 1;
   const auto [a, b] = share(10, g_rank, g_size);
   std::vector<std::int64_t> ids;
   for (std::uint64_t k = a; k < b; ++k) ids.push_back(static_cast<std::int64_t>(k * k));
@@ -91,6 +99,11 @@ int read(const std::string& dir, std::uint64_t rows, std::uint64_t cols) {
     return std::printf("rank %d read columns failed: %s\n", g_rank, s.message().c_str()), 1;
   for (std::uint64_t i = 0; i < rows; ++i)
     for (std::uint64_t j = c0; j < c1; ++j, ++checked) wrong += columns[i * (c1 - c0) + j - c0] != value(step, i, j, cols);
+  // "U" (written by columns) read by rows.
+  if (auto s = in.read<double>("U", ckpt::Shape{rows, cols}, ckpt::Shape{lo, 0}, ckpt::Shape{hi - lo, cols}, block); !s)
+    return std::printf("rank %d read U failed: %s\n", g_rank, s.message().c_str()), 1;
+  for (std::uint64_t i = lo; i < hi; ++i)
+    for (std::uint64_t j = 0; j < cols; ++j, ++checked) wrong += block[(i - lo) * cols + j] != value(step, i, j, cols);
   std::vector<std::int64_t> ids(10);
   if (!in.read_whole<std::int64_t>("ids", ckpt::Shape{10}, ids)) return std::printf("rank %d ids failed\n", g_rank), 1;
   for (std::int64_t k = 0; k < 10; ++k, ++checked) wrong += ids[static_cast<std::size_t>(k)] != k * k;
