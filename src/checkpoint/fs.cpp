@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 #include <system_error>
+#include <thread>
 
 #include "crc32c.hpp"
 #include "errors.hpp"
@@ -111,11 +112,11 @@ Status sync_path(const std::string& path) {
   return {};
 }
 
-Result<std::uint32_t> checksum_range(const std::string& path, std::uint64_t offset, std::uint64_t length) {
-  Fd f{open_retry(path.c_str(), O_RDONLY)};
-  if (f.fd < 0) return io_error("cannot open " + path, errno);
+namespace {
+
+Result<std::uint32_t> checksum_fd(int fd, const std::string& path, std::uint64_t offset, std::uint64_t length) {
   // Sequential reads of the part: the kernel's readahead does the rest.
-  ::posix_fadvise(f.fd, static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_SEQUENTIAL);
   constexpr std::size_t kBuffer = 4 << 20;
   std::vector<unsigned char> buf(std::min<std::uint64_t>(kBuffer, std::max<std::uint64_t>(length, 1)));
   std::uint32_t crc = 0;
@@ -123,7 +124,7 @@ Result<std::uint32_t> checksum_range(const std::string& path, std::uint64_t offs
   const std::uint64_t end = offset + length;
   while (pos < end) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), end - pos));
-    const ssize_t n = ::pread(f.fd, buf.data(), want, static_cast<off_t>(pos));
+    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
     if (n < 0) {
       if (errno == EINTR) continue;
       return io_error("cannot read " + path, errno);
@@ -132,6 +133,25 @@ Result<std::uint32_t> checksum_range(const std::string& path, std::uint64_t offs
     crc = crc32c_extend(crc, buf.data(), static_cast<std::size_t>(n));
     pos += static_cast<std::uint64_t>(n);
   }
+  return crc;
+}
+
+}  // namespace
+
+Result<std::uint32_t> checksum_range(const std::string& path, std::uint64_t offset, std::uint64_t length) {
+  Fd f{open_retry(path.c_str(), O_RDONLY)};
+  if (f.fd < 0) return io_error("cannot open " + path, errno);
+  return checksum_fd(f.fd, path, offset, length);
+}
+
+Result<std::uint32_t> sync_and_checksum(const std::string& path, std::uint64_t offset, std::uint64_t length) {
+  Fd f{open_retry(path.c_str(), O_RDONLY)};
+  if (f.fd < 0) return io_error("cannot open " + path, errno);
+  int sync_error = 0;
+  std::thread flusher([&] { sync_error = fsync_retry(f.fd) == 0 ? 0 : errno; });
+  auto crc = checksum_fd(f.fd, path, offset, length);
+  flusher.join();
+  if (sync_error != 0) return io_error("cannot fsync " + path, sync_error);
   return crc;
 }
 

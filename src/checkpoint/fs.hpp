@@ -23,6 +23,9 @@ Result<std::uint64_t> file_size(const std::string& path);
 Status sync_path(const std::string& path);
 // CRC32C of bytes [offset, offset + length) of a file (see crc32c.hpp for combining parts).
 Result<std::uint32_t> checksum_range(const std::string& path, std::uint64_t offset, std::uint64_t length);
+// fsync of the file and, at the same time (another thread), the CRC32C of bytes
+// [offset, offset + length): the checksum hides behind the flush.
+Result<std::uint32_t> sync_and_checksum(const std::string& path, std::uint64_t offset, std::uint64_t length);
 // Entry names of a directory (not "." or "..").
 Result<std::vector<std::string>> list_directory(const std::string& path);
 bool is_directory(const std::string& path);

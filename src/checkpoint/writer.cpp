@@ -1,9 +1,9 @@
 // Writing one checkpoint: begin (temporary directory, data.h5), datasets and attributes,
 // then the commit protocol (docs/CHECKPOINT.md, "Commit"):
 //   1. every rank's status so far is agreed (one failure anywhere fails the checkpoint);
-//   2. data.h5 is flushed (MPI_File_sync on every rank) and closed;
-//   3. every rank fsyncs it and computes the CRC32C of its equal share of its bytes;
-//      rank 0 combines the shares into the file's CRC32C;
+//   2. data.h5 is closed;
+//   3. every rank fsyncs it and, meanwhile, computes the CRC32C of its equal share of its
+//      bytes; rank 0 combines the shares into the file's CRC32C;
 //   4. rank 0 writes manifest.json (fsync), fsyncs the temporary directory, renames it to
 //      ckpt-<step> and fsyncs the checkpoint directory;
 //   5. only then are checkpoints beyond keep_last removed.
@@ -384,14 +384,11 @@ Result<CheckpointSummary> Writer::commit() {
     return e;
   }
 
-  // 2. Flush (MPI_File_sync under MPI-IO) and close.
+  // 2. Close. No MPI_File_sync: every rank fsyncs the file itself below, which is what
+  // makes its writes durable on a parallel file system too, and overlaps with the checksum.
   Status closed;
-  if (H5Fflush(w.file.get(), H5F_SCOPE_GLOBAL) < 0)
-    closed = make_error(ErrorCode::io, not_committed, "flush of data.h5 failed: " + detail::h5_failure());
   const bool groups_closed = w.data_group.reset() & w.meta_group.reset();
-  if (!w.file.reset() && closed)
-    closed = make_error(ErrorCode::io, not_committed, "close of data.h5 failed: " + detail::h5_failure());
-  else if (!groups_closed && closed)
+  if (!w.file.reset() || !groups_closed)
     closed = make_error(ErrorCode::io, not_committed, "close of data.h5 failed: " + detail::h5_failure());
   if (auto r = detail::agree(comm, std::move(closed)); !r) {
     w.abandon();
@@ -403,16 +400,14 @@ Result<CheckpointSummary> Writer::commit() {
   Status summed;
   std::uint64_t size = 0;
   std::uint32_t crc = 0;
-  std::uint64_t lo = 0, hi = 0;
   if (auto n = detail::file_size(data_path); !n) {
     summed = make_error(n.error().code, not_committed, n.message());
   } else {
     size = *n;
-    lo = size * static_cast<std::uint64_t>(comm.rank()) / static_cast<std::uint64_t>(comm.size());
-    hi = size * static_cast<std::uint64_t>(comm.rank() + 1) / static_cast<std::uint64_t>(comm.size());
-    if (auto r = detail::sync_path(data_path); !r)
-      summed = make_error(ErrorCode::io, not_committed, r.message());
-    else if (auto c = detail::checksum_range(data_path, lo, hi - lo); !c)
+    const std::uint64_t lo = size * static_cast<std::uint64_t>(comm.rank()) / static_cast<std::uint64_t>(comm.size());
+    const std::uint64_t hi =
+        size * static_cast<std::uint64_t>(comm.rank() + 1) / static_cast<std::uint64_t>(comm.size());
+    if (auto c = detail::sync_and_checksum(data_path, lo, hi - lo); !c)
       summed = make_error(c.error().code, not_committed, c.message());
     else
       crc = *c;
