@@ -181,20 +181,14 @@ class DROVER_CKPT_API Writer {
   Status write(std::string_view name, std::span<const std::uint64_t> global_shape,
                std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count,
                std::span<const T> data) {
-    std::uint64_t n = 1;
-    for (auto c : count) n *= c;
-    if (data.size() != n) return count_mismatch(name, data.size(), n);
-    return write(name, data_type_of<T>(), global_shape, offset, count, data.data());
+    return write_checked(name, data_type_of<T>(), global_shape, offset, count, data.data(), data.size());
   }
   // A dataset every rank holds whole (rank 0 writes it).
   Status write_whole(std::string_view name, DataType type, std::span<const std::uint64_t> shape,
                      const void* data);
   template <class T>
   Status write_whole(std::string_view name, std::span<const std::uint64_t> shape, std::span<const T> data) {
-    std::uint64_t n = 1;
-    for (auto c : shape) n *= c;
-    if (data.size() != n) return count_mismatch(name, data.size(), n);
-    return write_whole(name, data_type_of<T>(), shape, data.data());
+    return write_whole_checked(name, data_type_of<T>(), shape, data.data(), data.size());
   }
 
   // Small metadata, attributes of /meta. Every rank passes the same (rank 0's is stored).
@@ -218,7 +212,14 @@ class DROVER_CKPT_API Writer {
  private:
   friend class Store;
   explicit Writer(std::unique_ptr<detail::WriterState> impl);
-  Status count_mismatch(std::string_view name, std::size_t have, std::uint64_t need) const;
+  // The one collective path of every write: a buffer of the wrong size is refused on every
+  // rank together (kUnknownSize: not known, not checked).
+  static constexpr std::size_t kUnknownSize = static_cast<std::size_t>(-1);
+  Status write_checked(std::string_view name, DataType type, std::span<const std::uint64_t> global_shape,
+                       std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count,
+                       const void* data, std::size_t data_elements);
+  Status write_whole_checked(std::string_view name, DataType type, std::span<const std::uint64_t> shape,
+                             const void* data, std::size_t data_elements);
   std::unique_ptr<detail::WriterState> impl_;
 };
 
@@ -244,10 +245,7 @@ class DROVER_CKPT_API Reader {
   template <class T>
   Status read(std::string_view name, std::span<const std::uint64_t> expected_shape,
               std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count, std::span<T> out) {
-    std::uint64_t n = 1;
-    for (auto c : count) n *= c;
-    if (out.size() != n) return count_mismatch(name, out.size(), n);
-    return read(name, data_type_of<T>(), expected_shape, offset, count, out.data());
+    return read_checked(name, data_type_of<T>(), expected_shape, offset, count, out.data(), out.size());
   }
   // The whole dataset, on every rank; out_elements must be its number of elements.
   Status read_whole(std::string_view name, DataType type, std::span<const std::uint64_t> expected_shape,
@@ -266,7 +264,11 @@ class DROVER_CKPT_API Reader {
  private:
   friend class Store;
   explicit Reader(std::unique_ptr<detail::ReaderState> impl);
-  Status count_mismatch(std::string_view name, std::size_t have, std::uint64_t need) const;
+  // The one collective path of every read (see Writer::write_checked).
+  static constexpr std::size_t kUnknownSize = static_cast<std::size_t>(-1);
+  Status read_checked(std::string_view name, DataType type, std::span<const std::uint64_t> expected_shape,
+                      std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count, void* out,
+                      std::size_t out_elements);
   std::unique_ptr<detail::ReaderState> impl_;
 };
 

@@ -62,14 +62,6 @@ Result<DatasetEntry> Reader::dataset(std::string_view name) const {
                     have.empty() ? "it has none" : "it has " + have);
 }
 
-Status Reader::count_mismatch(std::string_view name, std::size_t have, std::uint64_t need) const {
-  return detail::agree(impl_->store->comm,
-                       make_error(ErrorCode::invalid_argument,
-                                  impl_->context() + ": read of dataset '" + std::string(name) + "' failed",
-                                  "the buffer has " + std::to_string(have) + " elements, the slab " +
-                                      std::to_string(need)));
-}
-
 namespace {
 
 // What a read found in the file: the dataset, its type and shape.
@@ -104,8 +96,14 @@ Result<Opened> open_dataset(hid_t file, const std::string& name, const std::stri
 
 }  // namespace
 
-Status Reader::read(std::string_view name_view, DataType type, std::span<const std::uint64_t> expected_shape,
+Status Reader::read(std::string_view name, DataType type, std::span<const std::uint64_t> expected_shape,
                     std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count, void* out) {
+  return read_checked(name, type, expected_shape, offset, count, out, kUnknownSize);
+}
+
+Status Reader::read_checked(std::string_view name_view, DataType type, std::span<const std::uint64_t> expected_shape,
+                            std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count, void* out,
+                            std::size_t out_elements) {
   detail::H5Quiet quiet;
   auto& r = *impl_;
   const auto& s = *r.store;
@@ -143,6 +141,10 @@ Status Reader::read(std::string_view name_view, DataType type, std::span<const s
                                  " is outside the shape " + detail::shape_text(have));
         elements *= count[d];
       }
+      if (local && out_elements != kUnknownSize && out_elements != elements)
+        local = make_error(ErrorCode::invalid_argument, what,
+                           "the buffer has " + std::to_string(out_elements) + " elements, the slab " +
+                               std::to_string(elements));
       if (local && elements > 0 && out == nullptr) local = make_error(ErrorCode::invalid_argument, what, "no buffer");
     }
   }
@@ -173,19 +175,13 @@ Status Reader::read(std::string_view name_view, DataType type, std::span<const s
 
 Status Reader::read_whole(std::string_view name, DataType type, std::span<const std::uint64_t> expected_shape,
                           void* out, std::size_t out_elements) {
-  // The shape comes from the manifest (verified with the file's checksum); read() checks it
-  // against the file again and reports mismatches.
+  // The whole of the shape the file has (the manifest lists it, verified with the file's
+  // checksum; the same on every rank). A dataset that is not there goes through
+  // read_checked() all the same, which reports it on every rank together.
   Shape shape;
   if (auto d = dataset(name)) shape = d->shape;
-  else if (!expected_shape.empty()) shape.assign(expected_shape.begin(), expected_shape.end());
-  std::uint64_t n = 1;
-  for (auto c : shape) n *= c;
-  if (!shape.empty() && (expected_shape.empty() || std::equal(shape.begin(), shape.end(), expected_shape.begin(),
-                                                              expected_shape.end())) &&
-      n != out_elements)
-    return count_mismatch(name, out_elements, n);
   const Shape offset(shape.size(), 0);
-  return read(name, type, expected_shape, offset, shape, out);
+  return read_checked(name, type, expected_shape, offset, shape, out, out_elements);
 }
 
 namespace {

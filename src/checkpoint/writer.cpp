@@ -185,17 +185,15 @@ Writer::~Writer() {
 std::int64_t Writer::step() const { return impl_->step; }
 double Writer::time() const { return impl_->time; }
 
-Status Writer::count_mismatch(std::string_view name, std::size_t have, std::uint64_t need) const {
-  // Agreed like any other failure, so that every rank leaves write() together.
-  return impl_->settle(make_error(ErrorCode::invalid_argument,
-                                  impl_->context() + ": write of dataset '" + std::string(name) + "' failed",
-                                  "the buffer has " + std::to_string(have) + " elements, the slab " +
-                                      std::to_string(need)));
-}
-
-Status Writer::write(std::string_view name_view, DataType type, std::span<const std::uint64_t> global_shape,
+Status Writer::write(std::string_view name, DataType type, std::span<const std::uint64_t> global_shape,
                      std::span<const std::uint64_t> offset, std::span<const std::uint64_t> count,
                      const void* data) {
+  return write_checked(name, type, global_shape, offset, count, data, kUnknownSize);
+}
+
+Status Writer::write_checked(std::string_view name_view, DataType type,
+                             std::span<const std::uint64_t> global_shape, std::span<const std::uint64_t> offset,
+                             std::span<const std::uint64_t> count, const void* data, std::size_t data_elements) {
   detail::H5Quiet quiet;
   auto& w = *impl_;
   const std::string name(name_view);
@@ -228,6 +226,10 @@ Status Writer::write(std::string_view name_view, DataType type, std::span<const 
                                " is outside the global shape " + detail::shape_text(global_shape));
       elements *= count[d];
     }
+    if (local && data_elements != kUnknownSize && data_elements != elements)
+      local = make_error(ErrorCode::invalid_argument, what,
+                         "the buffer has " + std::to_string(data_elements) + " elements, the slab " +
+                             std::to_string(elements));
     if (local && elements > 0 && data == nullptr) local = make_error(ErrorCode::invalid_argument, what, "no data");
   }
   std::uint64_t sig = detail::fingerprint(name);
@@ -278,9 +280,21 @@ Status Writer::write(std::string_view name_view, DataType type, std::span<const 
 
 Status Writer::write_whole(std::string_view name, DataType type, std::span<const std::uint64_t> shape,
                            const void* data) {
+  return write_whole_checked(name, type, shape, data, kUnknownSize);
+}
+
+Status Writer::write_whole_checked(std::string_view name, DataType type, std::span<const std::uint64_t> shape,
+                                   const void* data, std::size_t data_elements) {
   const Shape zeros(shape.size(), 0);
   const bool mine = impl_->comm().rank() == 0;
-  return write(name, type, shape, zeros, mine ? shape : std::span<const std::uint64_t>(zeros), data);
+  // Every rank checks its own buffer against the whole shape; only rank 0's is written.
+  std::size_t expect = data_elements;
+  if (data_elements != kUnknownSize && !mine) {
+    std::uint64_t n = 1;
+    for (auto c : shape) n *= c;
+    if (data_elements == n) expect = 0;  // right size: counts as the empty slab it writes
+  }
+  return write_checked(name, type, shape, zeros, mine ? shape : std::span<const std::uint64_t>(zeros), data, expect);
 }
 
 namespace {

@@ -95,6 +95,10 @@ TEST_F(CheckpointMpi, AFailingRankMeansNobodyCommits) {
   EXPECT_NE(out.find("| latest 3"), std::string::npos) << out;
   EXPECT_EQ(out.find("| latest 4"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(dir_ + "/ckpt-000000000004"));
+  const std::string read_error =
+      "checkpoint 3: read of dataset 'T' failed: the buffer has 3 elements, the slab 16 (on rank 1)";
+  EXPECT_NE(out.find("rank 0 read: " + read_error), std::string::npos) << out;
+  EXPECT_NE(out.find("rank 1 read: " + read_error), std::string::npos) << out;
 }
 
 }  // namespace

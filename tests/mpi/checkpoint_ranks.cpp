@@ -143,6 +143,16 @@ int fail(const std::string& dir, std::int64_t step) {
   auto l = store.latest();
   std::printf("rank %d write: %s | commit: %s | latest %lld\n", g_rank, r ? "ok" : r.message().c_str(),
               c ? "ok" : c.message().c_str(), l && *l ? static_cast<long long>((*l)->step) : -1LL);
+  // Reading back, rank 1 brings a buffer of the wrong size: both ranks get the error (no
+  // rank may stay behind in a collective HDF5 call).
+  auto in = store.restart();
+  if (!in || !*in) return std::printf("rank %d restart failed\n", g_rank), 1;
+  const auto t = (*in)->dataset("T");
+  std::uint64_t n = 1;
+  for (auto d : t->shape) n *= d;
+  std::vector<double> buf(g_rank == 1 ? 3 : n);
+  auto rr = (*in)->read_whole<double>("T", {}, buf);
+  std::printf("rank %d read: %s\n", g_rank, rr ? "ok" : rr.message().c_str());
   return 0;
 }
 
