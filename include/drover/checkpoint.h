@@ -79,7 +79,7 @@ typedef struct drover_ckpt drover_ckpt;
    $DROVER_CHECKPOINT_DIR, and it is an error if that is not set either. keep_last: how many
    committed checkpoints to keep (0: the default, 2). The communicator is MPI_COMM_WORLD when
    MPI is initialized; without MPI (not initialized), the store is serial and makes no MPI
-   calls. Installs the handler of the checkpoint signal ($DROVER_CHECKPOINT_SIGNAL, default
+   calls beyond MPI_Initialized/MPI_Finalized. Installs the handler of the checkpoint signal ($DROVER_CHECKPOINT_SIGNAL, default
    SIGUSR1) unless flags has DROVER_CKPT_NO_SIGNAL_HANDLER. On failure *out is NULL and
    drover_ckpt_last_error(NULL) says why. */
 DROVER_CKPT_API int drover_ckpt_open(const char* dir, int keep_last, int flags, drover_ckpt** out);
@@ -88,7 +88,8 @@ DROVER_CKPT_API int drover_ckpt_open(const char* dir, int keep_last, int flags, 
 DROVER_CKPT_API int drover_ckpt_open_comm(const char* dir, int keep_last, int flags, MPI_Comm comm,
                                           drover_ckpt** out);
 #endif
-/* The same with a Fortran communicator handle (an MPI_Fint, e.g. MPI_COMM_WORLD in Fortran). */
+/* The same with a Fortran communicator handle (an MPI_Fint, e.g. MPI_COMM_WORLD in Fortran);
+   ignored, and the store serial, when MPI is not initialized. */
 DROVER_CKPT_API int drover_ckpt_open_f(const char* dir, int keep_last, int flags, int fortran_comm,
                                        drover_ckpt** out);
 /* Closes the store (collective); an uncommitted checkpoint is abandoned. NULL is fine. */

@@ -136,7 +136,8 @@ struct Options {
   // Committed checkpoints to keep (>= 1); older ones are removed after each commit.
   int keep_last = 2;
 #if DROVER_CHECKPOINT_HAVE_MPI
-  // Unset: MPI_COMM_WORLD when MPI is initialized, serial (no MPI calls) when it is not.
+  // Unset: MPI_COMM_WORLD when MPI is initialized, serial (no MPI calls but
+  // MPI_Initialized/MPI_Finalized) when it is not. The store works on a duplicate.
   std::optional<MPI_Comm> comm;
 #endif
   // Install the checkpoint signal's handler (it only sets a flag). Off: the application
