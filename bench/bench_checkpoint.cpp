@@ -6,6 +6,8 @@
 //
 //   bench_checkpoint write DIR MIB_PER_RANK [STEP]
 //   bench_checkpoint read DIR MIB_PER_RANK
+//   bench_checkpoint posix DIR MIB_PER_RANK   the floor: each rank pwrite()s the same slab
+//                                             from memory into one shared file, then fsync
 //
 // Rank 0 prints `name value unit` lines. Times run from a barrier before to a barrier after,
 // so they include everything a job waits for: for a write, begin, the collective write, the
@@ -13,6 +15,11 @@
 // fsyncs; for a read, listing, the checksum verification (a full read of the file) and the
 // read of the slab.
 #include "drover/checkpoint.hpp"  // first: <mpi.h> without Open MPI's C++ bindings
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -111,6 +118,36 @@ int read(const std::string& dir, std::uint64_t mib) {
   return 0;
 }
 
+// What the library adds to: the same slabs, from memory, with plain POSIX calls.
+int posix(const std::string& dir, std::uint64_t mib) {
+  const std::uint64_t n = mib * (1 << 20) / sizeof(double);
+  const std::uint64_t offset = n * static_cast<std::uint64_t>(g_rank);
+  std::vector<double> slab(n);
+  for (std::uint64_t i = 0; i < n; ++i) slab[i] = value(offset + i);
+  const std::string path = dir + "/posix.bin";
+  if (g_rank == 0) ::mkdir(dir.c_str(), 0755);
+  const double t0 = synced_now();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) return std::perror(path.c_str()), 1;
+  const char* p = reinterpret_cast<const char*>(slab.data());
+  std::uint64_t done = 0, bytes = n * sizeof(double);
+  while (done < bytes) {
+    const ssize_t w = ::pwrite(fd, p + done, bytes - done, static_cast<off_t>(offset * sizeof(double) + done));
+    if (w <= 0) return std::perror("pwrite"), 1;
+    done += static_cast<std::uint64_t>(w);
+  }
+  const double t1 = synced_now();
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return std::perror("fsync"), 1;
+  const double t2 = synced_now();
+  if (g_rank == 0) {
+    const double mb = static_cast<double>(bytes) * g_size / (1 << 20);
+    std::printf("posix_write_s %.3f s\n", t2 - t0);
+    std::printf("posix_write_MiBps %.0f MiB/s\n", mb / (t2 - t0));
+    std::printf("posix_write_data_s %.3f s\n", t1 - t0);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,8 +160,10 @@ int main(int argc, char** argv) {
     rc = write(argv[2], std::strtoull(argv[3], nullptr, 10), argc == 5 ? std::atoll(argv[4]) : 1);
   else if (mode == "read" && argc == 4)
     rc = read(argv[2], std::strtoull(argv[3], nullptr, 10));
+  else if (mode == "posix" && argc == 4)
+    rc = posix(argv[2], std::strtoull(argv[3], nullptr, 10));
   else if (g_rank == 0)
-    std::fprintf(stderr, "usage: bench_checkpoint write DIR MIB_PER_RANK [STEP] | read DIR MIB_PER_RANK\n");
+    std::fprintf(stderr, "usage: bench_checkpoint write DIR MIB_PER_RANK [STEP] | read DIR MIB_PER_RANK | posix DIR MIB_PER_RANK\n");
   MPI_Finalize();
   return rc;
 }

@@ -8,7 +8,9 @@
 # cache is dropped and dd reads it back (raw read); then RANKS MPI ranks write one shared
 # checkpoint file of the same size with bench_checkpoint (collective parallel HDF5, commit
 # with fsyncs and checksums), the cache is dropped, and a restart finds, verifies and reads
-# it. Prints `name value unit` lines per round, then the medians and the ratios to raw.
+# it. The floor of what ranks can do with plain POSIX calls is measured too: the same slabs
+# from memory, pwrite into one shared file, fsync (posix_write). Prints `name value unit`
+# lines per round, then the medians and the ratios to raw.
 #
 # Knobs (environment): BENCH_CKPT_MIB (256 MiB per rank), BENCH_CKPT_RANKS (2),
 # BENCH_CKPT_ROUNDS (3), BENCH_CKPT_DIR (default BUILD_DIR/bench-checkpoint; removed
@@ -44,7 +46,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 fs=$(df -PT "$DIR" | awk 'NR == 2 { print $2 " on " $1 }')
 echo "bench_checkpoint.sh: $RANKS ranks x $MIB MiB into $DIR ($fs), $ROUNDS round(s)" >&2
 
-declare -a raw_w raw_r ck_w ck_r
+declare -a raw_w raw_r ck_w ck_r px_w
 for ((round = 1; round <= ROUNDS; ++round)); do
   rm -rf "${DIR:?}"/*
   drop
@@ -58,6 +60,12 @@ for ((round = 1; round <= ROUNDS; ++round)); do
   t1=$(now)
   raw_r+=("$(rate "$TOTAL" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")")
   rm -f "$DIR/raw"
+
+  drop
+  out=$(mpirun --oversubscribe -np "$RANKS" "$BIN" posix "$DIR/posix" "$MIB")
+  echo "$out" | sed "s/^/round$round /"
+  px_w+=("$(awk '$1 == "posix_write_MiBps" { print $2 }' <<<"$out")")
+  rm -rf "$DIR/posix"
 
   drop
   out=$(mpirun --oversubscribe -np "$RANKS" "$BIN" write "$DIR/ckpt" "$MIB" "$round")
@@ -75,9 +83,12 @@ mw=$(printf '%s\n' "${ck_w[@]}" | median)
 mr=$(printf '%s\n' "${ck_r[@]}" | median)
 rw=$(printf '%s\n' "${raw_w[@]}" | median)
 rr=$(printf '%s\n' "${raw_r[@]}" | median)
+pw=$(printf '%s\n' "${px_w[@]}" | median)
 echo "checkpoint_write_MiBps $mw MiB/s"
 echo "raw_write_MiBps $rw MiB/s"
 awk -v a="$mw" -v b="$rw" 'BEGIN { printf "checkpoint_write_ratio %.2f of raw\n", a / b }'
+echo "posix_write_MiBps $pw MiB/s"
+awk -v a="$mw" -v b="$pw" 'BEGIN { printf "checkpoint_write_vs_posix %.2f\n", a / b }'
 echo "checkpoint_read_MiBps $mr MiB/s"
 echo "raw_read_MiBps $rr MiB/s"
 awk -v a="$mr" -v b="$rr" 'BEGIN { printf "checkpoint_read_ratio %.2f of raw\n", a / b }'
