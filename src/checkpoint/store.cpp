@@ -213,6 +213,7 @@ Result<Store> Store::open(Options options) {
   if (options.comm) {
     if (!detail::mpi_active())
       return make_error(ErrorCode::invalid_argument, ctx, "a communicator was given, but MPI is not initialized");
+    if (*options.comm == MPI_COMM_NULL) return make_error(ErrorCode::invalid_argument, ctx, "the communicator is MPI_COMM_NULL");
     s->comm = detail::Comm::duplicate(*options.comm);
   } else if (detail::mpi_active()) {
     s->comm = detail::Comm::duplicate(MPI_COMM_WORLD);
