@@ -114,6 +114,12 @@ std::optional<StepTarget> NodeAgent::step_target(std::int64_t job_id) const {
     for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
     return s;
   };
+  // Variables that describe this node (its index, name, CPUs) come from this
+  // node's launch order, not from mpirun on the main node.
+  for (const char* name : {"DROVER_NODE_NAME", "DROVER_NODE_INDEX", "DROVER_CPUS", "SLURM_NODEID", "SLURMD_NODENAME",
+                           "SLURM_CPUS_ON_NODE", "SLURM_NTASKS_PER_NODE", "AWS_BATCH_JOB_NODE_INDEX",
+                           "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"})
+    if (const std::string* v = find_value(o.environment, name)) set_value(t.environment_overrides, name, *v);
   if (!o.cpus.empty()) set_value(t.environment_overrides, "DROVER_CPU_LIST", join(o.cpus));
   if (!o.gpus.empty())
     for (const char* name : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS"})

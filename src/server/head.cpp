@@ -22,6 +22,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// "tcp:10.0.0.7:6819" -> "10.0.0.7"; "" when it is not an IPv4 TCP address.
+std::string ipv4_of(const std::string& address) {
+  if (address.rfind("tcp:", 0) != 0) return {};
+  const std::string rest = address.substr(4);
+  const auto colon = rest.rfind(':');
+  const std::string host = rest.substr(0, colon);
+  if (host.empty() || host.find_first_not_of("0123456789.") != std::string::npos) return {};
+  return host;
+}
+
 Json ok_reply(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
 Json error_reply(const std::string& message) { return {{"ok", false}, {"error", message}}; }
 
@@ -1476,6 +1486,11 @@ void Head::launch(const Job& job) {
                       parent && parent->array ? &parent->array->indexes : nullptr, static_cast<int>(i)};
     o.environment = job_environment(job, *payload, ctx);
     if (!addresses.empty()) set_value(o.environment, "DROVER_NODE_ADDRESSES", addresses);
+    // AWS Batch tells the child nodes of a multi-node job where the main node is.
+    if (i > 0)
+      if (auto it = step_address_.find(nodes[0]); it != step_address_.end())
+        if (auto ip = ipv4_of(it->second); !ip.empty())
+          set_value(o.environment, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", ip);
     o.working_dir = job.working_dir;
     o.memory_mib = job.request.memory_mib;
     if (i == 0) {

@@ -113,6 +113,30 @@ TEST_F(NetnsMpiJobTest, TwoNodesTimesTwoRanks) {
   EXPECT_TRUE(contains(out, "hello from 4 ranks")) << out;
 }
 
+// Processes mpirun starts on another node see that node's own variables (its
+// index, name, the main node's address as AWS Batch gives it), not the main node's.
+TEST_F(NetnsMpiJobTest, RanksSeeTheirOwnNodesVariables) {
+  std::vector<std::string> args = mpi_env();
+  for (const char* a : {"-N", "2", "--ntasks-per-node", "1", "-t", "1:00", "--wrap"}) args.push_back(a);
+  args.push_back(mpirun() +
+                 R"(sh -c 'echo "node=$(hostname) index=$AWS_BATCH_JOB_NODE_INDEX slurm=$SLURM_NODEID )"
+                 R"(name=$DROVER_NODE_NAME main=${AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS:-none}"')");
+  const std::string id = cluster().submit(args);
+  const Json j = cluster().wait_for_end(id, 60000);
+  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << cluster().job_output(id) << cluster().logs();
+  const Json& c = j["attempts"].back()["container"];
+  const std::string main = c.value("nodeName", "");
+  ASSERT_EQ(c["otherNodes"].size(), 1u) << j.dump(2);
+  const std::string other = c["otherNodes"][0].value("nodeName", "");
+  const std::string out = cluster().job_output(id);
+  EXPECT_TRUE(contains(out, "node=" + main + " index=0 slurm=0 name=" + main + " main=none")) << out;
+  std::string main_ip;
+  for (int k = 1; k <= 3; ++k)
+    if (cluster().node(k) == main) main_ip = cluster().net().node_ip(k);
+  ASSERT_FALSE(main_ip.empty()) << main;
+  EXPECT_TRUE(contains(out, "node=" + other + " index=1 slurm=1 name=" + other + " main=" + main_ip)) << out;
+}
+
 // Cancelling a running multi-node job stops it on every node: mpirun on the
 // main node, orted and the ranks on the other; nothing of the job is left.
 TEST_F(NetnsMpiJobTest, CancelLeavesNoProcessOnAnyNode) {
