@@ -437,9 +437,26 @@ int run(int argc, char** argv) {
   return failed;
 }
 
+extern "C" void on_early_signal(int) { ckpt::request_stop(); }
+
+// The checkpoint signal may come while MPI starts (mpirun forwards it to the ranks as soon
+// as they exist, before the store is opened): from the first line on it only sets the
+// library's flag, as the store's own handler does later, instead of killing the rank.
+void catch_checkpoint_signal_early() {
+  int sig = SIGUSR1;
+  if (const char* e = std::getenv("DROVER_CHECKPOINT_SIGNAL"); e && *e)
+    if (auto r = ckpt::parse_signal(e)) sig = *r;
+  struct sigaction sa {};
+  sa.sa_handler = on_early_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(sig, &sa, nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  catch_checkpoint_signal_early();
   MPI_Init(&argc, &argv);
   const int rc = run(argc, argv);
   MPI_Finalize();
