@@ -88,6 +88,16 @@ int g_rank = 0;
   std::fflush(stdout);
 }
 
+// Failures, on stderr (rank 0: every rank has the same agreed error).
+[[gnu::format(printf, 1, 2)]] void complain(const char* format, ...) {
+  if (g_rank != 0) return;
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fflush(stderr);
+}
+
 [[noreturn]] void usage_error(const std::string& why) {
   if (g_rank == 0) std::fprintf(stderr, "heat2d: %s\n%s", why.c_str(), kUsage);
   MPI_Finalize();
@@ -260,7 +270,7 @@ bool checkpoint(ckpt::Store& store, Slab& s, std::int64_t step, int rank, int si
   const double t0 = now_s();
   auto w = store.begin(step, static_cast<double>(step) * kAlpha);
   if (!w) {
-    say("heat2d: checkpoint %lld failed: %s\n", static_cast<long long>(step), w.message().c_str());
+    complain("heat2d: checkpoint %lld failed: %s\n", static_cast<long long>(step), w.message().c_str());
     return false;
   }
   const std::uint64_t global[2] = {static_cast<std::uint64_t>(s.ny), static_cast<std::uint64_t>(s.nx)};
@@ -270,7 +280,7 @@ bool checkpoint(ckpt::Store& store, Slab& s, std::int64_t step, int rank, int si
   if (st) st = w->set_attribute("alpha", kAlpha);
   if (st) st = w->set_attribute("program", "heat2d");
   if (!st) {
-    say("heat2d: checkpoint %lld failed: %s\n", static_cast<long long>(step), st.message().c_str());
+    complain("heat2d: checkpoint %lld failed: %s\n", static_cast<long long>(step), st.message().c_str());
     return false;  // the Writer abandons it
   }
   if (abort_in_checkpoint(step, rank, size)) {
@@ -281,7 +291,7 @@ bool checkpoint(ckpt::Store& store, Slab& s, std::int64_t step, int rank, int si
   }
   auto done = w->commit();
   if (!done) {
-    say("heat2d: checkpoint %lld failed: %s\n", static_cast<long long>(step), done.message().c_str());
+    complain("heat2d: checkpoint %lld failed: %s\n", static_cast<long long>(step), done.message().c_str());
     return false;
   }
   const double dt = now_s() - t0;
@@ -310,7 +320,7 @@ int run(int argc, char** argv) {
   options.keep_last = c.keep;
   auto store = ckpt::Store::open(options);
   if (!store) {
-    say("heat2d: %s\n", store.message().c_str());
+    complain("heat2d: %s\n", store.message().c_str());
     if (rank == 0 && c.directory.empty() && !std::getenv("DROVER_CHECKPOINT_DIR"))
       std::fprintf(stderr, "heat2d: outside Drover, pass --checkpoint-dir DIR or set DROVER_CHECKPOINT_DIR\n");
     return 1;
@@ -326,7 +336,7 @@ int run(int argc, char** argv) {
     const double t0 = now_s();
     auto r = store->restart();
     if (!r) {
-      say("heat2d: restart failed: %s\n", r.message().c_str());
+      complain("heat2d: restart failed: %s\n", r.message().c_str());
       return 1;
     }
     if (*r) {
@@ -335,17 +345,17 @@ int run(int argc, char** argv) {
       const std::uint64_t offset[2] = {static_cast<std::uint64_t>(s.first), 0};
       const std::uint64_t count[2] = {static_cast<std::uint64_t>(s.rows), static_cast<std::uint64_t>(c.nx)};
       if (auto st = in.read<double>("T", global, offset, count, s.own_mut()); !st) {
-        say("heat2d: cannot resume from %s: %s\n", in.summary().path.c_str(), st.message().c_str());
+        complain("heat2d: cannot resume from %s: %s\n", in.summary().path.c_str(), st.message().c_str());
         return 1;
       }
       auto alpha = in.double_attribute("alpha");
       if (!alpha || *alpha != kAlpha) {
-        say("heat2d: cannot resume from %s: it was written with another alpha\n", in.summary().path.c_str());
+        complain("heat2d: cannot resume from %s: it was written with another alpha\n", in.summary().path.c_str());
         return 1;
       }
       step = in.step();
       if (step > c.steps) {
-        say("heat2d: the newest checkpoint (%s) is at step %lld, beyond --steps %lld: use another checkpoint directory\n",
+        complain("heat2d: the newest checkpoint (%s) is at step %lld, beyond --steps %lld: use another checkpoint directory\n",
             in.summary().path.c_str(), static_cast<long long>(step), static_cast<long long>(c.steps));
         return 1;
       }
@@ -370,13 +380,13 @@ int run(int argc, char** argv) {
     timings.steps_s += now_s() - t0;
     ++timings.steps;
     if (!stop) {
-      say("heat2d: %s\n", stop.message().c_str());
+      complain("heat2d: %s\n", stop.message().c_str());
       return 1;
     }
     if (*stop) {
       if (step == c.steps) break;  // nothing left to save for: finish
       if (step != last_checkpoint && !checkpoint(*store, s, step, rank, size, timings)) {
-        say("heat2d: stop requested at step %lld, but the checkpoint failed: exiting 1\n", static_cast<long long>(step));
+        complain("heat2d: stop requested at step %lld, but the checkpoint failed: exiting 1\n", static_cast<long long>(step));
         return 1;
       }
       say("heat2d: stop requested: checkpointed step %lld, exiting %d (requeue me)\n", static_cast<long long>(step),
