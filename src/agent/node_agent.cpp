@@ -270,8 +270,23 @@ void NodeAgent::on_message(std::string frame) {
 }
 
 void NodeAgent::on_launch(const proto::LaunchOrder& o) {
-  if (jobs_.count(o.job_id)) {
-    log::warn("job " + std::to_string(o.job_id) + " is already running here; launch ignored");
+  if (auto it = jobs_.find(o.job_id); it != jobs_.end()) {
+    RunningJob& earlier = it->second;
+    if (o.attempt <= earlier.order.attempt) {
+      log::warn("job " + std::to_string(o.job_id) + " is already running here; launch ignored");
+      return;
+    }
+    // The head has moved on: a lost node ended the earlier attempt and the job was
+    // requeued and placed here again while its processes here are still being killed
+    // (the head's kill may even come after this launch). The new attempt starts once
+    // the earlier one has stopped: the two never share the job's cgroup or CPUs.
+    log::info("job " + std::to_string(o.job_id) + ": attempt " + std::to_string(o.attempt) +
+              " starts once attempt " + std::to_string(earlier.order.attempt) + " has stopped here");
+    if (earlier.kill_reason.empty()) {
+      earlier.kill_reason = "superseded by attempt " + std::to_string(o.attempt);
+      terminate(earlier);
+    }
+    deferred_launches_[o.job_id] = o;
     return;
   }
   if (o.member()) return launch_member(o);
@@ -404,9 +419,9 @@ void NodeAgent::launch_member(const proto::LaunchOrder& o) {
   send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
 }
 
-void NodeAgent::end_member(std::int64_t job_id) {
+void NodeAgent::end_member(std::int64_t job_id, int attempt) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return;
+  if (it == jobs_.end() || it->second.order.attempt != attempt) return;
   RunningJob& j = it->second;
   if (j.kill_timer) loop_.cancel(j.kill_timer);
   if (j.checkpoint_timer) loop_.cancel(j.checkpoint_timer);
@@ -422,6 +437,16 @@ void NodeAgent::end_member(std::int64_t job_id) {
   log::info("job " + std::to_string(job_id) + ": its part on this node ended (" + j.kill_reason + ")");
   jobs_.erase(it);
   report(r);
+  loop_.defer([this, job_id] { start_deferred_launch(job_id); });
+}
+
+void NodeAgent::start_deferred_launch(std::int64_t job_id) {
+  auto d = deferred_launches_.find(job_id);
+  if (d == deferred_launches_.end() || jobs_.count(job_id)) return;
+  const proto::LaunchOrder o = std::move(d->second);
+  deferred_launches_.erase(d);
+  log::info("job " + std::to_string(job_id) + ": starting attempt " + std::to_string(o.attempt));
+  on_launch(o);
 }
 
 void NodeAgent::terminate(RunningJob& job) {
@@ -429,12 +454,14 @@ void NodeAgent::terminate(RunningJob& job) {
     // Processes started here by drover-launch get SIGTERM, then the rest of
     // the grace period; with none left the part ends at once.
     const auto id = job.order.job_id;
+    const int attempt = job.order.attempt;
     if (step_server_) step_server_->kill_steps(id, job.kill_reason.empty() ? "the job ended" : job.kill_reason);
     if (job.launched.cgroup.signal_all(SIGTERM) == 0 && (!step_server_ || step_server_->step_count() == 0)) {
-      loop_.defer([this, id] { end_member(id); });
+      loop_.defer([this, id, attempt] { end_member(id, attempt); });
       return;
     }
-    if (!job.kill_timer) job.kill_timer = loop_.after(config_.kill_grace_ms, [this, id] { end_member(id); });
+    if (!job.kill_timer)
+      job.kill_timer = loop_.after(config_.kill_grace_ms, [this, id, attempt] { end_member(id, attempt); });
     return;
   }
   signal_job(job.launched, SIGTERM);
@@ -454,6 +481,20 @@ void NodeAgent::terminate(RunningJob& job) {
 }
 
 void NodeAgent::on_kill(std::int64_t job_id, int attempt, const std::string& reason) {
+  if (auto d = deferred_launches_.find(job_id);
+      d != deferred_launches_.end() && (!attempt || d->second.attempt == attempt)) {
+    // Killed before it could start: it ends without having run.
+    proto::ExitReport r;
+    r.job_id = job_id;
+    r.attempt = d->second.attempt;
+    r.at = transport::epoch_ms();
+    r.reason = reason;
+    deferred_launches_.erase(d);
+    log::info("job " + std::to_string(job_id) + ": attempt " + std::to_string(r.attempt) +
+              " killed before it started: " + reason);
+    report(r);
+    if (attempt) return;
+  }
   auto it = jobs_.find(job_id);
   if (it == jobs_.end() || (attempt && it->second.order.attempt != attempt)) return;
   log::info("killing job " + std::to_string(job_id) + ": " + reason);
@@ -514,6 +555,8 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   jobs_.erase(it);
   if (step_server_) step_server_->kill_steps(id);
   report(r);
+  // After the cleanup deferred above: a waiting attempt gets a fresh cgroup and directory.
+  loop_.defer([this, id] { start_deferred_launch(id); });
 }
 
 void NodeAgent::report(const proto::ExitReport& r) {
@@ -522,6 +565,7 @@ void NodeAgent::report(const proto::ExitReport& r) {
 }
 
 void NodeAgent::kill_all_jobs() {
+  deferred_launches_.clear();
   for (auto& [id, j] : jobs_) {
     signal_job(j.launched, SIGKILL);
     (void)j.launched.cgroup.kill_all();

@@ -72,7 +72,10 @@ class NodeAgent {
   void send_signal(RunningJob& job, int sig, bool batch_only, const std::string& why);
   void arm_checkpoint_timer(RunningJob& job);
   void launch_member(const proto::LaunchOrder& order);
-  void end_member(std::int64_t job_id);  // a multi-node job's part here is over
+  // A multi-node job's part here is over (if it is still that attempt's).
+  void end_member(std::int64_t job_id, int attempt);
+  // Starts the launch that waited for an earlier attempt of the job to stop here.
+  void start_deferred_launch(std::int64_t job_id);
   void reap();
   void finish(pid_t pid, int wait_status);
   void report(const proto::ExitReport& r);
@@ -91,6 +94,9 @@ class NodeAgent {
   std::map<std::int64_t, RunningJob> jobs_;       // by job id
   std::map<pid_t, std::int64_t> job_of_pid_;
   std::map<std::int64_t, proto::ExitReport> unacked_;  // by job id
+  // Launches of a later attempt of a job whose earlier attempt still runs here (a lost
+  // node requeued it while this node's part was being killed), by job id.
+  std::map<std::int64_t, proto::LaunchOrder> deferred_launches_;
   int sigchld_fd_ = -1;
   bool reconnect_pending_ = false;
   std::unique_ptr<StepServer> step_server_;  // declared last: goes first, while jobs_ still exists

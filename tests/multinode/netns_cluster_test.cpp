@@ -255,6 +255,46 @@ TEST_F(NodeLossTest, ANodeCutOffTheNetworkIsLostAndItsJobRunsElsewhere) {
   EXPECT_EQ(cluster().job_output(id), "host=" + second + " nodelist=" + second + "\n");
 }
 
+// A 2-node job that requeues loses its second node: droverd requeues it and places
+// it again on the surviving node, which still runs the first attempt (its kill is on
+// the way). The new attempt must start there once the old one has stopped -- not be
+// ignored as "already running", which left the job STARTING for ever.
+TEST_F(NodeLossTest, ARequeuedJobStartsAgainOnANodeStillStoppingItsLastAttempt) {
+  const std::string gate = cluster().work_dir() + "/gate";
+  const std::string id = cluster().submit(
+      {"--requeue", "-N", "2", "-c", "1", "-t", "1:00", "--wrap",
+       "echo \"attempt=$DROVER_ATTEMPT host=$(hostname)\" >> log.txt; while [ ! -e " + gate + " ]; do sleep 0.05; done"});
+  ASSERT_TRUE(cluster().wait_for_state(id, "RUNNING"));
+  const Json first = cluster().describe(id);
+  const std::string main = first["container"].value("nodeName", "");
+  const auto others = first["attempts"][0]["container"].value("otherNodes", Json::array());
+  ASSERT_EQ(others.size(), 1u) << first.dump(2);
+  const std::string lost = others[0].value("nodeName", "");
+  const int k = cluster().node_index(lost);
+  ASSERT_GT(k, 0);
+  ASSERT_EQ(cluster().net().set_link(k, false), "");
+  ASSERT_TRUE(cluster().wait_for_node_state(lost, "DOWN", false, 15000));
+  // Only two nodes are left, so the second attempt uses the first one's main node too.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const Json j = cluster().describe(id);
+        return j.value("status", "") == "RUNNING" && j["attempts"].size() == 2u;
+      },
+      10000))
+      << cluster().describe(id).dump(2) << cluster().logs();
+  const Json again = cluster().describe(id);
+  std::set<std::string> nodes = {again["container"].value("nodeName", "")};
+  for (const auto& o : again["attempts"][1]["container"].value("otherNodes", Json::array()))
+    nodes.insert(o.value("nodeName", ""));
+  EXPECT_TRUE(nodes.count(main) && !nodes.count(lost)) << again.dump(2);
+  ASSERT_EQ(cluster().net().set_link(k, true), "");
+  write_file(gate, "");
+  const Json end = cluster().wait_for_end(id);
+  EXPECT_EQ(end.value("status", ""), "SUCCEEDED") << end.dump(2) << cluster().logs();
+  EXPECT_TRUE(contains(read_file(cluster().work_dir() + "/log.txt"), "attempt=2 host=")) << read_file(cluster().work_dir() + "/log.txt");
+  EXPECT_EQ(end["attempts"][0].value("statusReason", ""), "requeued") << end.dump(2);
+}
+
 // An agent whose MUNGE credential comes from another key (another cluster, or
 // someone without munge.key) is refused, and the refusal is logged on both sides.
 TEST_F(NetnsClusterTest, AnAgentWithAForgedCredentialIsRefused) {
