@@ -91,16 +91,20 @@ int node_state_change(const Global& g, const Args& args) {
   std::string reason;
   std::vector<std::string> names;
   desc.add_options()("reason", po::value(&reason), "why (required for drain and down)")(
+      "checkpoint", "drain: jobs there that checkpoint write one now and are requeued elsewhere")(
       "node", po::value(&names)->multitoken(), "node names");
   const std::string action = args[0];
   Args rest(args.begin() + 1, args.end());
   po::positional_options_description pos;
   pos.add("node", -1);
-  auto p = parse_sub("Usage: drover nodes drain|down|resume NODE... [--reason TEXT]\n\n"
-                     "drain: no new jobs start there, running ones go on (scontrol update state=DRAIN).\n"
-                     "down: its running jobs end now (and are retried if their retry strategy says so).\n"
+  auto p = parse_sub("Usage: drover nodes drain|down|resume NODE... [--reason TEXT] [--checkpoint]\n\n"
+                     "drain: no new jobs start there, running ones go on (scontrol update state=DRAIN);\n"
+                     "  with --checkpoint, jobs there that checkpoint get their signal, write one, and are\n"
+                     "  requeued (the node empties sooner; the others go on).\n"
+                     "down: its running jobs end now (and are retried if their retry strategy says so);\n"
+                     "  jobs that checkpoint get their signal and grace period first, then are requeued.\n"
                      "resume: back in service.\n\nExamples:\n"
-                     "  drover nodes drain node07 --reason 'replace disk'\n  drover nodes resume node07\n",
+                     "  drover nodes drain node07 --reason 'replace disk' --checkpoint\n  drover nodes resume node07\n",
                      desc, rest, &pos);
   if (p.help) return 0;
   if (names.empty()) return fail("nodes " + action, "name a node, e.g. drover nodes " + action + " node07");
@@ -109,7 +113,12 @@ int node_state_change(const Global& g, const Args& args) {
   std::string state = action == "drain" ? "DRAIN" : action == "down" ? "DOWN" : "RESUME";
   int rc = 0;
   for (const auto& n : names) {
-    auto r = c->call("UpdateNode", {{"nodeName", n}, {"state", state}, {"reason", reason}});
+    Json a = {{"nodeName", n}, {"state", state}, {"reason", reason}};
+    if (p.vm.count("checkpoint")) {
+      if (state != "DRAIN") return fail("nodes " + action, "--checkpoint goes with drain (down always checkpoints)");
+      a["checkpointJobs"] = true;
+    }
+    auto r = c->call("UpdateNode", a);
     if (!r) {
       rc = fail("nodes " + action, r.message());
       continue;

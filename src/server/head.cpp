@@ -1158,6 +1158,15 @@ Result<Json> Head::op_update_node(const Caller& c, const Json& args) {
   if (action == "DRAIN") {
     if (reason.empty()) return make_error("reason", "say why the node is drained, e.g. --reason 'disk replacement'");
     (void)apply(NodeStateSet{name, NodeState::Drain, "drained" + by, true});
+    // --checkpoint: jobs there that checkpoint write one and are requeued elsewhere.
+    if (auto it = args.find("checkpointJobs"); it != args.end() && it->is_boolean() && it->get<bool>()) {
+      std::vector<std::int64_t> ids;
+      for (const auto id : state_.active_jobs())
+        if (const Job* j = state_.job(id); j->checkpoints() && j->state == JobState::Running &&
+                                           attempt_on(*j->current_attempt(), name))
+          ids.push_back(id);
+      for (const auto id : ids) interrupt_job(id, "Node " + name + " drained" + by, true);
+    }
   } else if (action == "DOWN") {
     if (reason.empty()) return make_error("reason", "say why the node is down, e.g. --reason 'bad memory'");
     // Jobs that checkpoint get their signal and grace period first, and are

@@ -191,6 +191,32 @@ TEST_F(CheckpointTest, ANodeSetDownLetsItsJobsCheckpointAndRequeuesThem) {
       << read_file(cluster().work_dir() + "/log.txt");
 }
 
+TEST_F(CheckpointTest, DrainWithCheckpointRequeuesJobsThatCheckpointAndLetsOthersRun) {
+  write_file(cluster().work_dir() + "/job.sh", resumable_script(true), 0755);
+  const std::string ck = cluster().submit({"--checkpoint-signal", "USR1@10", "job.sh"});
+  const std::string gate = cluster().work_dir() + "/gate";
+  const std::string plain = cluster().submit({"--wrap", "while [ ! -e " + gate + " ]; do sleep 0.05; done"});
+  ASSERT_TRUE(cluster().wait_for_state(ck, "RUNNING"));
+  ASSERT_TRUE(cluster().wait_for_state(plain, "RUNNING"));
+  const CliResult bad = cluster().cli("nodes", "down", cluster().node(), "--reason", "x", "--checkpoint");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(contains(bad.err, "--checkpoint goes with drain")) << bad.describe();
+  const CliResult drain = cluster().cli("nodes", "drain", cluster().node(), "--reason", "kernel update", "--checkpoint");
+  ASSERT_EQ(drain.code, 0) << drain.describe();
+  ASSERT_TRUE(cluster().wait_for_state(ck, "RUNNABLE"));
+  EXPECT_TRUE(contains(cluster().describe(ck).value("statusReason", ""), "Requeued: Node " + cluster().node() + " drained"))
+      << cluster().describe(ck).dump(2);
+  // The job that does not checkpoint goes on, as drain promises.
+  EXPECT_EQ(cluster().state(plain), "RUNNING");
+  write_file(gate, "");
+  ASSERT_TRUE(cluster().wait_for_state(plain, "SUCCEEDED"));
+  ASSERT_EQ(cluster().cli("nodes", "resume", cluster().node()).code, 0);
+  const Json j = finished(ck, 20000);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2);
+  EXPECT_EQ(j["attempts"].size(), 2u) << j.dump(2);
+}
+
 TEST_F(CheckpointTest, BadCheckpointOptionsAreClearErrors) {
   const CliResult sig = cluster().cli("submit", "--signal", "NOPE@3", "--wrap", "true");
   EXPECT_NE(sig.code, 0);
