@@ -217,6 +217,20 @@ TEST_F(CheckpointTest, DrainWithCheckpointRequeuesJobsThatCheckpointAndLetsOther
   EXPECT_EQ(j["attempts"].size(), 2u) << j.dump(2);
 }
 
+TEST_F(CheckpointTest, OpenModeAppendKeepsTheOutputOfEarlierAttempts) {
+  const std::string script = "echo attempt=$DROVER_ATTEMPT; [ \"$DROVER_ATTEMPT\" = 1 ] && exit 75; exit 0";
+  const std::string kept = cluster().submit({"--checkpoint", "--open-mode=append", "--wrap", script});
+  const std::string fresh = cluster().submit({"--checkpoint", "--wrap", script});
+  for (const auto& id : {kept, fresh}) {
+    const Json j = finished(id);
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2);
+    EXPECT_EQ(j["attempts"].size(), 2u) << j.dump(2);
+  }
+  EXPECT_EQ(read_file(cluster().work_dir() + "/drover-" + kept + ".out"), "attempt=1\nattempt=2\n");
+  EXPECT_EQ(read_file(cluster().work_dir() + "/drover-" + fresh + ".out"), "attempt=2\n");
+}
+
 TEST_F(CheckpointTest, BadCheckpointOptionsAreClearErrors) {
   const CliResult sig = cluster().cli("submit", "--signal", "NOPE@3", "--wrap", "true");
   EXPECT_NE(sig.code, 0);
