@@ -24,19 +24,17 @@
 #include <thread>
 
 #include "agent/job_launcher.hpp"
+#include "agent_test_support.hpp"
 
 namespace drover::agent {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::JobGuard;
+using test_support::read_text;
+using test_support::wait_for;
 using namespace std::chrono_literals;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Polls (bounded) until pred() holds.
 template <class Pred>
@@ -73,48 +71,7 @@ bool status_mask_has(pid_t pid, const std::string& field, int sig) {
   return false;
 }
 
-// Waits for a child with a bound, so that a broken test fails instead of hanging.
-int wait_for(pid_t pid) {
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "process " << pid << " did not exit in time";
-      return status;
-    }
-    std::this_thread::sleep_for(2ms);
-  }
-}
 
-// Kills, reaps and removes whatever a test launched, even when it fails halfway.
-class JobGuard {
- public:
-  explicit JobGuard(LaunchedJob job) : job_(std::move(job)) {}
-  ~JobGuard() {
-    if (!reaped_) {
-      signal_job(job_, SIGKILL);
-      (void)job_.cgroup.kill_all();
-      wait_for(job_.pid);
-    }
-    (void)job_.cgroup.remove();
-  }
-  JobGuard(const JobGuard&) = delete;
-  JobGuard& operator=(const JobGuard&) = delete;
-  int wait() {
-    const int status = wait_for(job_.pid);
-    reaped_ = true;
-    return status;
-  }
-
- private:
-  LaunchedJob job_;
-  bool reaped_ = false;
-};
 
 class CheckpointAgentTest : public ::testing::Test {
  protected:

@@ -3,6 +3,7 @@
 // directory and parent cgroup and removes both; the user tests make a temporary
 // user and group and delete them again.
 #include "agent/job_launcher.hpp"
+#include "agent_test_support.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -28,6 +29,9 @@ namespace drover::agent {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::JobGuard;
+using test_support::read_text;
+using test_support::wait_for;
 using namespace std::chrono_literals;
 
 // When a test starts this binary as a job with DROVER_TEST_TOUCH_MIB set, it only
@@ -44,12 +48,6 @@ const bool kMemoryHogMode = [] {
   return true;
 }();
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
@@ -57,23 +55,6 @@ void write_text(const std::string& path, const std::string& text) {
 
 std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
 
-// Waits for a child of this process with a bound, so a broken test fails instead of hanging.
-int wait_for(pid_t pid, std::chrono::seconds limit = 30s) {
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "process " << pid << " did not exit in time";
-      return status;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-}
 
 // Whether pid has exited: reaped by us (we are a subreaper, so orphaned job
 // processes come to us), or gone, or at least a zombie.
@@ -101,31 +82,6 @@ bool wait_for_file(const std::string& path) {
   return false;
 }
 
-// Kills, reaps and removes whatever a test launched, even when it fails halfway.
-class JobGuard {
- public:
-  explicit JobGuard(LaunchedJob job) : job_(std::move(job)) {}
-  ~JobGuard() {
-    if (!reaped_) {
-      signal_job(job_, SIGKILL);
-      (void)job_.cgroup.kill_all();
-      wait_for(job_.pid);
-    }
-    (void)job_.cgroup.remove();
-  }
-  JobGuard(const JobGuard&) = delete;
-  JobGuard& operator=(const JobGuard&) = delete;
-  int wait() {
-    const int status = wait_for(job_.pid);
-    reaped_ = true;
-    return status;
-  }
-  const LaunchedJob& job() const { return job_; }
-
- private:
-  LaunchedJob job_;
-  bool reaped_ = false;
-};
 
 class LauncherTest : public ::testing::Test {
  protected:
