@@ -289,7 +289,9 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
     deferred_launches_[o.job_id] = o;
     return;
   }
-  if (o.member()) return launch_member(o);
+  // Other nodes of a multi-node job hold its cgroup for mpirun's daemons; a
+  // node group with its own command (AWS nodeRangeProperties) also runs that.
+  if (o.member() && o.argv.empty()) return launch_member(o);
   LaunchSpec spec;
   spec.job_id = o.job_id;
   spec.uid = o.uid;
@@ -305,7 +307,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.memory_limit_mib = o.memory_mib;
   spec.append_output = o.append_output;
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
-  if (o.checkpoint_signal) spec.make_dir = o.checkpoint_dir;
+  if (o.checkpoint_signal && !o.member()) spec.make_dir = o.checkpoint_dir;
   if (!o.hostfile.empty()) {
     // The main node of a multi-node job: mpirun finds the allocation in the
     // hostfile and starts its daemons on the other nodes through drover-launch.
@@ -345,7 +347,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   j.launched = std::move(*launched);
   j.started_at = now;
   job_of_pid_[j.launched.pid] = o.job_id;
-  if (o.timeout_seconds > 0) {
+  if (o.timeout_seconds > 0 && !o.member()) {  // the main node enforces the limit
     const auto id = o.job_id;
     j.timeout_timer = loop_.after(o.timeout_seconds * 1000, [this, id] {
       auto it = jobs_.find(id);
@@ -426,8 +428,12 @@ void NodeAgent::end_member(std::int64_t job_id, int attempt) {
   if (j.kill_timer) loop_.cancel(j.kill_timer);
   if (j.checkpoint_timer) loop_.cancel(j.checkpoint_timer);
   if (step_server_) step_server_->kill_steps(job_id);
+  if (j.launched.pid > 0) ::kill(-j.launched.pid, SIGKILL);
   (void)j.launched.cgroup.kill_all();
-  (void)j.launched.cgroup.remove();
+  if (j.launched.pid > 0)
+    loop_.defer([cgroup = j.launched.cgroup] { (void)cgroup.remove(); });  // once the program is reaped
+  else
+    (void)j.launched.cgroup.remove();
   proto::ExitReport r;
   r.job_id = job_id;
   r.attempt = j.order.attempt;
@@ -456,7 +462,10 @@ void NodeAgent::terminate(RunningJob& job) {
     const auto id = job.order.job_id;
     const int attempt = job.order.attempt;
     if (step_server_) step_server_->kill_steps(id, job.kill_reason.empty() ? "the job ended" : job.kill_reason);
-    if (job.launched.cgroup.signal_all(SIGTERM) == 0 && (!step_server_ || step_server_->step_count() == 0)) {
+    const bool program = job.launched.pid > 0;  // a node group's own program still runs
+    if (program) ::kill(-job.launched.pid, SIGTERM);
+    if (job.launched.cgroup.signal_all(SIGTERM) == 0 && !program &&
+        (!step_server_ || step_server_->step_count() == 0)) {
       loop_.defer([this, id, attempt] { end_member(id, attempt); });
       return;
     }
@@ -520,6 +529,19 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   RunningJob& j = it->second;
+  if (j.order.member()) {
+    // A node group's own program ended (AWS nodeRangeProperties): the job goes
+    // on until its main node's process ends; this node's part stays for mpirun.
+    const ExitStatus es = decode_wait_status(wait_status);
+    log::info("job " + std::to_string(id) + ": the program of node " + std::to_string(j.order.node_index) +
+              " ended: " + (es.signal ? "signal " + std::to_string(es.signal) : "exit " + std::to_string(es.exit_code)));
+    j.launched.pid = -1;
+    if (j.kill_timer && j.launched.cgroup.pids().empty() && (!step_server_ || step_server_->step_count() == 0)) {
+      const int attempt = j.order.attempt;
+      loop_.defer([this, id, attempt] { end_member(id, attempt); });
+    }
+    return;
+  }
   if (j.timeout_timer) loop_.cancel(j.timeout_timer);
   if (j.kill_timer) loop_.cancel(j.kill_timer);
   if (j.checkpoint_timer) loop_.cancel(j.checkpoint_timer);

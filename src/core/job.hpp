@@ -54,6 +54,16 @@ struct Attempt {
   bool operator==(const Attempt&) const = default;
 };
 
+// AWS Batch nodeRangeProperties: some nodes of a multi-node job (node indexes
+// first..last) and what they run. Every node has the job's resources.
+struct NodeGroup {
+  int first = 0;
+  int last = 0;                      // inclusive
+  std::vector<std::string> command;  // empty: node 0 runs the job's; other nodes run nothing
+  KeyValues environment;             // over the job's, on these nodes
+  bool operator==(const NodeGroup&) const = default;
+};
+
 // What the job runs: kept out of Job so that queued jobs stay small in the head's
 // memory; the store keeps it and it is loaded when the job is dispatched.
 struct JobPayload {
@@ -65,7 +75,13 @@ struct JobPayload {
   // the output paths (%j ...), relative to the working directory; empty:
   // kDefaultCheckpointPattern. The same directory for every attempt.
   std::string checkpoint_dir;
+  std::vector<NodeGroup> node_groups;  // multi-node jobs: AWS nodeRangeProperties, by first node
   bool operator==(const JobPayload&) const = default;
+  const NodeGroup* node_group(int node_index) const {
+    for (const auto& g : node_groups)
+      if (node_index >= g.first && node_index <= g.last) return &g;
+    return nullptr;
+  }
 };
 
 // A text from a small vocabulary (wait reasons: Resources, Priority, ...),

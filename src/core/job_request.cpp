@@ -205,6 +205,57 @@ static Status check_queue(const Job& job, const ClusterState& state) {
   return {};
 }
 
+namespace {
+// AWS nodeRangeProperties' targetNodes ("0", "1:3", "2:", ":1") over a job of
+// `nodes` nodes: in range, not overlapping, and every node in one group.
+Result<std::vector<NodeGroup>> node_groups(const std::vector<NodeGroupRequest>& asked, int nodes) {
+  const std::string field = "nodeProperties.nodeRangeProperties";
+  if (nodes < 2) return make_error(field, "node groups need a multi-node job: set numNodes to 2 or more");
+  std::vector<NodeGroup> groups;
+  auto number = [](const std::string& s) -> int {
+    if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), ::isdigit)) return -1;
+    return std::stoi(s);
+  };
+  for (const auto& g : asked) {
+    const std::string& t = g.target_nodes;
+    const auto colon = t.find(':');
+    NodeGroup out;
+    if (colon == std::string::npos) {
+      out.first = out.last = number(t);
+    } else {
+      const std::string a = t.substr(0, colon), b = t.substr(colon + 1);
+      out.first = a.empty() ? 0 : number(a);
+      out.last = b.empty() ? nodes - 1 : number(b);
+    }
+    if (out.first < 0 || out.last < 0)
+      return make_error(field + ".targetNodes", "'" + t + "' is not a node range; give N, N:M, N: or :M (e.g. 0, 1:3)");
+    if (out.first > out.last || out.last >= nodes)
+      return make_error(field + ".targetNodes", "'" + t + "' is outside the job's nodes 0 to " +
+                                                    std::to_string(nodes - 1));
+    for (const auto& [k, v] : g.environment)
+      if (k.empty() || k.find('=') != std::string::npos)
+        return make_error(field + ".container.environment", "'" + k + "' is not a valid variable name");
+    out.command = g.command;
+    out.environment = g.environment;
+    groups.push_back(std::move(out));
+  }
+  std::sort(groups.begin(), groups.end(), [](const NodeGroup& a, const NodeGroup& b) { return a.first < b.first; });
+  int next = 0;
+  for (const auto& g : groups) {
+    if (g.first < next)
+      return make_error(field + ".targetNodes", "node " + std::to_string(g.first) + " is in two groups");
+    if (g.first > next)
+      return make_error(field + ".targetNodes", "node " + std::to_string(next) + " is in no group; every node of the "
+                                                "job must be in one");
+    next = g.last + 1;
+  }
+  if (next < nodes)
+    return make_error(field + ".targetNodes", "node " + std::to_string(next) + " is in no group; every node of the "
+                                              "job must be in one");
+  return groups;
+}
+}  // namespace
+
 Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const ClusterState& state,
                         const std::string& default_queue, std::int64_t id, std::int64_t now) {
   NewJob out;
@@ -271,6 +322,41 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
                         "(submit the array with one node per task, or one multi-node job per case)");
     job.nodes = *req.nodes;
   }
+  if (req.main_node && *req.main_node != 0)
+    return make_error("nodeProperties.mainNode", std::to_string(*req.main_node) +
+                                                     ": Drover runs the main command on node 0; give 0 or leave it out");
+  std::vector<std::string> main_command = req.command;
+  if (!req.node_groups.empty()) {
+    auto groups = node_groups(req.node_groups, job.nodes);
+    if (!groups) return groups.error();
+    // Every node of a job has the same resources: groups may give them (as AWS
+    // jobs do), but all the same.
+    const NodeGroupRequest* with = nullptr;
+    for (const auto& g : req.node_groups) {
+      if (!g.vcpus && !g.memory_mib && !g.gpus) continue;
+      if (with && (g.vcpus != with->vcpus || g.memory_mib != with->memory_mib || g.gpus != with->gpus))
+        return make_error("nodeProperties.nodeRangeProperties",
+                          "node groups '" + with->target_nodes + "' and '" + g.target_nodes +
+                              "' ask different resources; every node of a Drover job gets the same vCPUs, "
+                              "memory and GPUs");
+      with = &g;
+    }
+    if (with) {
+      if (with->vcpus) job.request.vcpus = *with->vcpus;
+      if (with->memory_mib) job.request.memory_mib = *with->memory_mib;
+      if (with->gpus) job.request.gpus = *with->gpus;
+    }
+    const NodeGroup* main_group = nullptr;
+    for (const auto& g : *groups)
+      if (g.first == 0) main_group = &g;
+    if (main_group && !main_group->command.empty()) {
+      if (!req.script.empty())
+        return make_error("nodeProperties.nodeRangeProperties",
+                          "the group of node 0 has a command, and the job has a script: give one of them");
+      main_command = main_group->command;
+    }
+    out.payload.node_groups = std::move(*groups);
+  }
   if (req.ntasks) {
     if (*req.ntasks < 1) return make_error("ntasks", std::to_string(*req.ntasks) + " is not allowed: at least 1");
     if (*req.ntasks > job.total_vcpus())
@@ -299,8 +385,8 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
                                   "e.g. #!/bin/bash");
     out.payload.script = req.script;
     out.payload.command = req.command;  // the script's arguments
-  } else if (!req.command.empty()) {
-    out.payload.command = substitute_parameters(req.command, job.parameters);
+  } else if (!main_command.empty()) {
+    out.payload.command = substitute_parameters(main_command, job.parameters);
   } else if (def && !def->command.empty()) {
     out.payload.command = substitute_parameters(def->command, job.parameters);
   } else {

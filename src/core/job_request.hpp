@@ -15,6 +15,16 @@
 
 namespace drover {
 
+// One entry of AWS nodeRangeProperties as asked: "0", "1:3", "2:", ":1".
+struct NodeGroupRequest {
+  std::string target_nodes;
+  std::vector<std::string> command;
+  KeyValues environment;
+  std::optional<int> vcpus;
+  std::optional<std::int64_t> memory_mib;
+  std::optional<int> gpus;
+};
+
 struct JobRequest {
   std::string name;
   std::string queue;        // empty: the default queue
@@ -28,6 +38,8 @@ struct JobRequest {
   std::optional<int> gpus;
   std::optional<int> ntasks;  // on all nodes
   std::optional<int> nodes;   // AWS nodeProperties.numNodes / sbatch --nodes; resources are per node
+  std::optional<int> main_node;  // AWS nodeProperties.mainNode: must be 0
+  std::vector<NodeGroupRequest> node_groups;  // AWS nodeProperties.nodeRangeProperties
   std::optional<std::int64_t> timeout_seconds;
   std::optional<RetryStrategy> retry;
   std::vector<Dependency> depends_on;

@@ -399,6 +399,14 @@ Json to_json(const JobPayload& p) {
   }
   j["environment"] = to_env_json(p.environment);
   if (!p.checkpoint_dir.empty()) j["checkpointDirectory"] = p.checkpoint_dir;
+  if (!p.node_groups.empty()) {
+    Json groups = Json::array();
+    for (const auto& g : p.node_groups) {
+      Json c = {{"command", g.command}, {"environment", to_env_json(g.environment)}};
+      groups.push_back({{"targetNodes", std::to_string(g.first) + ":" + std::to_string(g.last)}, {"container", c}});
+    }
+    j["nodeRangeProperties"] = std::move(groups);
+  }
   return j;
 }
 
@@ -633,6 +641,18 @@ Result<JobPayload> payload_from_json(const Json& j) {
     auto it = j.find("environment");
     if (it != j.end()) p.environment = key_values(*it, "environment");
     p.checkpoint_dir = get_string(j, "checkpointDirectory");
+    for (const auto& g : get_list(j, "nodeRangeProperties")) {
+      NodeGroup ng;
+      const std::string t = get_string(g, "targetNodes", true);
+      const auto colon = t.find(':');
+      if (colon == std::string::npos) fail("nodeRangeProperties.targetNodes", "'" + t + "' is not FIRST:LAST");
+      ng.first = std::stoi(t.substr(0, colon));
+      ng.last = std::stoi(t.substr(colon + 1));
+      const Json& c = get_object(g, "container");
+      ng.command = get_strings(c, "command");
+      if (auto it = c.find("environment"); it != c.end()) ng.environment = key_values(*it, "environment");
+      p.node_groups.push_back(std::move(ng));
+    }
     return p;
   });
 }
@@ -820,7 +840,29 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     if (j.contains("ntasks")) r.ntasks = get_int32(j, "ntasks");
     // AWS nodeProperties (numNodes; the per-node resources are the request's) or
     // nodeOverrides.numNodes.
-    if (j.contains("nodeProperties")) r.nodes = get_int32(get_object(j, "nodeProperties"), "numNodes", true);
+    if (j.contains("nodeProperties")) {
+      const Json& np = get_object(j, "nodeProperties");
+      r.nodes = get_int32(np, "numNodes", true);
+      if (np.contains("mainNode") && !np["mainNode"].is_null()) r.main_node = get_int32(np, "mainNode");
+      // AWS nodeRangeProperties: [{targetNodes, container: {command, environment,
+      // resourceRequirements}}]; Drover takes the container's fields flat too.
+      for (const auto& g : get_list(np, "nodeRangeProperties")) {
+        if (!g.is_object()) fail("nodeProperties.nodeRangeProperties", "expected {targetNodes, container} entries");
+        NodeGroupRequest ng;
+        ng.target_nodes = get_string(g, "targetNodes", true);
+        const Json& c = g.contains("container") ? get_object(g, "container") : g;
+        ng.command = get_strings(c, "command");
+        if (auto it = c.find("environment"); it != c.end()) ng.environment = key_values(*it, "environment");
+        if (auto it = c.find("resourceRequirements"); it != c.end() && !it->is_null()) {
+          const Resources none{INT32_MIN, INT64_MIN, INT32_MIN};
+          const Resources got = resources(c, none);
+          if (got.vcpus != INT32_MIN) ng.vcpus = got.vcpus;
+          if (got.memory_mib != INT64_MIN) ng.memory_mib = got.memory_mib;
+          if (got.gpus != INT32_MIN) ng.gpus = got.gpus;
+        }
+        r.node_groups.push_back(std::move(ng));
+      }
+    }
     if (j.contains("nodeOverrides")) r.nodes = get_int32(get_object(j, "nodeOverrides"), "numNodes", true);
     if (j.contains("timeout"))
       r.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds", true);

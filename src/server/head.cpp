@@ -577,6 +577,8 @@ Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
         if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
       }
       job["checkpointDirectory"] = checkpoint_directory(**j, *p);
+      if (!p->node_groups.empty() && job.contains("nodeProperties"))
+        job["nodeProperties"]["nodeRangeProperties"] = proto::to_json(*p)["nodeRangeProperties"];
     }
     jobs.push_back(std::move(job));
   }
@@ -1493,7 +1495,16 @@ void Head::launch(const Job& job) {
     o.num_nodes = static_cast<int>(nodes.size());
     LaunchContext ctx{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env),
                       parent && parent->array ? &parent->array->indexes : nullptr, static_cast<int>(i)};
-    o.environment = job_environment(job, *payload, ctx);
+    // AWS node groups: this node's group adds its environment (and, on nodes
+    // other than the main one, its command).
+    const NodeGroup* group = payload->node_group(static_cast<int>(i));
+    if (group && !group->environment.empty()) {
+      JobPayload with = *payload;
+      for (const auto& [k, v] : group->environment) set_value(with.environment, k, v);
+      o.environment = job_environment(job, with, ctx);
+    } else {
+      o.environment = job_environment(job, *payload, ctx);
+    }
     if (!addresses.empty()) set_value(o.environment, "DROVER_NODE_ADDRESSES", addresses);
     // AWS Batch tells the child nodes of a multi-node job where the main node is.
     if (i > 0)
@@ -1515,6 +1526,13 @@ void Head::launch(const Job& job) {
     } else {
       o.cpus = a->more_nodes[i - 1].cpus;
       o.gpus = a->more_nodes[i - 1].gpus;
+      if (group && !group->command.empty()) {
+        // Its own program, with its own output files (the job's, suffixed .node<i>).
+        o.argv = group->command;
+        o.stdout_path = abs(job.stdout_path) + ".node" + std::to_string(i);
+        if (!job.stderr_path.empty()) o.stderr_path = abs(job.stderr_path) + ".node" + std::to_string(i);
+        o.append_output = job.append_output;
+      }
     }
     if (job.checkpoints()) {
       // Every node signals its own processes before the time limit (the
