@@ -296,6 +296,13 @@ int cmd_show(const Global& g, const Args& args) {
     if (j.contains("nodeProperties"))
       res = str(j["nodeProperties"], "numNodes") + " nodes, each " + res + "; " + str(j, "ntasks") + " tasks";
     line("resources", res);
+    if (j.contains("nodeProperties") && j["nodeProperties"].contains("nodeRangeProperties"))
+      for (const auto& g : j["nodeProperties"]["nodeRangeProperties"]) {
+        std::string cmd;
+        for (const auto& w : g["container"].value("command", Json::array()))
+          cmd += (cmd.empty() ? "" : " ") + w.get<std::string>();
+        line("nodes " + str(g, "targetNodes"), cmd.empty() ? "(the job's command)" : cmd);
+      }
     if (j.contains("timeout")) line("time limit", format_duration(num(j["timeout"], "attemptDurationSeconds")));
     line("retry attempts", str(j["retryStrategy"], "attempts"));
     if (j.contains("checkpoint")) {

@@ -70,6 +70,10 @@ TEST_F(NetnsNodeGroupsTest, TwoGroupsRunTheirOwnCommandsAndEndWithTheMainNode) {
   const Json shown = cluster().describe(id);
   ASSERT_EQ(shown["nodeProperties"]["nodeRangeProperties"].size(), 2u) << shown.dump(2);
   EXPECT_EQ(shown["nodeProperties"]["nodeRangeProperties"][1].value("targetNodes", ""), "1:2");
+  const CliResult show = cluster().cli("show", id);
+  ASSERT_EQ(show.code, 0) << show.describe();
+  EXPECT_TRUE(contains(show.out, "nodes 1:2")) << show.out;
+  EXPECT_TRUE(contains(show.out, "exec sleep 300")) << show.out;
 }
 
 TEST_F(NetnsNodeGroupsTest, BadNodeGroupsAreRefusedWithTheReason) {
