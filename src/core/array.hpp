@@ -76,6 +76,13 @@ class PositionSet {
   bool contains(std::int64_t p) const;
   // The smallest member >= p, or -1.
   std::int64_t next(std::int64_t p) const;
+  // The end of the interval holding p (the first non-member after it), or p
+  // when p is not a member.
+  std::int64_t end_of(std::int64_t p) const;
+  // Members in [lo, hi), as a set, and as intervals (a value: safe to loop
+  // over while this set changes).
+  PositionSet slice(std::int64_t lo, std::int64_t hi) const;
+  std::vector<Interval> intervals_in(std::int64_t lo, std::int64_t hi) const { return slice(lo, hi).v_; }
   std::int64_t first() const { return v_.empty() ? -1 : v_.front().first; }
   std::int64_t count() const;
   bool empty() const { return v_.empty(); }
@@ -96,11 +103,31 @@ struct ArrayInfo {
   PositionSet pending;           // not started, not cancelled
   std::array<std::int64_t, 7> count{};
   std::int64_t cancelled = 0;    // of the FAILED count: never started
+  // Tasks that ended FAILED, started or not (cancelled, or their dependency
+  // failed): with `pending` and `live` it tells how any task ended after its
+  // record has left memory (not pending, not live, not failed: SUCCEEDED).
+  PositionSet failed;
+  // Per-task dependencies (aftercorr / N_TO_N, SEQUENTIAL), one set per such
+  // entry of the parent's depends_on, in order: the pending tasks whose
+  // corresponding task has not succeeded yet. A task starts only when it is in
+  // none of them. Empty for arrays without such dependencies.
+  std::vector<PositionSet> waiting;
+  PositionSet dependency_failed;  // of `failed`: never started, their dependency failed
   // Not persisted: tasks with a record in memory, by index (rebuilt on restore).
   std::map<std::int64_t, std::int64_t> live;
+  // The first pending task at or after position p that no dependency holds
+  // back, or -1.
+  std::int64_t next_ready(std::int64_t p) const;
+  std::int64_t first_ready() const { return next_ready(0); }
+  bool held_by_dependency(std::int64_t p) const {
+    for (const auto& w : waiting)
+      if (w.contains(p)) return true;
+    return false;
+  }
   bool operator==(const ArrayInfo& o) const {
     return indexes == o.indexes && max_running == o.max_running && pending == o.pending &&
-           count == o.count && cancelled == o.cancelled;
+           count == o.count && cancelled == o.cancelled && failed == o.failed && waiting == o.waiting &&
+           dependency_failed == o.dependency_failed;
   }
 };
 
