@@ -858,6 +858,7 @@ Status ClusterState::on(const JobDispatched& e) {
   job->attempts.push_back(std::move(a));
   job->status_reason.clear();
   set_state(*job, JobState::Starting);
+  job->dependency_ready_at = 0;  // served its purpose; a requeued attempt does not wait again
   allocate(*job);
   return {};
 }

@@ -144,6 +144,21 @@ TEST(AfterMinutes, CountsFromTheStart) {
   EXPECT_EQ(c.state().next_start_time(0), 0);
 }
 
+TEST(AfterMinutes, ServedOnceTheJobStarts) {
+  ClusterBuilder c;
+  c.simple();
+  c.submit(1);
+  c.submit(with_deps(make_test_job(2), {on(1, DependencyType::After, -1, 5)}));
+  c.dispatch(1, "n1", {0});
+  c.start(1, 1000);
+  ASSERT_GT(c.state().job(2)->dependency_ready_at, 0);
+  c.dispatch(2, "n1", {1}, {}, 1000 + 5 * kMinute);
+  EXPECT_EQ(c.state().job(2)->dependency_ready_at, 0);
+  c.ok(JobRequeued{2, 1000 + 6 * kMinute, "head restarted"});  // back in the queue: no new wait
+  EXPECT_EQ(c.state().job(2)->state, JobState::Runnable);
+  EXPECT_EQ(c.state().next_start_time(0), 0);
+}
+
 TEST(AfterMinutes, AllOfWaitsForTheLatest) {
   ClusterBuilder c;
   c.simple();
