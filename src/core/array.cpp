@@ -177,7 +177,7 @@ PositionSet PositionSet::slice(std::int64_t lo, std::int64_t hi) const {
 std::int64_t ArrayInfo::next_ready(std::int64_t p) const {
   for (p = pending.next(p); p >= 0; p = pending.next(p)) {
     std::int64_t skip = p;
-    for (const auto& w : waiting) skip = std::max(skip, w.end_of(p));
+    for (const auto& w : waiting()) skip = std::max(skip, w.end_of(p));
     if (skip == p) return p;
     p = skip;  // past the run of tasks that set holds back
   }

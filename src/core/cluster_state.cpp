@@ -306,12 +306,13 @@ void ClusterState::finish(Job& job, JobState state, std::string reason, std::int
     if (!a.pending.empty()) {
       // Tasks that never started end with their array (cancel, failed dependency).
       const std::int64_t n = a.pending.count();
-      for (const auto& [lo, hi] : a.pending.intervals()) a.failed.insert(lo, hi);
+      for (const auto& [lo, hi] : a.pending.intervals()) a.more().failed.insert(lo, hi);
       a.pending.clear();
       a.count[static_cast<int>(JobState::Failed)] += n;
       a.cancelled += n;
     }
-    for (auto& w : a.waiting) w.clear();
+    if (a.extra)
+      for (auto& w : a.extra->waiting) w.clear();
   }
   set_state(job, state);
   job.status_reason = std::move(reason);
@@ -320,7 +321,7 @@ void ClusterState::finish(Job& job, JobState state, std::string reason, std::int
   Job* parent = job.array_parent ? mutable_job(job.array_parent) : nullptr;
   const std::int64_t position =
       parent && parent->array ? parent->array->indexes.position_of(job.array_index) : -1;
-  if (position >= 0 && state == JobState::Failed) parent->array->failed.insert(position, position + 1);
+  if (position >= 0 && state == JobState::Failed) parent->array->more().failed.insert(position, position + 1);
   resolve_dependents(job.id, at);
   if (position >= 0) task_finished(*parent, position, at);
   if (job.array && !was_terminal) {
@@ -336,7 +337,7 @@ Status ClusterState::on(const JobSubmitted& e) {
   Job& job = jobs_.emplace(e.job.id, e.job).first->second;
   next_job_id_ = std::max(next_job_id_, job.id + 1);
   job.state = JobState::Submitted;
-  job.dependency_ready_at = 0;
+  job.dependency_ready_s = 0;
   count_priority(job, +1);
   join_same_name(job);
   set_state(job, JobState::Pending);
@@ -361,7 +362,7 @@ TaskEnd task_end(const ClusterState& state, const Job& parent, std::int64_t posi
       return t->state == JobState::Succeeded ? TaskEnd::Succeeded
              : t->state == JobState::Failed  ? TaskEnd::Failed
                                              : TaskEnd::NotYet;
-  return a.failed.contains(position) ? TaskEnd::Failed : TaskEnd::Succeeded;
+  return a.failed().contains(position) ? TaskEnd::Failed : TaskEnd::Succeeded;
 }
 
 // The k-th per-task dependency (aftercorr, SEQUENTIAL) of a job.
@@ -400,7 +401,7 @@ DependencyOutcome ClusterState::dependency_outcome(const Job& job, const Depende
     } else {
       // Ended without a record in memory: cancelled before it started (the
       // head recalls the records of tasks that ran).
-      s = a.failed.contains(pos) ? JobState::Failed : JobState::Succeeded;
+      s = a.failed().contains(pos) ? JobState::Failed : JobState::Succeeded;
       since = is_terminal(t->state) ? t->stopped_at : 0;
     }
   }
@@ -435,7 +436,7 @@ void ClusterState::set_ready_at(Job& job, std::int64_t t) {
   const bool runnable = job.state == JobState::Runnable;
   if (runnable)
     if (const auto old = earliest_start(job)) start_times_.erase({old, job.id});
-  job.dependency_ready_at = t;
+  job.set_dependency_ready_at(t);
   if (runnable)
     if (const auto now = earliest_start(job)) start_times_.emplace(now, job.id);
   dirty_.jobs.insert(job.id);
@@ -446,7 +447,7 @@ void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
   if (job.state != JobState::Pending) {
     // A RUNNABLE any-of job not allowed to start yet (after:ID+MINUTES, or
     // only its singleton rule) starts sooner if another dependency is met.
-    if (!(job.state == JobState::Runnable && any && job.attempts.empty() && job.dependency_ready_at > at))
+    if (!(job.state == JobState::Runnable && any && job.attempts.empty() && job.dependency_ready_at() > at))
       return;
   }
   // Every dependency is checked before waiting on any: with ',' one that can
@@ -496,11 +497,11 @@ void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
   }
   if (ready != kNotReady && ready <= at) ready = 0;
   if (job.state == JobState::Runnable) {
-    if (ready < job.dependency_ready_at) set_ready_at(job, ready);
+    if (ready < job.dependency_ready_at()) set_ready_at(job, ready);
     return;
   }
   job.status_reason.clear();
-  job.dependency_ready_at = ready;
+  job.set_dependency_ready_at(ready);
   set_state(job, JobState::Runnable);
   if (job.array) refresh_array(job, at);
 }
@@ -538,7 +539,7 @@ void ClusterState::link_target(std::int64_t dependent, const Dependency& d) {
 static bool dependencies_undecided(const Job& job) {
   return job.state == JobState::Pending || job.state == JobState::Submitted ||
          (job.state == JobState::Runnable && job.depends_any && job.attempts.empty() &&
-          job.dependency_ready_at != 0);
+          job.dependency_ready_s != 0);
 }
 
 void ClusterState::link_dependencies(const Job& job) {
@@ -549,22 +550,22 @@ void ClusterState::link_dependencies(const Job& job) {
 
 void ClusterState::init_task_dependencies(Job& d, std::int64_t at) {
   ArrayInfo& a = *d.array;
-  a.waiting.clear();
+  if (a.extra) a.extra->waiting.clear();
   for (const auto& dep : d.depends_on) {
     if (!per_task(dep.type)) continue;
     // SEQUENTIAL: every task but the first waits for the one before it.
-    a.waiting.push_back(dep.type == DependencyType::Sequential ? a.pending.slice(1, a.indexes.size()) : a.pending);
+    a.more().waiting.push_back(dep.type == DependencyType::Sequential ? a.pending.slice(1, a.indexes.size()) : a.pending);
     auto& list = corr_dependents_[dep.type == DependencyType::Sequential ? d.id : dep.job_id];
     if (std::find(list.begin(), list.end(), d.id) == list.end()) list.push_back(d.id);
   }
-  for (std::size_t k = 0; k < a.waiting.size(); ++k) settle_task_dependency(d, k, at);
+  for (std::size_t k = 0; k < a.waiting().size(); ++k) settle_task_dependency(d, k, at);
 }
 
 void ClusterState::settle_task_dependency(Job& d, std::size_t k, std::int64_t at) {
   ArrayInfo& a = *d.array;
   const Dependency* dep = per_task_dependency(d, k);
-  if (!dep || k >= a.waiting.size() || a.waiting[k].empty()) return;
-  PositionSet& w = a.waiting[k];
+  if (!dep || k >= a.waiting().size() || a.waiting()[k].empty()) return;
+  PositionSet& w = a.more().waiting[k];
   PositionSet fail;
   // Decide first, change after: failing tasks may come back here.
   if (dep->type == DependencyType::Sequential) {
@@ -597,7 +598,7 @@ void ClusterState::settle_task_dependency(Job& d, std::size_t k, std::int64_t at
       const std::int64_t p = sa.indexes.position_of(index);
       if (t && !is_terminal(t->state) && w.contains(p)) keep.insert(p, p + 1);
     }
-    for (const auto& [lo, hi] : sa.failed.intervals())
+    for (const auto& [lo, hi] : sa.failed().intervals())
       for (const auto& [l, h] : w.intervals_in(lo, hi)) fail.insert(l, h);
     w = std::move(keep);
   } else {
@@ -634,7 +635,7 @@ void ClusterState::task_finished(Job& parent, std::int64_t position, std::int64_
     for (const auto& dep : d->depends_on) {
       if (!per_task(dep.type)) continue;
       const std::size_t kk = k++;
-      if (kk >= d->array->waiting.size()) break;
+      if (kk >= d->array->waiting().size()) break;
       std::int64_t p = -1;
       if (dep.type == DependencyType::Sequential) {
         if (d->id == parent.id) p = position + 1;
@@ -643,7 +644,7 @@ void ClusterState::task_finished(Job& parent, std::int64_t position, std::int64_
                 ? position
                 : d->array->indexes.position_of(parent.array->indexes.index_at(position));
       }
-      PositionSet& w = d->array->waiting[kk];
+      PositionSet& w = d->array->more().waiting[kk];
       if (p < 0 || !w.contains(p)) continue;
       dirty_.jobs.insert(d->id);
       if (e == TaskEnd::Succeeded) {
@@ -696,9 +697,10 @@ void ClusterState::fail_tasks(Job& d, const PositionSet& positions, std::int64_t
   for (const auto& [lo, hi] : positions.intervals())
     for (const auto& [l, h] : a.pending.intervals_in(lo, hi)) {
       n += a.pending.erase(l, h);
-      a.failed.insert(l, h);
-      a.dependency_failed.insert(l, h);
-      for (auto& w : a.waiting) w.erase(l, h);
+      auto& more = a.more();
+      more.failed.insert(l, h);
+      more.dependency_failed.insert(l, h);
+      for (auto& w : more.waiting) w.erase(l, h);
     }
   if (n == 0) return;
   a.count[static_cast<int>(JobState::Failed)] += n;
@@ -830,7 +832,7 @@ Status ClusterState::on(const JobDispatched& e) {
     task.state = JobState::Submitted;
     task.depends_on.clear();  // the array's dependencies were met
     task.depends_any = false;
-    task.dependency_ready_at = 0;
+    task.dependency_ready_s = 0;
     task.attempts.clear();
     task.status_reason.clear();
     task.pending_reason.clear();
@@ -858,7 +860,7 @@ Status ClusterState::on(const JobDispatched& e) {
   job->attempts.push_back(std::move(a));
   job->status_reason.clear();
   set_state(*job, JobState::Starting);
-  job->dependency_ready_at = 0;  // served its purpose; a requeued attempt does not wait again
+  job->dependency_ready_s = 0;  // served its purpose; a requeued attempt does not wait again
   allocate(*job);
   return {};
 }
@@ -887,8 +889,8 @@ void ClusterState::refresh_array(Job& p, std::int64_t at) {
       reason = p.terminate_reason;
     else if (failed > 0)
       reason = std::to_string(failed) + " of " + std::to_string(a.indexes.size()) + " tasks failed";
-    if (!p.terminate_requested && !a.dependency_failed.empty())
-      reason += " (" + std::to_string(a.dependency_failed.count()) +
+    if (!p.terminate_requested && !a.dependency_failed().empty())
+      reason += " (" + std::to_string(a.dependency_failed().count()) +
                 " never started: the task they depend on failed)";
     finish(p, failed == 0 && !p.terminate_requested ? JobState::Succeeded : JobState::Failed,
            std::move(reason), at);
@@ -1001,8 +1003,9 @@ std::int64_t ClusterState::cancel_pending_tasks(Job& parent, const std::vector<I
   const auto take = [&](std::int64_t lo, std::int64_t hi) {
     for (const auto& [l, h] : a.pending.intervals_in(lo, hi)) {
       removed += a.pending.erase(l, h);
-      a.failed.insert(l, h);
-      for (auto& w : a.waiting) w.erase(l, h);
+      auto& more = a.more();
+      more.failed.insert(l, h);
+      for (auto& w : more.waiting) w.erase(l, h);
     }
   };
   for (const auto& c : indexes) {
@@ -1256,7 +1259,7 @@ void ClusterState::finish_restore() {
     if (job.array) {
       std::size_t k = 0;
       for (const auto& d : job.depends_on)
-        if (per_task(d.type) && k < job.array->waiting.size() && !job.array->waiting[k++].empty()) {
+        if (per_task(d.type) && k < job.array->waiting().size() && !job.array->waiting()[k++].empty()) {
           auto& list = corr_dependents_[d.type == DependencyType::Sequential ? id : d.job_id];
           if (std::find(list.begin(), list.end(), id) == list.end()) list.push_back(id);
         }

@@ -2,6 +2,7 @@
 // (owner, placement, output paths) are named in the same spirit.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -131,11 +132,6 @@ struct Job {
   std::int64_t timeout_seconds = 0;  // per attempt; 0: none
   RetryStrategy retry;
   std::vector<Dependency> depends_on;
-  // Set by ClusterState once the dependencies let the job leave PENDING: the
-  // earliest time (epoch ms) they let it start (after:ID+MINUTES; 0: at once;
-  // kNotReady: only its singleton rule may). Persisted: the jobs it names may
-  // be forgotten by then.
-  std::int64_t dependency_ready_at = 0;
   std::vector<Attempt> attempts;
   std::string working_dir;
   std::string stdout_path;  // pattern as given (%j ...), relative to working_dir
@@ -167,6 +163,12 @@ struct Job {
   bool held = false;               // waits until released
   bool requeue_requested = false;  // stopped to be queued again
   bool depends_any = false;        // sbatch '?': any one dependency suffices (else all)
+  // Set by ClusterState once the dependencies let the job leave PENDING: the
+  // earliest time they let it start (after:ID+MINUTES), in epoch seconds
+  // rounded up (never early; 4 bytes fill a hole here, 8 would grow every job);
+  // 0: at once; UINT32_MAX: only its singleton rule may. Persisted: the jobs it
+  // names may be forgotten by then. Read and set in epoch ms below.
+  std::uint32_t dependency_ready_s = 0;
   std::string terminate_reason;
   // Arrays: a task knows its array and index; the array's parent holds the rest.
   std::int64_t array_parent = 0;
@@ -190,6 +192,16 @@ struct Job {
   int counted_attempts() const;
   // vCPUs on all nodes together (request is per node).
   std::int64_t total_vcpus() const { return static_cast<std::int64_t>(request.vcpus) * nodes; }
+  // dependency_ready_s in epoch ms: 0, the time, or kNotReady.
+  std::int64_t dependency_ready_at() const {
+    return dependency_ready_s == UINT32_MAX ? kNotReady : std::int64_t{dependency_ready_s} * 1000;
+  }
+  void set_dependency_ready_at(std::int64_t ms) {
+    dependency_ready_s = ms <= 0 ? 0
+                         : ms == kNotReady
+                             ? UINT32_MAX
+                             : static_cast<std::uint32_t>(std::min<std::int64_t>((ms + 999) / 1000, UINT32_MAX - 1));
+  }
   bool has_dependency(DependencyType t) const {
     for (const auto& d : depends_on)
       if (d.type == t) return true;
@@ -201,7 +213,7 @@ struct Job {
 // none: what ClusterState::next_start_time() is made of and the head sets its
 // timer by. A deferred start (--begin) is one more such condition: add it here.
 inline std::int64_t earliest_start(const Job& j) {
-  return j.dependency_ready_at == kNotReady ? 0 : j.dependency_ready_at;
+  return j.dependency_ready_s == UINT32_MAX ? 0 : j.dependency_ready_at();
 }
 
 // Whether the attempt holds (part of) the node: the main node or one of the others.

@@ -389,7 +389,7 @@ Json to_json(const Job& job) {
     j["dependsOn"] = std::move(deps);
     if (job.depends_any) j["dependsOnAny"] = true;
   }
-  if (job.dependency_ready_at) j["dependenciesReadyAt"] = job.dependency_ready_at;
+  if (job.dependency_ready_s) j["dependenciesReadyAt"] = job.dependency_ready_at();
   Json attempts = Json::array();
   for (const auto& a : job.attempts) attempts.push_back(to_json(a));
   j["attempts"] = std::move(attempts);
@@ -432,16 +432,16 @@ Json to_json(const Job& job) {
       for (const auto& [lo, hi] : set.intervals()) out.push_back({lo, hi});
       return out;
     };
-    if (!a->failed.empty()) p["failedPositions"] = positions(a->failed);
-    if (!a->dependency_failed.empty()) {
-      p["dependencyFailedPositions"] = positions(a->dependency_failed);
-      p["dependencyFailedIndexes"] = to_text(a->indexes.indexes_at(a->dependency_failed));
+    if (!a->failed().empty()) p["failedPositions"] = positions(a->failed());
+    if (!a->dependency_failed().empty()) {
+      p["dependencyFailedPositions"] = positions(a->dependency_failed());
+      p["dependencyFailedIndexes"] = to_text(a->indexes.indexes_at(a->dependency_failed()));
     }
-    if (!a->waiting.empty()) {
+    if (!a->waiting().empty()) {
       // Per aftercorr / N_TO_N / SEQUENTIAL entry of dependsOn, in order: the
       // tasks it still holds back.
       Json waiting = Json::array(), indexes = Json::array();
-      for (const auto& w : a->waiting) {
+      for (const auto& w : a->waiting()) {
         waiting.push_back(positions(w));
         indexes.push_back(to_text(a->indexes.indexes_at(w)));
       }
@@ -629,7 +629,7 @@ Result<Job> job_from_json(const Json& j) {
     }
     for (const auto& d : get_list(j, "dependsOn")) job.depends_on.push_back(dependency(d, "dependsOn"));
     job.depends_any = get_bool(j, "dependsOnAny");
-    job.dependency_ready_at = get_int(j, "dependenciesReadyAt");
+    job.set_dependency_ready_at(get_int(j, "dependenciesReadyAt"));
     for (const auto& a : get_list(j, "attempts")) {
       Attempt at;
       const Json& c = get_object(a, "container");
@@ -684,12 +684,13 @@ Result<Job> job_from_json(const Json& j) {
         if (!counts.is_array() || counts.size() != info.count.size()) fail("arrayProperties.taskCounts", "expected 7 counts");
         for (std::size_t i = 0; i < info.count.size(); ++i) info.count[i] = counts[i].get<std::int64_t>();
         info.cancelled = get_int(ap, "cancelled");
-        for (const auto& p : get_pairs(ap, "failedPositions")) info.failed.insert(p.first, p.second);
-        for (const auto& p : get_pairs(ap, "dependencyFailedPositions")) info.dependency_failed.insert(p.first, p.second);
+        for (const auto& p : get_pairs(ap, "failedPositions")) info.more().failed.insert(p.first, p.second);
+        for (const auto& p : get_pairs(ap, "dependencyFailedPositions"))
+          info.more().dependency_failed.insert(p.first, p.second);
         for (const auto& w : ap.value("dependencyWaitingPositions", Json::array())) {
           PositionSet set;
           for (const auto& p : get_pairs(Json{{"w", w}}, "w")) set.insert(p.first, p.second);
-          info.waiting.push_back(std::move(set));
+          info.more().waiting.push_back(std::move(set));
         }
         job.array = Boxed<ArrayInfo>(std::move(info));
       }

@@ -357,8 +357,9 @@ class Pass {
   // knows the time and what starts: after:ID+MINUTES (dependency_ready_at) and
   // singleton. `self` holds them: the job, or a retried task's array.
   bool waits_on_dependency(const Job& job, const Job& self) {
-    if (self.dependency_ready_at == 0 && self.depends_on.empty()) return false;
-    const bool time_ok = self.dependency_ready_at <= now_;
+    if (self.dependency_ready_s == 0 && self.depends_on.empty()) return false;
+    const std::int64_t ready = self.dependency_ready_at();
+    const bool time_ok = ready <= now_;
     const bool singleton = self.has_dependency(DependencyType::Singleton);
     bool ok = time_ok;
     if (singleton) {
@@ -367,7 +368,7 @@ class Pass {
     }
     if (ok) return false;
     const bool known = !singleton || self.depends_any;  // when the time alone decides
-    note(job, "Dependency", known && self.dependency_ready_at != kNotReady ? self.dependency_ready_at : 0);
+    note(job, "Dependency", known && ready != kNotReady ? ready : 0);
     return true;
   }
 

@@ -783,7 +783,7 @@ Json Head::describe_unstarted_task(const Job& parent, std::int64_t index) {
     std::size_t k = 0;
     for (const auto& d : parent.depends_on) {
       if (!per_task(d.type)) continue;
-      if (k < a.waiting.size() && a.waiting[k++].contains(pos)) {
+      if (k < a.waiting().size() && a.waiting()[k++].contains(pos)) {
         why = d.type == DependencyType::Sequential
                   ? "Dependency (SEQUENTIAL: waits for the task before it to succeed)"
                   : "Dependency (aftercorr: waits for task " + std::to_string(d.job_id) + "_" + std::to_string(index) +
@@ -795,7 +795,7 @@ Json Head::describe_unstarted_task(const Job& parent, std::int64_t index) {
     if (parent.estimated_start) j["estimatedStartAt"] = parent.estimated_start;
   } else {
     j["status"] = to_string(JobState::Failed);
-    j["statusReason"] = a.dependency_failed.contains(pos)
+    j["statusReason"] = a.dependency_failed().contains(pos)
                             ? std::string("never started: the task it depends on failed (aftercorr / SEQUENTIAL)")
                             : "cancelled before it started" +
                                   (parent.terminate_reason.empty() ? std::string() : ": " + parent.terminate_reason);

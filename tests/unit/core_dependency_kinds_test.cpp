@@ -46,7 +46,7 @@ TEST(AnyOf, StartsWhenTheFirstIsMet) {
   EXPECT_EQ(c.state().job(3)->state, JobState::Pending);
   c.run(2, 0, "n1", {1});  // job 1 has not even started
   EXPECT_EQ(c.state().job(3)->state, JobState::Runnable);
-  EXPECT_EQ(c.state().job(3)->dependency_ready_at, 0);
+  EXPECT_EQ(c.state().job(3)->dependency_ready_at(), 0);
   EXPECT_TRUE(has(c.state().runnable("q"), 3));
 }
 
@@ -99,12 +99,12 @@ TEST(AnyOf, AnEarlierAlternativeBringsAWaitingStartForward) {
   c.start(1, 100'000);
   const Job* j = c.state().job(3);
   EXPECT_EQ(j->state, JobState::Runnable);  // met, but not before 10 minutes after the start
-  EXPECT_EQ(j->dependency_ready_at, 100'000 + 10 * kMinute);
+  EXPECT_EQ(j->dependency_ready_at(), 100'000 + 10 * kMinute);
   EXPECT_EQ(c.state().next_start_time(100'000), 100'000 + 10 * kMinute);
   c.dispatch(2, "n1", {1});
   c.start(2, 110'000);
   c.exit(2, 0, 120'000);  // afterok:2 met two minutes later: no need to wait longer
-  EXPECT_EQ(j->dependency_ready_at, 0);
+  EXPECT_EQ(j->dependency_ready_at(), 0);
   EXPECT_EQ(c.state().next_start_time(120'000), 0);
 }
 
@@ -115,7 +115,7 @@ TEST(AnyOf, WithSingletonIsRunnableForTheSchedulerToDecide) {
   c.submit(with_deps(make_test_job(2), {on(1, DependencyType::AfterOk), Dependency{0, DependencyType::Singleton}}, true));
   const Job* j = c.state().job(2);
   EXPECT_EQ(j->state, JobState::Runnable);
-  EXPECT_EQ(j->dependency_ready_at, kNotReady);  // only the singleton rule may start it
+  EXPECT_EQ(j->dependency_ready_at(), kNotReady);  // only the singleton rule may start it
   EXPECT_EQ(c.state().next_start_time(0), 0);    // no time to wake up for
   c.run(1, 1);  // afterok:1 fails; singleton still may: not a failure
   EXPECT_EQ(j->state, JobState::Runnable);
@@ -135,13 +135,26 @@ TEST(AfterMinutes, CountsFromTheStart) {
   c.start(1, 50'000);
   const Job* j = c.state().job(2);
   EXPECT_EQ(j->state, JobState::Runnable);
-  EXPECT_EQ(j->dependency_ready_at, 50'000 + 5 * kMinute);
+  EXPECT_EQ(j->dependency_ready_at(), 50'000 + 5 * kMinute);
   EXPECT_EQ(earliest_start(*j), 50'000 + 5 * kMinute);
   EXPECT_EQ(c.state().next_start_time(50'000), 50'000 + 5 * kMinute);
   EXPECT_EQ(c.state().next_start_time(50'000 + 5 * kMinute), 0);  // only later times count
   // Leaving RUNNABLE (here: cancelled) takes it out of the wake-up times.
   c.ok(JobTerminationRequested{2, 60'000, "cancelled"});
   EXPECT_EQ(c.state().next_start_time(0), 0);
+}
+
+TEST(AfterMinutes, KeptInWholeSecondsNeverEarly) {
+  Job j;
+  j.set_dependency_ready_at(1'000);
+  EXPECT_EQ(j.dependency_ready_at(), 1'000);
+  j.set_dependency_ready_at(1'001);  // rounded up
+  EXPECT_EQ(j.dependency_ready_at(), 2'000);
+  j.set_dependency_ready_at(kNotReady);
+  EXPECT_EQ(j.dependency_ready_at(), kNotReady);
+  EXPECT_EQ(earliest_start(j), 0);  // no time to wake up for
+  j.set_dependency_ready_at(0);
+  EXPECT_EQ(j.dependency_ready_s, 0u);
 }
 
 TEST(AfterMinutes, ServedOnceTheJobStarts) {
@@ -151,9 +164,9 @@ TEST(AfterMinutes, ServedOnceTheJobStarts) {
   c.submit(with_deps(make_test_job(2), {on(1, DependencyType::After, -1, 5)}));
   c.dispatch(1, "n1", {0});
   c.start(1, 1000);
-  ASSERT_GT(c.state().job(2)->dependency_ready_at, 0);
+  ASSERT_GT(c.state().job(2)->dependency_ready_at(), 0);
   c.dispatch(2, "n1", {1}, {}, 1000 + 5 * kMinute);
-  EXPECT_EQ(c.state().job(2)->dependency_ready_at, 0);
+  EXPECT_EQ(c.state().job(2)->dependency_ready_at(), 0);
   c.ok(JobRequeued{2, 1000 + 6 * kMinute, "head restarted"});  // back in the queue: no new wait
   EXPECT_EQ(c.state().job(2)->state, JobState::Runnable);
   EXPECT_EQ(c.state().next_start_time(0), 0);
@@ -172,7 +185,7 @@ TEST(AfterMinutes, AllOfWaitsForTheLatest) {
   c.start(2, 20'000);
   c.exit(2, 0, 30'000);
   EXPECT_EQ(c.state().job(3)->state, JobState::Runnable);
-  EXPECT_EQ(c.state().job(3)->dependency_ready_at, 10'000 + 5 * kMinute);
+  EXPECT_EQ(c.state().job(3)->dependency_ready_at(), 10'000 + 5 * kMinute);
 }
 
 TEST(AfterMinutes, AlreadyPastAtSubmitIsNoWait) {
@@ -185,7 +198,7 @@ TEST(AfterMinutes, AlreadyPastAtSubmitIsNoWait) {
   j.created_at = 2 * kMinute;
   c.submit(j);
   EXPECT_EQ(c.state().job(2)->state, JobState::Runnable);
-  EXPECT_EQ(c.state().job(2)->dependency_ready_at, 0);
+  EXPECT_EQ(c.state().job(2)->dependency_ready_at(), 0);
 }
 
 TEST(AfterMinutes, ACancelledJobCountsFromItsEnd) {
@@ -196,7 +209,7 @@ TEST(AfterMinutes, ACancelledJobCountsFromItsEnd) {
   c.submit(with_deps(make_test_job(2), {on(1, DependencyType::After, -1, 3)}));
   c.ok(JobTerminationRequested{1, 40'000, "cancelled"});
   EXPECT_EQ(c.state().job(2)->state, JobState::Runnable);
-  EXPECT_EQ(c.state().job(2)->dependency_ready_at, 40'000 + 3 * kMinute);
+  EXPECT_EQ(c.state().job(2)->dependency_ready_at(), 40'000 + 3 * kMinute);
 }
 
 TEST(AfterMinutes, TheJobItWaitsFromIsNotForgotten) {
@@ -213,7 +226,7 @@ TEST(AfterMinutes, TheJobItWaitsFromIsNotForgotten) {
   c.dispatch(2, "n1", {1});
   c.start(2, 4000);
   c.exit(2, 0, 5000);
-  EXPECT_EQ(c.state().job(3)->dependency_ready_at, 2000 + 60 * kMinute);
+  EXPECT_EQ(c.state().job(3)->dependency_ready_at(), 2000 + 60 * kMinute);
   (void)c.state().take_dirty();
   EXPECT_EQ(c.state().evict_finished(1'000'000), 2u);
 }
@@ -262,7 +275,7 @@ TEST(TaskTarget, AfterStartsWithTheTask) {
   EXPECT_EQ(c.state().job(2)->state, JobState::Pending);
   c.start(11, 7000);
   EXPECT_EQ(c.state().job(2)->state, JobState::Runnable);
-  EXPECT_EQ(c.state().job(2)->dependency_ready_at, 7000 + 2 * kMinute);
+  EXPECT_EQ(c.state().job(2)->dependency_ready_at(), 7000 + 2 * kMinute);
 }
 
 TEST(TaskTarget, CancelledBeforeItStarted) {
@@ -278,7 +291,7 @@ TEST(TaskTarget, CancelledBeforeItStarted) {
   EXPECT_EQ(c.state().job(3)->state, JobState::Runnable);
   EXPECT_EQ(c.state().job(4)->state, JobState::Runnable);  // Slurm: "start or are cancelled"
   EXPECT_EQ(c.state().job(5)->state, JobState::Pending);   // task 5 still waits to start
-  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->failed), "4");
+  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->failed()), "4");
 }
 
 TEST(TaskTarget, DecidedFromTheArrayAfterTheTaskRecordIsForgotten) {
@@ -319,28 +332,28 @@ TEST(AfterCorr, EachTaskWaitsForItsCounterpart) {
   c.submit(with_deps(make_test_array(2, {{0, 3, 1}}), {on(1, DependencyType::AfterCorr)}));
   const Job* d = c.state().job(2);
   EXPECT_EQ(d->state, JobState::Runnable);  // the array as a whole may go; its tasks wait
-  ASSERT_EQ(d->array->waiting.size(), 1u);
-  EXPECT_EQ(indexes(*d, d->array->waiting[0]), "0-3");
+  ASSERT_EQ(d->array->waiting().size(), 1u);
+  EXPECT_EQ(indexes(*d, d->array->waiting()[0]), "0-3");
   EXPECT_EQ(d->array->first_ready(), -1);
   EXPECT_FALSE(c.state().apply(JobDispatched{2, "n1", {0}, {}, 0, 0, 30, {}}));  // not ready
 
   c.dispatch_task(1, 0, 10, "n1", {0});
   c.start(10);
   c.exit(10, 0);
-  EXPECT_EQ(indexes(*d, d->array->waiting[0]), "1-3");
+  EXPECT_EQ(indexes(*d, d->array->waiting()[0]), "1-3");
   EXPECT_EQ(d->array->first_ready(), 0);
 
   c.dispatch_task(1, 1, 11, "n1", {1});
   c.start(11);
   c.exit(11, 3);  // its counterpart can never start
-  EXPECT_EQ(indexes(*d, d->array->waiting[0]), "2-3");
-  EXPECT_EQ(indexes(*d, d->array->dependency_failed), "1");
+  EXPECT_EQ(indexes(*d, d->array->waiting()[0]), "2-3");
+  EXPECT_EQ(indexes(*d, d->array->dependency_failed()), "1");
   EXPECT_EQ(indexes(*d, d->array->pending), "0,2-3");
   EXPECT_EQ(count(*d, JobState::Failed), 1);
 
   // Tasks of array 1 cancelled before they started fail theirs too.
   c.ok(JobTerminationRequested{1, 5000, "cancelled", {{2, 3, 1}}});
-  EXPECT_TRUE(d->array->waiting[0].empty());
+  EXPECT_TRUE(d->array->waiting()[0].empty());
   EXPECT_EQ(indexes(*d, d->array->pending), "0");
   EXPECT_EQ(count(*d, JobState::Failed), 3);
 
@@ -360,12 +373,12 @@ TEST(AfterCorr, IndexesTheOtherArrayLacksWaitForAllOfIt) {
   c.dispatch_task(1, 0, 10, "n1", {0});
   c.start(10);
   c.exit(10, 0);
-  EXPECT_EQ(indexes(*d, d->array->waiting[0]), "1-3");
+  EXPECT_EQ(indexes(*d, d->array->waiting()[0]), "1-3");
   c.dispatch_task(1, 1, 11, "n1", {1});
   c.start(11);
   c.exit(11, 0);  // array 1 has succeeded as a whole: 2 and 3 may go
   EXPECT_EQ(c.state().job(1)->state, JobState::Succeeded);
-  EXPECT_TRUE(d->array->waiting[0].empty());
+  EXPECT_TRUE(d->array->waiting()[0].empty());
   EXPECT_EQ(d->array->first_ready(), 0);
 }
 
@@ -389,9 +402,9 @@ TEST(AfterCorr, OnAFinishedArrayIsDecidedAtSubmit) {
   c.state().recall(array);
   c.submit(with_deps(make_test_array(2, {{0, 2, 1}}), {on(1, DependencyType::AfterCorr)}));
   const Job* d = c.state().job(2);
-  EXPECT_TRUE(d->array->waiting[0].empty());
+  EXPECT_TRUE(d->array->waiting()[0].empty());
   EXPECT_EQ(indexes(*d, d->array->pending), "0,2");
-  EXPECT_EQ(indexes(*d, d->array->dependency_failed), "1");
+  EXPECT_EQ(indexes(*d, d->array->dependency_failed()), "1");
 }
 
 TEST(AfterCorr, FailuresRunDownAChainOfArrays) {
@@ -403,9 +416,9 @@ TEST(AfterCorr, FailuresRunDownAChainOfArrays) {
   c.dispatch_task(1, 2, 10, "n1", {0});
   c.start(10);
   c.exit(10, 1);
-  EXPECT_EQ(indexes(*c.state().job(2), c.state().job(2)->array->dependency_failed), "2");
-  EXPECT_EQ(indexes(*c.state().job(3), c.state().job(3)->array->dependency_failed), "2");
-  EXPECT_EQ(indexes(*c.state().job(3), c.state().job(3)->array->waiting[0]), "0-1,3");
+  EXPECT_EQ(indexes(*c.state().job(2), c.state().job(2)->array->dependency_failed()), "2");
+  EXPECT_EQ(indexes(*c.state().job(3), c.state().job(3)->array->dependency_failed()), "2");
+  EXPECT_EQ(indexes(*c.state().job(3), c.state().job(3)->array->waiting()[0]), "0-1,3");
 }
 
 TEST(AfterCorr, WaitingTasksOfACancelledArrayEndWithIt) {
@@ -416,13 +429,29 @@ TEST(AfterCorr, WaitingTasksOfACancelledArrayEndWithIt) {
   c.ok(JobTerminationRequested{2, 5000, "cancelled"});
   const Job* d = c.state().job(2);
   EXPECT_EQ(d->state, JobState::Failed);
-  EXPECT_TRUE(d->array->waiting[0].empty());
+  EXPECT_TRUE(d->array->waiting()[0].empty());
   EXPECT_EQ(count(*d, JobState::Failed), 4);
   // Array 1 going on afterwards changes nothing there.
   c.dispatch_task(1, 0, 10, "n1", {0});
   c.start(10);
   c.exit(10, 1);
   EXPECT_EQ(count(*d, JobState::Failed), 4);
+}
+
+TEST(ArrayExtras, OnlyArraysThatNeedThemPayForThem) {
+  ClusterBuilder c;
+  c.simple(8);
+  c.submit(make_test_array(1, {{0, 999'999, 1}}));
+  EXPECT_FALSE(c.state().job(1)->array->extra);  // a pending array: a null pointer
+  c.dispatch_task(1, 0, 10, "n1", {0});
+  c.start(10);
+  c.exit(10, 0);
+  EXPECT_FALSE(c.state().job(1)->array->extra);  // successes need no record
+  c.dispatch_task(1, 1, 11, "n1", {0});
+  c.start(11);
+  c.exit(11, 1);
+  ASSERT_TRUE(c.state().job(1)->array->extra);
+  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->failed()), "1");
 }
 
 // ---- SEQUENTIAL -----------------------------------------------------------------------
@@ -433,7 +462,7 @@ TEST(Sequential, OneTaskAfterAnotherAndAFailureEndsTheRest) {
   c.submit(with_deps(make_test_array(1, {{0, 3, 1}}), {Dependency{0, DependencyType::Sequential}}));
   const Job* a = c.state().job(1);
   EXPECT_EQ(a->state, JobState::Runnable);
-  EXPECT_EQ(indexes(*a, a->array->waiting[0]), "1-3");
+  EXPECT_EQ(indexes(*a, a->array->waiting()[0]), "1-3");
   EXPECT_EQ(a->array->first_ready(), 0);
   c.dispatch_task(1, 0, 10, "n1", {0});
   EXPECT_EQ(a->array->first_ready(), -1);  // 1 waits for 0 to succeed
@@ -444,7 +473,7 @@ TEST(Sequential, OneTaskAfterAnotherAndAFailureEndsTheRest) {
   c.start(11);
   c.exit(11, 1);
   EXPECT_EQ(a->state, JobState::Failed);  // 2 and 3 can never start: nothing left
-  EXPECT_EQ(indexes(*a, a->array->dependency_failed), "2-3");
+  EXPECT_EQ(indexes(*a, a->array->dependency_failed()), "2-3");
   EXPECT_EQ(count(*a, JobState::Failed), 3);
 }
 
@@ -455,7 +484,7 @@ TEST(Sequential, CancellingATaskEndsTheOnesAfterIt) {
   c.ok(JobTerminationRequested{1, 5000, "cancelled", {{3, 3, 1}}});
   const Job* a = c.state().job(1);
   EXPECT_EQ(indexes(*a, a->array->pending), "0-2");
-  EXPECT_EQ(indexes(*a, a->array->dependency_failed), "4-5");
+  EXPECT_EQ(indexes(*a, a->array->dependency_failed()), "4-5");
 }
 
 TEST(Sequential, ARetriedTaskIsNotAFailureYet) {
@@ -468,11 +497,11 @@ TEST(Sequential, ARetriedTaskIsNotAFailureYet) {
   c.start(10);
   c.exit(10, 1);  // retried
   EXPECT_EQ(c.state().job(10)->state, JobState::Runnable);
-  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->waiting[0]), "1-2");
+  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->waiting()[0]), "1-2");
   c.dispatch(10, "n1", {0});
   c.start(10);
   c.exit(10, 0);
-  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->waiting[0]), "2");
+  EXPECT_EQ(indexes(*c.state().job(1), c.state().job(1)->array->waiting()[0]), "2");
 }
 
 // ---- singleton ------------------------------------------------------------------------

@@ -138,8 +138,8 @@ TEST(CodecDependencies, WaitingStateRoundTrips) {
   ClusterBuilder c;
   build(c);
   const Job* d = c.state().job(5);
-  ASSERT_EQ(to_text(d->array->indexes.indexes_at(d->array->waiting[0])), "2-9");  // 0 ready, 1 failed
-  EXPECT_EQ(c.state().job(3)->dependency_ready_at, 100'000 + 30 * 60'000);
+  ASSERT_EQ(to_text(d->array->indexes.indexes_at(d->array->waiting()[0])), "2-9");  // 0 ready, 1 failed
+  EXPECT_EQ(c.state().job(3)->dependency_ready_at(), 100'000 + 30 * 60'000);
   const Json j = to_json(*d);
   EXPECT_EQ(j["arrayProperties"]["dependencyWaitingIndexes"], Json::array({"2-9"}));
   EXPECT_EQ(j["arrayProperties"]["dependencyFailedIndexes"], "1");
@@ -170,7 +170,7 @@ TEST(CodecDependencies, RestoredStateGoesOnDecidingThem) {
   ok(JobStarted{22, 200'000});
   ok(JobExited{22, 210'000, 0});
   EXPECT_EQ(r.job(4)->state, JobState::Runnable);
-  EXPECT_EQ(to_text(r.job(5)->array->indexes.indexes_at(r.job(5)->array->waiting[0])), "2-4,6-9");
+  EXPECT_EQ(to_text(r.job(5)->array->indexes.indexes_at(r.job(5)->array->waiting()[0])), "2-4,6-9");
   // Array 6's task 0 succeeds: task 1 is ready.
   ok(JobDispatched{6, "n1", {4}, {}, 0, 0, 23, {}});
   ok(JobStarted{23, 220'000});

@@ -97,7 +97,7 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.retry, b.retry);
   EXPECT_EQ(a.depends_on, b.depends_on);
   EXPECT_EQ(a.depends_any, b.depends_any);
-  EXPECT_EQ(a.dependency_ready_at, b.dependency_ready_at);
+  EXPECT_EQ(a.dependency_ready_s, b.dependency_ready_s);
   EXPECT_EQ(a.attempts, b.attempts);
   EXPECT_EQ(a.working_dir, b.working_dir);
   EXPECT_EQ(a.stdout_path, b.stdout_path);
