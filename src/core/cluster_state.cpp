@@ -554,7 +554,8 @@ void ClusterState::init_task_dependencies(Job& d, std::int64_t at) {
   for (const auto& dep : d.depends_on) {
     if (!per_task(dep.type)) continue;
     // SEQUENTIAL: every task but the first waits for the one before it.
-    a.more().waiting.push_back(dep.type == DependencyType::Sequential ? a.pending.slice(1, a.indexes.size()) : a.pending);
+    a.more().waiting.push_back(dep.type == DependencyType::Sequential ? a.pending.slice(1, a.indexes.size())
+                                                                      : a.pending);
     auto& list = corr_dependents_[dep.type == DependencyType::Sequential ? d.id : dep.job_id];
     if (std::find(list.begin(), list.end(), d.id) == list.end()) list.push_back(d.id);
   }
@@ -738,7 +739,8 @@ std::int64_t ClusterState::singleton_blocker(const Job& job) const {
   if (it == same_name_.end()) return 0;
   const auto on_nodes = [](const Job& j) {
     if (!j.array) return is_active(j.state);
-    return j.array->count[static_cast<int>(JobState::Starting)] + j.array->count[static_cast<int>(JobState::Running)] > 0;
+    const auto& c = j.array->count;
+    return c[static_cast<int>(JobState::Starting)] + c[static_cast<int>(JobState::Running)] > 0;
   };
   for (const auto id : it->second.jobs) {
     const Job* j = this->job(id);

@@ -211,47 +211,41 @@ static Status validate_dependencies(const JobRequest& req, const Job& job, const
   bool per_task_kind = false;
   for (const Dependency& d : req.depends_on) {
     const auto bad = [&](const std::string& why) { return make_error("dependsOn", to_string(d) + ": " + why); };
+    const std::string id = std::to_string(d.job_id);
     if (d.minutes < 0 || d.minutes > kMaxDependencyMinutes)
       return bad(std::to_string(d.minutes) + " minutes is out of range; give 0 to " +
-                                  std::to_string(kMaxDependencyMinutes));
-    if (d.minutes && d.type != DependencyType::After)
-      return bad("+MINUTES goes with after only, as in after:42+10");
+                 std::to_string(kMaxDependencyMinutes));
+    if (d.minutes && d.type != DependencyType::After) return bad("+MINUTES goes with after only, as in after:42+10");
     if (!names_job(d.type)) {
-      if (d.job_id != 0 || d.array_index >= 0)
-        return bad(std::string(to_string(d.type)) + " names no job");
+      if (d.job_id != 0 || d.array_index >= 0) return bad(std::string(to_string(d.type)) + " names no job");
       if (d.type == DependencyType::Sequential) {
         per_task_kind = true;
-        if (!job.array)
-          return bad("SEQUENTIAL is for array jobs: each task waits for the one before it");
+        if (!job.array) return bad("SEQUENTIAL is for array jobs: each task waits for the one before it");
       }
       continue;
     }
     if (d.job_id == job.id) return bad("a job cannot depend on itself");
     const Job* t = state.job(d.job_id);
-    if (!t) return bad("unknown job " + std::to_string(d.job_id));
+    if (!t) return bad("unknown job " + id);
     if (d.type == DependencyType::AfterCorr) {
       per_task_kind = true;
       if (d.array_index >= 0)
         return bad("aftercorr names a whole array (its tasks are matched by index), not one task");
       if (!job.array)
-        return bad("aftercorr (N_TO_N) is for array jobs: each task waits for the task with its "
-                                "index in job " + std::to_string(d.job_id) + "; this job is not an array (use afterok:" +
-                                    std::to_string(d.job_id) + ")");
-      if (!t->array && !t->array_parent)
-        return bad("job " + std::to_string(d.job_id) + " is not an array; aftercorr matches the tasks "
-                                "of two arrays by index (use afterok:" + std::to_string(d.job_id) + ")");
+        return bad("aftercorr (N_TO_N) is for array jobs: each task waits for the task with its index in job " +
+                   id + "; this job is not an array (use afterok:" + id + ")");
       if (t->array_parent)
-        return bad("job " + std::to_string(d.job_id) + " is task " + std::to_string(t->array_index) +
-                                    " of array " + std::to_string(t->array_parent) + "; aftercorr names the array");
+        return bad("job " + id + " is task " + std::to_string(t->array_index) + " of array " +
+                   std::to_string(t->array_parent) + "; aftercorr names the array");
+      if (!t->array)
+        return bad("job " + id + " is not an array; aftercorr matches the tasks of two arrays by index (use afterok:" +
+                   id + ")");
     }
     if (d.array_index >= 0) {
-      if (!t->array)
-        return bad("job " + std::to_string(d.job_id) + " is not an array, so " + target_name(d) +
-                                    " names no task");
+      if (!t->array) return bad("job " + id + " is not an array, so " + target_name(d) + " names no task");
       if (t->array->indexes.position_of(d.array_index) < 0)
-        return bad("array " + std::to_string(d.job_id) + " has no task " +
-                                    std::to_string(d.array_index) + " (its indexes: " +
-                                    t->array->indexes.to_string() + ")");
+        return bad("array " + id + " has no task " + std::to_string(d.array_index) + " (its indexes: " +
+                   t->array->indexes.to_string() + ")");
     }
   }
   if (per_task_kind && req.depends_any)

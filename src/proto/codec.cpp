@@ -210,7 +210,8 @@ Dependency dependency(const Json& d, const std::string& field) {
       return ec == std::errc() && p == v.data() + v.size() && n >= 0 && n <= max ? n : -1;
     };
     const std::int64_t id = number(std::string_view(s).substr(0, sep), INT64_MAX);
-    const std::int64_t index = sep == std::string::npos ? -1 : number(std::string_view(s).substr(sep + 1), kMaxArrayIndex);
+    const std::int64_t index =
+        sep == std::string::npos ? -1 : number(std::string_view(s).substr(sep + 1), kMaxArrayIndex);
     if (id <= 0 || (sep != std::string::npos && index < 0))
       fail("jobId", "'" + s + "' is not a job id (e.g. 42), nor a task of an array (42_7)");
     dep.job_id = id;
