@@ -3,7 +3,8 @@
 // after:ID+MINUTES (waits with reason Dependency and a start time; the timing
 // itself is tested with a fake clock in sched_dependency_test), singleton,
 // aftercorr, and AWS Batch's N_TO_N and SEQUENTIAL through the API; plus what
-// is refused, and a waiting job surviving a head restart.
+// is refused, a waiting job surviving a head restart, and targets the head
+// has forgotten (read back from the store).
 #include "cluster.hpp"
 
 namespace drover::it {
@@ -200,6 +201,38 @@ TEST_F(DependencyKindsTest, AfterburstbufferIsStillRefused) {
   const CliResult r = cluster().cli("submit", "--dependency", "afterburstbuffer:1", "--wrap", "true");
   EXPECT_NE(r.code, 0);
   EXPECT_TRUE(contains(r.err, "afterburstbuffer")) << r.err;
+}
+
+// Finished jobs leave the head's memory after --keep-finished; a new dependency
+// on one of them, or on one of its tasks, reads it back from the store.
+class ForgottenTargetsTest : public ClusterTest {
+  Cluster::Config config() const override {
+    Cluster::Config c;
+    c.head_args = {"--keep-finished", "0.3"};
+    return c;
+  }
+};
+
+TEST_F(ForgottenTargetsTest, TasksAndArraysAreRecalled) {
+  const std::string array = cluster().submit({"--array=0-2", "--wrap", "[ $SLURM_ARRAY_TASK_ID != 1 ]"});
+  ASSERT_TRUE(cluster().wait_for_state(array, "FAILED"));
+  ASSERT_TRUE(wait_until([&] { return contains(cluster().head_log(), "forgot 4 finished jobs"); }, 5000, 50))
+      << cluster().logs();
+
+  const std::string ok = cluster().submit({"--dependency", "afterok:" + array + "_0", "--wrap", "true"});
+  EXPECT_TRUE(cluster().wait_for_state(ok, "SUCCEEDED"));
+  const CliResult never = cluster().cli("submit", "--dependency", "afterok:" + array + "_1", "--wrap", "true");
+  EXPECT_NE(never.code, 0);
+  EXPECT_TRUE(contains(never.err, "afterok:" + array + "_1 can never be satisfied")) << never.err;
+  const std::string either = cluster().submit(
+      {"--dependency", "afterok:" + array + "_1?afternotok:" + array + "_1", "--wrap", "true"});
+  EXPECT_TRUE(cluster().wait_for_state(either, "SUCCEEDED"));
+
+  const std::string corr = cluster().submit({"--array=0-2", "--dependency", "aftercorr:" + array, "--wrap", "true"});
+  const Json c = finished(corr);
+  EXPECT_EQ(c.value("status", ""), "FAILED");
+  EXPECT_EQ(c["arrayProperties"].value("dependencyFailedIndexes", ""), "1") << c.dump(2);
+  EXPECT_EQ(c["arrayProperties"]["statusSummary"].value("SUCCEEDED", 0), 2) << c.dump(2);
 }
 
 }  // namespace
