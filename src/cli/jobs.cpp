@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -319,9 +320,33 @@ int cmd_show(const Global& g, const Args& args) {
     line("output", str(j, "stdoutPath"));
     line("error", str(j, "stderrPath"));
     if (j.contains("dependsOn")) {
+      // afterok:42, after:43+10 (minutes), afterok:44_7 (a task), singleton, SEQUENTIAL;
+      // "or" between them for '?' (any of).
+      const std::string join = j.value("dependsOnAny", false) ? " or " : ", ";
       std::string d;
-      for (const auto& x : j["dependsOn"]) d += (d.empty() ? "" : ", ") + str(x, "type") + ":" + str(x, "jobId");
+      for (const auto& x : j["dependsOn"]) {
+        std::string one = str(x, "type");
+        if (x.contains("jobId")) one += ":" + str(x, "jobId");
+        if (x.contains("minutes")) one += "+" + str(x, "minutes");
+        d += (d.empty() ? "" : join) + one;
+      }
       line("depends on", d);
+      // Met, but not yet allowed to start: after:ID+MINUTES, or only its singleton rule may.
+      const std::int64_t ready = num(j, "dependenciesReadyAt");
+      if (ready > 0 && str(j, "status") == "RUNNABLE")
+        line("may start", ready == std::numeric_limits<std::int64_t>::max()
+                              ? "once no other job named " + str(j, "jobName") + " of its owner runs or waits ahead"
+                              : "from " + format_time(ready) + " (its dependencies allow it then)");
+    }
+    if (const Json* ap = j.contains("arrayProperties") ? &j["arrayProperties"] : nullptr) {
+      if (ap->contains("dependencyWaitingIndexes")) {
+        std::string w;
+        for (const auto& x : (*ap)["dependencyWaitingIndexes"])
+          if (!x.get<std::string>().empty()) w += (w.empty() ? "" : "; ") + x.get<std::string>();
+        if (!w.empty()) line("tasks waiting", w + " (for the task they depend on)");
+      }
+      if (ap->contains("dependencyFailedIndexes"))
+        line("never started", str(*ap, "dependencyFailedIndexes") + " (the task they depend on failed)");
     }
     if (j.contains("parameters")) line("parameters", j["parameters"].dump());
     if (j.contains("tags")) line("tags", j["tags"].dump());

@@ -96,18 +96,12 @@ Status refuse_what_would_change_the_job(const SubmitOptions& o, std::int64_t now
   if (o.begin && o.begin->epoch && *o.begin->epoch > now)
     return make_error(asked(o, "begin"), "deferred starts are not supported yet");
   if (o.dependency) {
-    if (o.dependency->any)
-      return make_error(asked(o, "dependency"), "'?' (any of) is not supported yet; use ',' (all of)");
-    for (const auto& t : o.dependency->terms) {
-      using K = script::DependencyKind;
-      if (t.kind == K::AfterCorr || t.kind == K::Singleton || t.kind == K::AfterBurstBuffer)
-        return make_error(asked(o, "dependency"),
-                          std::string(script::to_string(t.kind)) + " is not supported yet");
-      for (const auto& x : t.targets) {
-        if (x.array_task) return make_error(asked(o, "dependency"), "array task dependencies are not supported yet");
-        if (x.delay_minutes) return make_error(asked(o, "dependency"), "after:ID+MINUTES is not supported yet");
-      }
-    }
+    for (const auto& t : o.dependency->terms)
+      if (t.kind == script::DependencyKind::AfterBurstBuffer)
+        return make_error(asked(o, "dependency"), "afterburstbuffer: Drover has no burst buffers");
+    if (o.dependency->any && !o.depends_on.empty())
+      return make_error(asked(o, "depends-on"), "adds afterok dependencies, which all must hold, but --dependency "
+                                                "joins its own with '?' (any of); put them all in --dependency");
   }
   return {};
 }
@@ -216,11 +210,21 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (!o.parameters.empty()) req["parameters"] = proto::to_json(o.parameters);
   if (!o.tags.empty()) req["tags"] = proto::to_json(o.tags);
 
+  // dependsOn entries, one per job named: "42" or a task "42_7"; after:42+10
+  // carries "minutes"; singleton names no job.
   Json deps = Json::array();
-  if (o.dependency)
-    for (const auto& t : o.dependency->terms)
-      for (const auto& x : t.targets)
-        deps.push_back({{"jobId", std::to_string(x.job_id)}, {"type", script::to_string(t.kind)}});
+  if (o.dependency) {
+    for (const auto& t : o.dependency->terms) {
+      if (t.kind == script::DependencyKind::Singleton) deps.push_back({{"type", "singleton"}});
+      for (const auto& x : t.targets) {
+        Json d = {{"jobId", std::to_string(x.job_id) + (x.array_task ? "_" + std::to_string(*x.array_task) : "")},
+                  {"type", script::to_string(t.kind)}};
+        if (x.delay_minutes) d["minutes"] = x.delay_minutes;
+        deps.push_back(std::move(d));
+      }
+    }
+    if (o.dependency->any && deps.size() > 1) req["dependsOnAny"] = true;
+  }
   for (auto id : o.depends_on) deps.push_back({{"jobId", std::to_string(id)}, {"type", "afterok"}});
   if (!deps.empty()) req["dependsOn"] = deps;
 

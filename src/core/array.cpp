@@ -159,6 +159,31 @@ std::int64_t PositionSet::next(std::int64_t p) const {
   return std::max(p, it->first);
 }
 
+std::int64_t PositionSet::end_of(std::int64_t p) const {
+  auto it = std::upper_bound(v_.begin(), v_.end(), p,
+                             [](std::int64_t v, const Interval& a) { return v < a.second; });
+  return it != v_.end() && it->first <= p ? it->second : p;
+}
+
+PositionSet PositionSet::slice(std::int64_t lo, std::int64_t hi) const {
+  PositionSet out;
+  auto it = std::upper_bound(v_.begin(), v_.end(), lo,
+                             [](std::int64_t v, const Interval& a) { return v < a.second; });
+  for (; it != v_.end() && it->first < hi; ++it)
+    out.v_.emplace_back(std::max(lo, it->first), std::min(hi, it->second));
+  return out;
+}
+
+std::int64_t ArrayInfo::next_ready(std::int64_t p) const {
+  for (p = pending.next(p); p >= 0; p = pending.next(p)) {
+    std::int64_t skip = p;
+    for (const auto& w : waiting()) skip = std::max(skip, w.end_of(p));
+    if (skip == p) return p;
+    p = skip;  // past the run of tasks that set holds back
+  }
+  return -1;
+}
+
 std::int64_t PositionSet::count() const {
   std::int64_t n = 0;
   for (const auto& [lo, hi] : v_) n += hi - lo;

@@ -76,6 +76,13 @@ class PositionSet {
   bool contains(std::int64_t p) const;
   // The smallest member >= p, or -1.
   std::int64_t next(std::int64_t p) const;
+  // The end of the interval holding p (the first non-member after it), or p
+  // when p is not a member.
+  std::int64_t end_of(std::int64_t p) const;
+  // Members in [lo, hi), as a set, and as intervals (a value: safe to loop
+  // over while this set changes).
+  PositionSet slice(std::int64_t lo, std::int64_t hi) const;
+  std::vector<Interval> intervals_in(std::int64_t lo, std::int64_t hi) const { return slice(lo, hi).v_; }
   std::int64_t first() const { return v_.empty() ? -1 : v_.front().first; }
   std::int64_t count() const;
   bool empty() const { return v_.empty(); }
@@ -85,23 +92,6 @@ class PositionSet {
 
  private:
   std::vector<Interval> v_;
-};
-
-// What the parent of an array holds. Tasks that started have their own Job
-// records (array_parent, array_index); `count` tallies them by state (indexed by
-// JobState), and tasks cancelled before they started count as FAILED.
-struct ArrayInfo {
-  ArrayIndexes indexes;
-  std::int64_t max_running = 0;  // %throttle; 0: no limit
-  PositionSet pending;           // not started, not cancelled
-  std::array<std::int64_t, 7> count{};
-  std::int64_t cancelled = 0;    // of the FAILED count: never started
-  // Not persisted: tasks with a record in memory, by index (rebuilt on restore).
-  std::map<std::int64_t, std::int64_t> live;
-  bool operator==(const ArrayInfo& o) const {
-    return indexes == o.indexes && max_running == o.max_running && pending == o.pending &&
-           count == o.count && cancelled == o.cancelled;
-  }
 };
 
 // A unique_ptr that copies what it points to: Job stays copyable, and jobs that
@@ -127,6 +117,65 @@ class Boxed {
 
  private:
   std::unique_ptr<T> p_;
+};
+
+// What the parent of an array holds. Tasks that started have their own Job
+// records (array_parent, array_index); `count` tallies them by state (indexed by
+// JobState), and tasks cancelled before they started count as FAILED.
+struct ArrayInfo {
+  ArrayIndexes indexes;
+  std::int64_t max_running = 0;  // %throttle; 0: no limit
+  PositionSet pending;           // not started, not cancelled
+  std::array<std::int64_t, 7> count{};
+  std::int64_t cancelled = 0;    // of the FAILED count: never started
+  // What only some arrays need, allocated when first needed so that a pending
+  // array stays small (a pointer otherwise).
+  struct Extra {
+    // Tasks that ended FAILED, started or not (cancelled, or their dependency
+    // failed): with `pending` and `live` it tells how any task ended after its
+    // record has left memory (not pending, not live, not failed: SUCCEEDED).
+    PositionSet failed;
+    // Per-task dependencies (aftercorr / N_TO_N, SEQUENTIAL), one set per such
+    // entry of the parent's depends_on, in order: the pending tasks whose
+    // corresponding task has not succeeded yet. A task starts only when it is
+    // in none of them.
+    std::vector<PositionSet> waiting;
+    PositionSet dependency_failed;  // of `failed`: never started, their dependency failed
+  };
+  Boxed<Extra> extra;
+  // Not persisted: tasks with a record in memory, by index (rebuilt on restore).
+  std::map<std::int64_t, std::int64_t> live;
+
+  const PositionSet& failed() const { return extra ? extra->failed : empty_set(); }
+  const std::vector<PositionSet>& waiting() const {
+    static const std::vector<PositionSet> kNone;
+    return extra ? extra->waiting : kNone;
+  }
+  const PositionSet& dependency_failed() const { return extra ? extra->dependency_failed : empty_set(); }
+  Extra& more() {
+    if (!extra) extra = Boxed<Extra>(Extra{});
+    return *extra;
+  }
+  // The first pending task at or after position p that no dependency holds
+  // back, or -1.
+  std::int64_t next_ready(std::int64_t p) const;
+  std::int64_t first_ready() const { return next_ready(0); }
+  bool held_by_dependency(std::int64_t p) const {
+    for (const auto& w : waiting())
+      if (w.contains(p)) return true;
+    return false;
+  }
+  bool operator==(const ArrayInfo& o) const {
+    return indexes == o.indexes && max_running == o.max_running && pending == o.pending &&
+           count == o.count && cancelled == o.cancelled && failed() == o.failed() && waiting() == o.waiting() &&
+           dependency_failed() == o.dependency_failed();
+  }
+
+ private:
+  static const PositionSet& empty_set() {
+    static const PositionSet kEmpty;
+    return kEmpty;
+  }
 };
 
 }  // namespace drover

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <unordered_set>
 
 namespace drover {
 
@@ -247,9 +248,12 @@ void ClusterState::set_state(Job& job, JobState state) {
   if (job.state == JobState::Runnable && state != JobState::Runnable) {
     auto it = runnable_.find(job.queue);
     if (it != runnable_.end()) it->second.erase(job.id);
+    if (const auto t = earliest_start(job)) start_times_.erase({t, job.id});
   }
-  if (state == JobState::Runnable && job.state != JobState::Runnable)
+  if (state == JobState::Runnable && job.state != JobState::Runnable) {
     runnable_[job.queue].insert(job.id);
+    if (const auto t = earliest_start(job)) start_times_.emplace(t, job.id);
+  }
   if (state != JobState::Runnable) {
     job.pending_reason.clear();
     job.estimated_start = 0;
@@ -295,18 +299,37 @@ void ClusterState::charge_share(const Job& job, const Attempt& a) {
 }
 
 void ClusterState::finish(Job& job, JobState state, std::string reason, std::int64_t at) {
-  if (!is_terminal(job.state)) count_priority(job, -1);
-  if (job.array && !job.array->pending.empty()) {
-    // Tasks that never started end with their array (cancel, failed dependency).
-    const std::int64_t n = job.array->pending.count();
-    job.array->pending.clear();
-    job.array->count[static_cast<int>(JobState::Failed)] += n;
-    job.array->cancelled += n;
+  const bool was_terminal = is_terminal(job.state);
+  if (!was_terminal) count_priority(job, -1);
+  if (job.array) {
+    ArrayInfo& a = *job.array;
+    if (!a.pending.empty()) {
+      // Tasks that never started end with their array (cancel, failed dependency).
+      const std::int64_t n = a.pending.count();
+      for (const auto& [lo, hi] : a.pending.intervals()) a.more().failed.insert(lo, hi);
+      a.pending.clear();
+      a.count[static_cast<int>(JobState::Failed)] += n;
+      a.cancelled += n;
+    }
+    if (a.extra)
+      for (auto& w : a.extra->waiting) w.clear();
   }
   set_state(job, state);
   job.status_reason = std::move(reason);
   job.stopped_at = at;
+  if (!was_terminal && !job.array_parent) leave_same_name(job);
+  Job* parent = job.array_parent ? mutable_job(job.array_parent) : nullptr;
+  const std::int64_t position =
+      parent && parent->array ? parent->array->indexes.position_of(job.array_index) : -1;
+  if (position >= 0 && state == JobState::Failed) parent->array->more().failed.insert(position, position + 1);
   resolve_dependents(job.id, at);
+  if (position >= 0) task_finished(*parent, position, at);
+  if (job.array && !was_terminal) {
+    // Every task has ended now: what waits on one of them, or on them one by
+    // one (aftercorr), is decided.
+    tasks_ended_unstarted(job, at);
+    corr_dependents_.erase(job.id);
+  }
 }
 
 Status ClusterState::on(const JobSubmitted& e) {
@@ -314,57 +337,171 @@ Status ClusterState::on(const JobSubmitted& e) {
   Job& job = jobs_.emplace(e.job.id, e.job).first->second;
   next_job_id_ = std::max(next_job_id_, job.id + 1);
   job.state = JobState::Submitted;
+  job.dependency_ready_s = 0;
   count_priority(job, +1);
-  for (const auto& d : job.depends_on) {
-    const Job* dep = this->job(d.job_id);
-    if (dep && !is_terminal(dep->state)) dependents_[d.job_id].push_back(job.id);
-  }
+  join_same_name(job);
   set_state(job, JobState::Pending);
+  if (job.array) init_task_dependencies(job, e.job.created_at);
+  link_dependencies(job);
   evaluate_dependencies(job, e.job.created_at);
   dirty_.jobs.insert(job.id);
   return {};
 }
 
+namespace {
+
+enum class TaskEnd { NotYet, Succeeded, Failed };
+
+// How the task at `position` of array `parent` ended, also after its record
+// has left memory: not pending, not live and not failed means it succeeded.
+TaskEnd task_end(const ClusterState& state, const Job& parent, std::int64_t position) {
+  const ArrayInfo& a = *parent.array;
+  if (a.pending.contains(position)) return TaskEnd::NotYet;
+  if (auto it = a.live.find(a.indexes.index_at(position)); it != a.live.end())
+    if (const Job* t = state.job(it->second))
+      return t->state == JobState::Succeeded ? TaskEnd::Succeeded
+             : t->state == JobState::Failed  ? TaskEnd::Failed
+                                             : TaskEnd::NotYet;
+  return a.failed().contains(position) ? TaskEnd::Failed : TaskEnd::Succeeded;
+}
+
+// The k-th per-task dependency (aftercorr, SEQUENTIAL) of a job.
+const Dependency* per_task_dependency(const Job& job, std::size_t k) {
+  for (const auto& d : job.depends_on)
+    if (per_task(d.type) && k-- == 0) return &d;
+  return nullptr;
+}
+
+}  // namespace
+
+DependencyOutcome ClusterState::dependency_outcome(const Job& job, const Dependency& d, std::int64_t at) const {
+  (void)job;
+  DependencyOutcome out;
+  out.is = DependencyOutcome::Is::Met;
+  if (!names_job(d.type) || per_task(d.type)) return out;
+  const Job* t = this->job(d.job_id);
+  if (!t) return out;  // forgotten (purged) jobs count as satisfied
+  JobState s = t->state;
+  std::int64_t since = t->started_at ? t->started_at : t->stopped_at;  // started, or ended unstarted
+  if (d.array_index >= 0 && t->array) {
+    const ArrayInfo& a = *t->array;
+    const std::int64_t pos = a.indexes.position_of(d.array_index);
+    if (pos < 0) {
+      out.is = DependencyOutcome::Is::Never;
+      out.why = "array " + std::to_string(d.job_id) + " has no task " + std::to_string(d.array_index);
+      return out;
+    }
+    const auto live = a.live.find(d.array_index);
+    if (const Job* task = live != a.live.end() ? this->job(live->second) : nullptr) {
+      s = task->state;
+      since = task->started_at ? task->started_at : task->stopped_at;
+    } else if (a.pending.contains(pos)) {
+      s = JobState::Pending;
+      since = 0;
+    } else {
+      // Ended without a record in memory: cancelled before it started (the
+      // head recalls the records of tasks that ran).
+      s = a.failed().contains(pos) ? JobState::Failed : JobState::Succeeded;
+      since = is_terminal(t->state) ? t->stopped_at : 0;
+    }
+  }
+  const auto never = [&] {
+    out.is = DependencyOutcome::Is::Never;
+    out.why = "job " + target_name(d) + " ended " + to_string(s);
+  };
+  const auto waiting = [&] { out.is = DependencyOutcome::Is::Waiting; };
+  switch (d.type) {
+    case DependencyType::AfterOk:
+      if (s == JobState::Failed) never();
+      else if (s != JobState::Succeeded) waiting();
+      break;
+    case DependencyType::AfterNotOk:
+      if (s == JobState::Succeeded) never();
+      else if (s != JobState::Failed) waiting();
+      break;
+    case DependencyType::AfterAny:
+      if (!is_terminal(s)) waiting();
+      break;
+    case DependencyType::After:
+      if (s != JobState::Running && !is_terminal(s)) waiting();
+      else if (d.minutes > 0) out.at = (since > 0 ? since : at) + std::int64_t{d.minutes} * 60'000;
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+void ClusterState::set_ready_at(Job& job, std::int64_t t) {
+  const bool runnable = job.state == JobState::Runnable;
+  if (runnable)
+    if (const auto old = earliest_start(job)) start_times_.erase({old, job.id});
+  job.set_dependency_ready_at(t);
+  if (runnable)
+    if (const auto now = earliest_start(job)) start_times_.emplace(now, job.id);
+  dirty_.jobs.insert(job.id);
+}
+
 void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
-  if (job.state != JobState::Pending) return;
-  // Every dependency is checked before waiting on any: one that can no longer be
-  // satisfied fails the job now, even while others are still unresolved.
-  bool waiting = false;
+  const bool any = job.depends_any && !job.depends_on.empty();
+  if (job.state != JobState::Pending) {
+    // A RUNNABLE any-of job not allowed to start yet (after:ID+MINUTES, or
+    // only its singleton rule) starts sooner if another dependency is met.
+    if (!(job.state == JobState::Runnable && any && job.attempts.empty() && job.dependency_ready_at() > at))
+      return;
+  }
+  // Every dependency is checked before waiting on any: with ',' one that can
+  // no longer be satisfied fails the job now, even while others are unresolved.
+  std::int64_t latest = 0, earliest = kNotReady;
+  bool waiting = false, singleton = false;
+  std::string never;
   for (const auto& d : job.depends_on) {
-    const Job* dep = this->job(d.job_id);
-    if (!dep) continue;  // forgotten (purged) jobs count as satisfied
-    const JobState s = dep->state;
-    bool satisfied = false, impossible = false;
-    switch (d.type) {
-      case DependencyType::AfterOk:
-        satisfied = s == JobState::Succeeded;
-        impossible = s == JobState::Failed;
+    if (d.type == DependencyType::Singleton) {
+      singleton = true;  // decided by the scheduler, which sees what runs
+      continue;
+    }
+    const DependencyOutcome o = dependency_outcome(job, d, at);
+    switch (o.is) {
+      case DependencyOutcome::Is::Met:
+        latest = std::max(latest, o.at);
+        earliest = std::min(earliest, o.at);
         break;
-      case DependencyType::AfterNotOk:
-        satisfied = s == JobState::Failed;
-        impossible = s == JobState::Succeeded;
+      case DependencyOutcome::Is::Waiting:
+        waiting = true;
         break;
-      case DependencyType::AfterAny:
-        satisfied = is_terminal(s);
-        break;
-      case DependencyType::After:
-        satisfied = s == JobState::Running || is_terminal(s);
+      case DependencyOutcome::Is::Never:
+        if (!any) {
+          finish(job, JobState::Failed,
+                 "Dependency " + o.why + " (" + to_string(d) + " can no longer be satisfied)", at);
+          return;
+        }
+        never += (never.empty() ? "" : "; ") + o.why + " (" + to_string(d) + ")";
         break;
     }
-    if (impossible) {
+  }
+  std::int64_t ready = latest;
+  if (any) {
+    if (earliest == kNotReady && !singleton) {
+      if (waiting) {
+        job.status_reason = "Dependency";
+        return;
+      }
       finish(job, JobState::Failed,
-             std::string("Dependency job ") + std::to_string(d.job_id) + " ended " +
-                 to_string(s) + " (" + to_string(d.type) + " can no longer be satisfied)",
-             at);
+             "DependencyNeverSatisfied: none of its dependencies can be satisfied any more: " + never, at);
       return;
     }
-    if (!satisfied) waiting = true;
-  }
-  if (waiting) {
+    ready = earliest;  // kNotReady: only the singleton rule may let it start
+  } else if (waiting) {
     job.status_reason = "Dependency";
     return;
   }
+  if (ready != kNotReady && ready <= at) ready = 0;
+  if (job.state == JobState::Runnable) {
+    if (ready < job.dependency_ready_at()) set_ready_at(job, ready);
+    return;
+  }
   job.status_reason.clear();
+  job.set_dependency_ready_at(ready);
   set_state(job, JobState::Runnable);
   if (job.array) refresh_array(job, at);
 }
@@ -379,6 +516,262 @@ void ClusterState::resolve_dependents(std::int64_t id, std::int64_t at) {
     if (Job* dj = mutable_job(d)) evaluate_dependencies(*dj, at);
 }
 
+void ClusterState::link_target(std::int64_t dependent, const Dependency& d) {
+  const Job* t = job(d.job_id);
+  if (!t) return;
+  if (d.array_index >= 0 && t->array) {
+    const ArrayInfo& a = *t->array;
+    if (auto it = a.live.find(d.array_index); it != a.live.end()) {
+      const Job* task = job(it->second);
+      if (task && !is_terminal(task->state)) dependents_[task->id].push_back(dependent);
+      return;
+    }
+    // Not started: no id yet. Moved under the task's id when it is dispatched.
+    if (a.pending.contains(a.indexes.position_of(d.array_index)))
+      task_dependents_[{t->id, d.array_index}].push_back(dependent);
+    return;
+  }
+  if (!is_terminal(t->state)) dependents_[t->id].push_back(dependent);
+}
+
+// Whether a job's dependencies may still change what it does: it waits on them
+// (PENDING), or it is a RUNNABLE any-of job that one of them may let start sooner.
+static bool dependencies_undecided(const Job& job) {
+  return job.state == JobState::Pending || job.state == JobState::Submitted ||
+         (job.state == JobState::Runnable && job.depends_any && job.attempts.empty() &&
+          job.dependency_ready_s != 0);
+}
+
+void ClusterState::link_dependencies(const Job& job) {
+  if (!dependencies_undecided(job)) return;
+  for (const auto& d : job.depends_on)
+    if (names_job(d.type) && !per_task(d.type)) link_target(job.id, d);
+}
+
+void ClusterState::init_task_dependencies(Job& d, std::int64_t at) {
+  ArrayInfo& a = *d.array;
+  if (a.extra) a.extra->waiting.clear();
+  for (const auto& dep : d.depends_on) {
+    if (!per_task(dep.type)) continue;
+    // SEQUENTIAL: every task but the first waits for the one before it.
+    a.more().waiting.push_back(dep.type == DependencyType::Sequential ? a.pending.slice(1, a.indexes.size())
+                                                                      : a.pending);
+    auto& list = corr_dependents_[dep.type == DependencyType::Sequential ? d.id : dep.job_id];
+    if (std::find(list.begin(), list.end(), d.id) == list.end()) list.push_back(d.id);
+  }
+  for (std::size_t k = 0; k < a.waiting().size(); ++k) settle_task_dependency(d, k, at);
+}
+
+void ClusterState::settle_task_dependency(Job& d, std::size_t k, std::int64_t at) {
+  ArrayInfo& a = *d.array;
+  const Dependency* dep = per_task_dependency(d, k);
+  if (!dep || k >= a.waiting().size() || a.waiting()[k].empty()) return;
+  PositionSet& w = a.more().waiting[k];
+  PositionSet fail;
+  // Decide first, change after: failing tasks may come back here.
+  if (dep->type == DependencyType::Sequential) {
+    // Within a run of waiting tasks each waits for one that has not started:
+    // only the first of each run can be decided.
+    std::vector<std::int64_t> release;
+    for (const auto& [lo, hi] : w.intervals()) {
+      const TaskEnd e = task_end(*this, d, lo - 1);
+      if (e == TaskEnd::Failed) {
+        fail = w.slice(lo, a.indexes.size());  // and every task after it
+        break;
+      }
+      if (e == TaskEnd::Succeeded) release.push_back(lo);
+    }
+    for (auto p : release) w.erase(p);
+  } else if (const Job* src = job(dep->job_id); !src) {
+    w.clear();  // forgotten: counts as satisfied, as for whole jobs
+  } else if (!src->array) {
+    if (src->state == JobState::Succeeded) w.clear();
+    else if (src->state == JobState::Failed) fail = w;
+  } else if (src->array->indexes == a.indexes) {
+    // The same indexes: the same positions. Still waiting: those not started
+    // there or not ended; failed there: fail here; the rest succeeded.
+    const ArrayInfo& sa = *src->array;
+    PositionSet keep;
+    for (const auto& [lo, hi] : sa.pending.intervals())
+      for (const auto& [l, h] : w.intervals_in(lo, hi)) keep.insert(l, h);
+    for (const auto& [index, id] : sa.live) {
+      const Job* t = job(id);
+      const std::int64_t p = sa.indexes.position_of(index);
+      if (t && !is_terminal(t->state) && w.contains(p)) keep.insert(p, p + 1);
+    }
+    for (const auto& [lo, hi] : sa.failed().intervals())
+      for (const auto& [l, h] : w.intervals_in(lo, hi)) fail.insert(l, h);
+    w = std::move(keep);
+  } else {
+    // Indexes differ: task by task. An index the other array lacks waits for
+    // the whole of it (Slurm's rule for aftercorr).
+    const ArrayInfo& sa = *src->array;
+    std::vector<std::int64_t> release;
+    for (const auto& [lo, hi] : w.intervals())
+      for (std::int64_t p = lo; p < hi; ++p) {
+        const std::int64_t q = sa.indexes.position_of(a.indexes.index_at(p));
+        const TaskEnd e = q >= 0                                 ? task_end(*this, *src, q)
+                          : src->state == JobState::Succeeded ? TaskEnd::Succeeded
+                          : src->state == JobState::Failed    ? TaskEnd::Failed
+                                                              : TaskEnd::NotYet;
+        if (e == TaskEnd::Succeeded) release.push_back(p);
+        else if (e == TaskEnd::Failed) fail.insert(p, p + 1);
+      }
+    for (auto p : release) w.erase(p);
+  }
+  dirty_.jobs.insert(d.id);
+  if (!fail.empty()) fail_tasks(d, fail, at);
+}
+
+void ClusterState::task_finished(Job& parent, std::int64_t position, std::int64_t at) {
+  auto it = corr_dependents_.find(parent.id);
+  if (it == corr_dependents_.end()) return;
+  const std::vector<std::int64_t> ids = it->second;  // may change below
+  const TaskEnd e = task_end(*this, parent, position);
+  if (e == TaskEnd::NotYet) return;
+  for (const auto id : ids) {
+    Job* d = mutable_job(id);
+    if (!d || !d->array || is_terminal(d->state)) continue;
+    std::size_t k = 0;
+    for (const auto& dep : d->depends_on) {
+      if (!per_task(dep.type)) continue;
+      const std::size_t kk = k++;
+      if (kk >= d->array->waiting().size()) break;
+      std::int64_t p = -1;
+      if (dep.type == DependencyType::Sequential) {
+        if (d->id == parent.id) p = position + 1;
+      } else if (dep.job_id == parent.id) {
+        p = d->array->indexes == parent.array->indexes
+                ? position
+                : d->array->indexes.position_of(parent.array->indexes.index_at(position));
+      }
+      PositionSet& w = d->array->more().waiting[kk];
+      if (p < 0 || !w.contains(p)) continue;
+      dirty_.jobs.insert(d->id);
+      if (e == TaskEnd::Succeeded) {
+        w.erase(p);
+        continue;
+      }
+      fail_tasks(*d, dep.type == DependencyType::Sequential ? w.slice(p, d->array->indexes.size())
+                                                            : w.slice(p, p + 1),
+                 at);
+    }
+  }
+}
+
+void ClusterState::tasks_ended_unstarted(Job& parent, std::int64_t at) {
+  const ArrayInfo& a = *parent.array;
+  // Jobs that wait on one task that will never start now.
+  std::vector<std::int64_t> decide;
+  for (auto it = task_dependents_.lower_bound({parent.id, INT64_MIN});
+       it != task_dependents_.end() && it->first.first == parent.id;) {
+    const std::int64_t pos = a.indexes.position_of(it->first.second);
+    if (pos >= 0 && a.pending.contains(pos)) {
+      ++it;
+      continue;
+    }
+    decide.insert(decide.end(), it->second.begin(), it->second.end());
+    it = task_dependents_.erase(it);
+  }
+  for (const auto id : decide)
+    if (Job* j = mutable_job(id)) evaluate_dependencies(*j, at);
+  // Arrays that wait on this one task by task.
+  auto it = corr_dependents_.find(parent.id);
+  if (it == corr_dependents_.end()) return;
+  const std::vector<std::int64_t> ids = it->second;
+  for (const auto id : ids) {
+    Job* d = mutable_job(id);
+    if (!d || !d->array || is_terminal(d->state)) continue;
+    std::size_t k = 0;
+    for (const auto& dep : d->depends_on) {
+      if (!per_task(dep.type)) continue;
+      const std::size_t kk = k++;
+      if (dep.type == DependencyType::Sequential ? d->id == parent.id : dep.job_id == parent.id)
+        settle_task_dependency(*d, kk, at);
+    }
+  }
+}
+
+void ClusterState::fail_tasks(Job& d, const PositionSet& positions, std::int64_t at) {
+  ArrayInfo& a = *d.array;
+  std::int64_t n = 0;
+  for (const auto& [lo, hi] : positions.intervals())
+    for (const auto& [l, h] : a.pending.intervals_in(lo, hi)) {
+      n += a.pending.erase(l, h);
+      auto& more = a.more();
+      more.failed.insert(l, h);
+      more.dependency_failed.insert(l, h);
+      for (auto& w : more.waiting) w.erase(l, h);
+    }
+  if (n == 0) return;
+  a.count[static_cast<int>(JobState::Failed)] += n;
+  a.cancelled += n;
+  touched_arrays_.insert(d.id);
+  dirty_.jobs.insert(d.id);
+  tasks_ended_unstarted(d, at);  // what waits on them fails in turn
+}
+
+void ClusterState::join_same_name(const Job& job) {
+  if (job.array_parent || is_terminal(job.state)) return;
+  const bool singleton = job.has_dependency(DependencyType::Singleton);
+  auto it = same_name_.find({job.uid, job.name});
+  if (it == same_name_.end()) {
+    if (!singleton) return;
+    // The first singleton job of this user and name: gather the others once.
+    it = same_name_.emplace(std::make_pair(job.uid, job.name), SameName{}).first;
+    for (const auto& [id, j] : jobs_)
+      if (!j.array_parent && !is_terminal(j.state) && j.uid == job.uid && j.name == job.name)
+        it->second.jobs.insert(id);
+  }
+  it->second.jobs.insert(job.id);
+  if (singleton) ++it->second.singletons;
+}
+
+void ClusterState::leave_same_name(const Job& job) {
+  auto it = same_name_.find({job.uid, job.name});
+  if (it == same_name_.end()) return;
+  it->second.jobs.erase(job.id);
+  if (job.has_dependency(DependencyType::Singleton) && --it->second.singletons <= 0) same_name_.erase(it);
+}
+
+std::int64_t ClusterState::singleton_blocker(const Job& job) const {
+  auto it = same_name_.find({job.uid, job.name});
+  if (it == same_name_.end()) return 0;
+  const auto on_nodes = [](const Job& j) {
+    if (!j.array) return is_active(j.state);
+    const auto& c = j.array->count;
+    return c[static_cast<int>(JobState::Starting)] + c[static_cast<int>(JobState::Running)] > 0;
+  };
+  for (const auto id : it->second.jobs) {
+    const Job* j = this->job(id);
+    if (!j || is_terminal(j->state)) continue;
+    if (id == job.id) {
+      if (j->array && on_nodes(*j)) return id;  // a singleton array runs one task at a time
+      continue;
+    }
+    if (id < job.id || on_nodes(*j)) return id;
+  }
+  return 0;
+}
+
+std::int64_t ClusterState::next_start_time(std::int64_t now) const {
+  auto it = start_times_.upper_bound({now, INT64_MAX});
+  return it == start_times_.end() ? 0 : it->first;
+}
+
+void ClusterState::recall(Job j) {
+  if (jobs_.count(j.id)) return;
+  const auto id = j.id;
+  Job& in = jobs_.emplace(id, std::move(j)).first->second;
+  if (in.array_parent)
+    if (Job* p = mutable_job(in.array_parent); p && p->array) p->array->live[in.array_index] = id;
+  if (in.array) {
+    in.array->live.clear();
+    for (const auto& [tid, t] : jobs_)
+      if (t.array_parent == id) in.array->live[t.array_index] = tid;
+  }
+}
+
 Status ClusterState::on(const JobDispatched& e) {
   Job* job = mutable_job(e.id);
   if (!job) return make_error("cannot dispatch job " + std::to_string(e.id), "unknown job");
@@ -390,6 +783,8 @@ Status ClusterState::on(const JobDispatched& e) {
     position = job->array->indexes.position_of(e.array_index);
     if (position < 0 || !job->array->pending.contains(position))
       return make_error(what, "no such task waiting to start");
+    if (job->array->held_by_dependency(position))
+      return make_error(what, "its dependency on another task is not satisfied yet");
     if (e.task_id <= 0 || jobs_.count(e.task_id))
       return make_error(what, "task id " + std::to_string(e.task_id) + " is taken");
     if (job->state != JobState::Runnable && job->state != JobState::Running)
@@ -438,6 +833,8 @@ Status ClusterState::on(const JobDispatched& e) {
     task.array_index = e.array_index;
     task.state = JobState::Submitted;
     task.depends_on.clear();  // the array's dependencies were met
+    task.depends_any = false;
+    task.dependency_ready_s = 0;
     task.attempts.clear();
     task.status_reason.clear();
     task.pending_reason.clear();
@@ -446,6 +843,12 @@ Status ClusterState::on(const JobDispatched& e) {
     task.held = task.terminate_requested = task.requeue_requested = false;
     ++info.count[static_cast<int>(JobState::Submitted)];
     info.live[e.array_index] = e.task_id;
+    // Jobs waiting on this task wait on it by its id from now on.
+    if (auto w = task_dependents_.find({parent.id, e.array_index}); w != task_dependents_.end()) {
+      auto& list = dependents_[e.task_id];
+      list.insert(list.end(), w->second.begin(), w->second.end());
+      task_dependents_.erase(w);
+    }
     next_job_id_ = std::max(next_job_id_, e.task_id + 1);
     dirty_.jobs.insert(parent.id);
     job = &jobs_.emplace(e.task_id, std::move(task)).first->second;
@@ -459,6 +862,7 @@ Status ClusterState::on(const JobDispatched& e) {
   job->attempts.push_back(std::move(a));
   job->status_reason.clear();
   set_state(*job, JobState::Starting);
+  job->dependency_ready_s = 0;  // served its purpose; a requeued attempt does not wait again
   allocate(*job);
   return {};
 }
@@ -487,6 +891,9 @@ void ClusterState::refresh_array(Job& p, std::int64_t at) {
       reason = p.terminate_reason;
     else if (failed > 0)
       reason = std::to_string(failed) + " of " + std::to_string(a.indexes.size()) + " tasks failed";
+    if (!p.terminate_requested && !a.dependency_failed().empty())
+      reason += " (" + std::to_string(a.dependency_failed().count()) +
+                " never started: the task they depend on failed)";
     finish(p, failed == 0 && !p.terminate_requested ? JobState::Succeeded : JobState::Failed,
            std::move(reason), at);
     return;
@@ -594,6 +1001,15 @@ void ClusterState::terminate(Job& job, const std::string& reason, std::int64_t a
 std::int64_t ClusterState::cancel_pending_tasks(Job& parent, const std::vector<IndexRange>& indexes) {
   ArrayInfo& a = *parent.array;
   std::int64_t removed = 0;
+  // Cancelled tasks end FAILED: recorded as such, and no longer wait on anything.
+  const auto take = [&](std::int64_t lo, std::int64_t hi) {
+    for (const auto& [l, h] : a.pending.intervals_in(lo, hi)) {
+      removed += a.pending.erase(l, h);
+      auto& more = a.more();
+      more.failed.insert(l, h);
+      for (auto& w : more.waiting) w.erase(l, h);
+    }
+  };
   for (const auto& c : indexes) {
     if (c.step == 1) {
       // Each of the array's ranges meets [c.first, c.last] in consecutive positions.
@@ -605,11 +1021,11 @@ std::int64_t ClusterState::cancel_pending_tasks(Job& parent, const std::vector<I
         if (lo > hi) continue;
         const std::int64_t hi_on = r.first + (hi - r.first) / r.step * r.step;
         if (lo > hi_on) continue;
-        removed += a.pending.erase(a.indexes.position_of(lo), a.indexes.position_of(hi_on) + 1);
+        take(a.indexes.position_of(lo), a.indexes.position_of(hi_on) + 1);
       }
     } else {
       for (std::int64_t i = c.first; i <= c.last; i += c.step)
-        if (const auto pos = a.indexes.position_of(i); pos >= 0) removed += a.pending.erase(pos);
+        if (const auto pos = a.indexes.position_of(i); pos >= 0) take(pos, pos + 1);
     }
   }
   a.count[static_cast<int>(JobState::Failed)] += removed;
@@ -630,13 +1046,15 @@ Status ClusterState::on(const JobTerminationRequested& e) {
   }
   ArrayInfo& a = *job->array;
 
+  std::int64_t removed = 0;
   if (e.indexes.empty()) {
     job->terminate_requested = true;
     job->terminate_reason = e.reason;
-    cancel_pending_tasks(*job, {{0, kMaxArrayIndex, 1}});
+    removed = cancel_pending_tasks(*job, {{0, kMaxArrayIndex, 1}});
   } else {
-    cancel_pending_tasks(*job, e.indexes);
+    removed = cancel_pending_tasks(*job, e.indexes);
   }
+  if (removed) tasks_ended_unstarted(*job, e.at);
   std::vector<std::int64_t> tasks;
   for (const auto& [index, id] : a.live)
     if (in_ranges(e.indexes, index)) tasks.push_back(id);
@@ -754,12 +1172,26 @@ DirtySet ClusterState::take_dirty() {
 }
 
 std::size_t ClusterState::evict_finished(std::int64_t stopped_before) {
+  // Jobs that an unfinished job depends on stay until it is decided: how and
+  // when they ended (after:ID+MINUTES) is read from them.
+  std::unordered_set<std::int64_t> needed;
+  for (const auto& [id, j] : jobs_) {
+    if (!dependencies_undecided(j)) continue;
+    for (const auto& d : j.depends_on) {
+      if (!names_job(d.type) || per_task(d.type)) continue;
+      needed.insert(d.job_id);
+      if (d.array_index < 0) continue;
+      if (const Job* p = job(d.job_id); p && p->array)
+        if (auto t = p->array->live.find(d.array_index); t != p->array->live.end()) needed.insert(t->second);
+    }
+  }
   std::size_t n = 0;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     const Job& j = it->second;
     // Unsaved changes must reach the store first; then it is safe to forget.
-    if (is_terminal(j.state) && j.stopped_at < stopped_before && !dirty_.jobs.count(j.id)) {
+    if (is_terminal(j.state) && j.stopped_at < stopped_before && !dirty_.jobs.count(j.id) && !needed.count(j.id)) {
       dependents_.erase(j.id);
+      corr_dependents_.erase(j.id);
       if (j.array_parent)
         if (Job* p = mutable_job(j.array_parent); p && p->array) p->array->live.erase(j.array_index);
       it = jobs_.erase(it);
@@ -810,15 +1242,31 @@ void ClusterState::finish_restore() {
   runnable_.clear();
   active_.clear();
   dependents_.clear();
+  task_dependents_.clear();
+  corr_dependents_.clear();
+  same_name_.clear();
+  start_times_.clear();
   for (auto& [name, n] : nodes_) resize_allocation(n);
+  for (auto& [id, job] : jobs_)
+    if (job.array) job.array->live.clear();
+  for (auto& [id, job] : jobs_)
+    if (job.array_parent)
+      if (Job* p = mutable_job(job.array_parent); p && p->array) p->array->live[job.array_index] = id;
   for (auto& [id, job] : jobs_) {
+    if (is_terminal(job.state)) continue;
+    link_dependencies(job);
+    join_same_name(job);
+    if (job.state == JobState::Runnable)
+      if (const auto t = earliest_start(job)) start_times_.emplace(t, id);
     if (job.array) {
-      job.array->live.clear();
-      if (!is_terminal(job.state) && job.state != JobState::Pending && !job.array->pending.empty() &&
-          !job.terminate_requested)
+      std::size_t k = 0;
+      for (const auto& d : job.depends_on)
+        if (per_task(d.type) && k < job.array->waiting().size() && !job.array->waiting()[k++].empty()) {
+          auto& list = corr_dependents_[d.type == DependencyType::Sequential ? id : d.job_id];
+          if (std::find(list.begin(), list.end(), id) == list.end()) list.push_back(id);
+        }
+      if (job.state != JobState::Pending && !job.array->pending.empty() && !job.terminate_requested)
         runnable_[job.queue].insert(id);
-      if (job.state == JobState::Pending)
-        for (const auto& d : job.depends_on) dependents_[d.job_id].push_back(id);
       continue;
     }
     if (job.state == JobState::Runnable) runnable_[job.queue].insert(id);
@@ -826,12 +1274,7 @@ void ClusterState::finish_restore() {
       allocate(job);
       active_.insert(id);
     }
-    if (job.state == JobState::Pending)
-      for (const auto& d : job.depends_on) dependents_[d.job_id].push_back(id);
   }
-  for (auto& [id, job] : jobs_)
-    if (job.array_parent)
-      if (Job* p = mutable_job(job.array_parent); p && p->array) p->array->live[job.array_index] = id;
 }
 
 }  // namespace drover

@@ -28,6 +28,14 @@ struct DirtySet {
   }
 };
 
+// How one dependency of a job stands (ClusterState::dependency_outcome).
+struct DependencyOutcome {
+  enum class Is { Waiting, Met, Never };
+  Is is = Is::Waiting;
+  std::int64_t at = 0;  // Met: from when it lets the job start (after:ID+MINUTES); 0: at once
+  std::string why;      // Never: what happened, e.g. "job 42_7 ended FAILED"
+};
+
 class ClusterState {
  public:
   // Applies one event. An event that does not fit the state (unknown job, a job
@@ -65,6 +73,30 @@ class ClusterState {
   std::size_t prioritized(const std::string& queue) const;
   // Ids of STARTING and RUNNING jobs: what holds nodes now.
   const std::set<std::int64_t>& active_jobs() const { return active_; }
+
+  // The earliest time after `now` (epoch ms) at which a RUNNABLE job's own
+  // conditions (earliest_start(): after:ID+MINUTES, and any other time put
+  // there) let it start; 0 when none. A scheduling pass is a pure function of
+  // (state, now), so the head runs one at that time.
+  std::int64_t next_start_time(std::int64_t now) const;
+  // Singleton dependencies (Slurm's rule): the job that keeps `job` from
+  // starting now — another job of the same user and name that has not ended
+  // and was submitted earlier, or that is on nodes (an array: one of its tasks,
+  // itself included); 0 when none.
+  std::int64_t singleton_blocker(const Job& job) const;
+  // Whether jobs of this user and name are watched for a singleton job (a job
+  // of the group that starts in a pass holds the others back).
+  bool in_singleton_group(const Job& job) const {
+    return !same_name_.empty() && same_name_.count({job.uid, job.name}) > 0;
+  }
+  // How dependency d of `job` stands at time `at`. Targets not held in memory
+  // count as Met (the head recalls them from the store first). Singleton and
+  // the per-task kinds are Met here: the scheduler and the tasks decide them.
+  DependencyOutcome dependency_outcome(const Job& job, const Dependency& d, std::int64_t at) const;
+  // Puts a finished job read back from the store into memory again, so that a
+  // new job's dependency on it is decided like any other (the counterpart of
+  // evict_finished; not an event). A job already held is left as it is.
+  void recall(Job job);
 
   std::int64_t allocate_job_id() { return next_job_id_++; }
   std::int64_t next_job_id() const { return next_job_id_; }
@@ -113,8 +145,28 @@ class ClusterState {
   std::int64_t cancel_pending_tasks(Job& parent, const std::vector<IndexRange>& indexes);
   // Re-evaluates jobs that depend on `id`, cascading failures.
   void resolve_dependents(std::int64_t id, std::int64_t at);
-  // PENDING -> RUNNABLE / FAILED / stays, by the state of its dependencies.
+  // PENDING -> RUNNABLE / FAILED / stays, by the state of its dependencies;
+  // a RUNNABLE any-of job not yet allowed to start may be allowed sooner.
   void evaluate_dependencies(Job& job, std::int64_t at);
+  // Registers `job` with what its dependencies wait on (dependents_,
+  // task_dependents_, corr_dependents_, same_name_).
+  void link_dependencies(const Job& job);
+  void link_target(std::int64_t dependent, const Dependency& d);
+  void set_ready_at(Job& job, std::int64_t t);
+  // Per-task dependencies (aftercorr, SEQUENTIAL) of array `d`.
+  void init_task_dependencies(Job& d, std::int64_t at);
+  // Decides every task the k-th per-task dependency of `d` holds back whose
+  // corresponding task has ended.
+  void settle_task_dependency(Job& d, std::size_t k, std::int64_t at);
+  // A task of array `parent` (at `position`) ended for good, with a record.
+  void task_finished(Job& parent, std::int64_t position, std::int64_t at);
+  // Tasks of `parent` ended without starting (cancelled, dependency failed, the
+  // array ended): their dependents learn of it.
+  void tasks_ended_unstarted(Job& parent, std::int64_t at);
+  // Tasks of `d` that can never start because their dependency failed.
+  void fail_tasks(Job& d, const PositionSet& positions, std::int64_t at);
+  void join_same_name(const Job& job);
+  void leave_same_name(const Job& job);
 
   std::map<std::string, std::vector<JobDefinition>> definitions_;  // revisions in order
   std::map<std::string, JobQueue> queues_;
@@ -124,6 +176,21 @@ class ClusterState {
   std::map<std::string, std::set<std::int64_t>> runnable_;
   std::set<std::int64_t> active_;
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> dependents_;
+  // Jobs waiting on a task that has not started (no record, no id yet), by
+  // (array, index); moved to dependents_ under the task's id when it starts.
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> task_dependents_;
+  // Arrays whose tasks wait, task by task, on the tasks of an array (aftercorr;
+  // SEQUENTIAL: on their own), by that array.
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> corr_dependents_;
+  // Singleton: unfinished jobs (an array's parent stands for its tasks) by user
+  // and name, kept only where one of them is a singleton job.
+  struct SameName {
+    std::set<std::int64_t> jobs;
+    int singletons = 0;
+  };
+  std::map<std::pair<std::uint32_t, std::string>, SameName> same_name_;
+  // RUNNABLE jobs with a time condition, by (earliest_start, id).
+  std::set<std::pair<std::int64_t, std::int64_t>> start_times_;
   std::int64_t next_job_id_ = 1;
   DirtySet dirty_;
   std::set<std::int64_t> touched_arrays_;  // parents whose tasks changed state

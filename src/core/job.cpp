@@ -53,6 +53,9 @@ const char* to_string(DependencyType t) {
     case DependencyType::AfterAny: return "afterany";
     case DependencyType::AfterNotOk: return "afternotok";
     case DependencyType::After: return "after";
+    case DependencyType::AfterCorr: return "aftercorr";
+    case DependencyType::Sequential: return "SEQUENTIAL";
+    case DependencyType::Singleton: return "singleton";
   }
   return "afterok";
 }
@@ -64,7 +67,23 @@ std::optional<DependencyType> parse_dependency_type(const std::string& s) {
   if (l == "afterany") return DependencyType::AfterAny;
   if (l == "afternotok") return DependencyType::AfterNotOk;
   if (l == "after") return DependencyType::After;
+  if (l == "aftercorr" || l == "n_to_n") return DependencyType::AfterCorr;
+  if (l == "sequential") return DependencyType::Sequential;
+  if (l == "singleton") return DependencyType::Singleton;
   return std::nullopt;
+}
+
+std::string target_name(const Dependency& d) {
+  std::string s = std::to_string(d.job_id);
+  if (d.array_index >= 0) s += "_" + std::to_string(d.array_index);
+  return s;
+}
+
+std::string to_string(const Dependency& d) {
+  if (!names_job(d.type)) return to_string(d.type);
+  std::string s = std::string(to_string(d.type)) + ":" + target_name(d);
+  if (d.minutes) s += "+" + std::to_string(d.minutes);
+  return s;
 }
 
 std::string expand_output_pattern(const std::string& pattern, const Job& job,

@@ -2,6 +2,7 @@
 // (owner, placement, output paths) are named in the same spirit.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,16 +22,42 @@ std::optional<JobState> parse_job_state(const std::string& s);  // case-insensit
 inline bool is_terminal(JobState s) { return s == JobState::Succeeded || s == JobState::Failed; }
 inline bool is_active(JobState s) { return s == JobState::Starting || s == JobState::Running; }
 
-// Slurm's dependency kinds; AWS Batch's plain jobId dependency is AfterOk.
-enum class DependencyType { AfterOk, AfterAny, AfterNotOk, After };
+// Slurm's dependency kinds; AWS Batch's plain jobId dependency is AfterOk, its
+// N_TO_N is AfterCorr and its SEQUENTIAL is Sequential.
+//  AfterOk, AfterNotOk, AfterAny: the job (or one task of an array) ended
+//    SUCCEEDED / FAILED / either way.
+//  After: it started (or was cancelled first), and `minutes` more have passed.
+//  AfterCorr: an array's task waits for the task with the same index of
+//    another array to succeed; an index that array lacks waits for the whole
+//    array to succeed (Slurm's rule).
+//  Sequential: an array's task waits for the task before it (in index order)
+//    to succeed; no job_id.
+//  Singleton: no job_id; the job waits while another job of the same user and
+//    name runs, or waits ahead of it (a smaller id, not ended), as Slurm.
+enum class DependencyType : std::uint8_t { AfterOk, AfterAny, AfterNotOk, After, AfterCorr, Sequential, Singleton };
 const char* to_string(DependencyType t);
+// Slurm's spellings (afterok, ..., aftercorr, singleton) and AWS Batch's
+// (N_TO_N, SEQUENTIAL; "" is AfterOk), case-insensitive.
 std::optional<DependencyType> parse_dependency_type(const std::string& s);
+// Whether the type names another job (all but Sequential and Singleton).
+inline bool names_job(DependencyType t) { return t != DependencyType::Sequential && t != DependencyType::Singleton; }
+// Whether it is decided per task of an array (AfterCorr, Sequential).
+inline bool per_task(DependencyType t) { return t == DependencyType::AfterCorr || t == DependencyType::Sequential; }
 
 struct Dependency {
-  std::int64_t job_id = 0;
+  std::int64_t job_id = 0;  // 0 for Sequential and Singleton
   DependencyType type = DependencyType::AfterOk;
+  std::int32_t array_index = -1;  // one task of array job_id ("42_7"); -1: the whole job
+  std::int32_t minutes = 0;       // After only: this long after the start ("after:42+10")
   bool operator==(const Dependency&) const = default;
 };
+// "afterok:42", "after:42_7+10", "singleton", "SEQUENTIAL": for messages and drover show.
+std::string to_string(const Dependency& d);
+// Dependency::job_id and array_index as Drover names them: "42", "42_7".
+std::string target_name(const Dependency& d);
+// dependency_ready_at when only a singleton rule could let the job start
+// (any-of dependencies none of whose others is met yet).
+inline constexpr std::int64_t kNotReady = INT64_MAX;
 
 // A node of a multi-node attempt other than its main node: what it holds there.
 struct NodeSlice {
@@ -151,6 +178,13 @@ struct Job {
   bool terminate_requested = false;
   bool held = false;               // waits until released
   bool requeue_requested = false;  // stopped to be queued again
+  bool depends_any = false;        // sbatch '?': any one dependency suffices (else all)
+  // Set by ClusterState once the dependencies let the job leave PENDING: the
+  // earliest time they let it start (after:ID+MINUTES), in epoch seconds
+  // rounded up (never early; 4 bytes fill a hole here, 8 would grow every job);
+  // 0: at once; UINT32_MAX: only its singleton rule may. Persisted: the jobs it
+  // names may be forgotten by then. Read and set in epoch ms below.
+  std::uint32_t dependency_ready_s = 0;
   std::string terminate_reason;
   // Arrays: a task knows its array and index; the array's parent holds the rest.
   std::int64_t array_parent = 0;
@@ -174,7 +208,29 @@ struct Job {
   int counted_attempts() const;
   // vCPUs on all nodes together (request is per node).
   std::int64_t total_vcpus() const { return static_cast<std::int64_t>(request.vcpus) * nodes; }
+  // dependency_ready_s in epoch ms: 0, the time, or kNotReady.
+  std::int64_t dependency_ready_at() const {
+    return dependency_ready_s == UINT32_MAX ? kNotReady : std::int64_t{dependency_ready_s} * 1000;
+  }
+  void set_dependency_ready_at(std::int64_t ms) {
+    dependency_ready_s = ms <= 0 ? 0
+                         : ms == kNotReady
+                             ? UINT32_MAX
+                             : static_cast<std::uint32_t>(std::min<std::int64_t>((ms + 999) / 1000, UINT32_MAX - 1));
+  }
+  bool has_dependency(DependencyType t) const {
+    for (const auto& d : depends_on)
+      if (d.type == t) return true;
+    return false;
+  }
 };
+
+// The earliest time (epoch ms) the job's own conditions let it start, 0 when
+// none: what ClusterState::next_start_time() is made of and the head sets its
+// timer by. A deferred start (--begin) is one more such condition: add it here.
+inline std::int64_t earliest_start(const Job& j) {
+  return j.dependency_ready_s == UINT32_MAX ? 0 : j.dependency_ready_at();
+}
 
 // Whether the attempt holds (part of) the node: the main node or one of the others.
 bool attempt_on(const Attempt& a, const std::string& node);

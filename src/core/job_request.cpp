@@ -256,6 +256,55 @@ Result<std::vector<NodeGroup>> node_groups(const std::vector<NodeGroupRequest>& 
 }
 }  // namespace
 
+// What dependsOn may name: jobs that exist (an array's task: one of its
+// indexes), never the job itself; the per-task kinds only between arrays.
+static Status validate_dependencies(const JobRequest& req, const Job& job, const ClusterState& state) {
+  bool per_task_kind = false;
+  for (const Dependency& d : req.depends_on) {
+    const auto bad = [&](const std::string& why) { return make_error("dependsOn", to_string(d) + ": " + why); };
+    const std::string id = std::to_string(d.job_id);
+    if (d.minutes < 0 || d.minutes > kMaxDependencyMinutes)
+      return bad(std::to_string(d.minutes) + " minutes is out of range; give 0 to " +
+                 std::to_string(kMaxDependencyMinutes));
+    if (d.minutes && d.type != DependencyType::After) return bad("+MINUTES goes with after only, as in after:42+10");
+    if (!names_job(d.type)) {
+      if (d.job_id != 0 || d.array_index >= 0) return bad(std::string(to_string(d.type)) + " names no job");
+      if (d.type == DependencyType::Sequential) {
+        per_task_kind = true;
+        if (!job.array) return bad("SEQUENTIAL is for array jobs: each task waits for the one before it");
+      }
+      continue;
+    }
+    if (d.job_id == job.id) return bad("a job cannot depend on itself");
+    const Job* t = state.job(d.job_id);
+    if (!t) return bad("unknown job " + id);
+    if (d.type == DependencyType::AfterCorr) {
+      per_task_kind = true;
+      if (d.array_index >= 0)
+        return bad("aftercorr names a whole array (its tasks are matched by index), not one task");
+      if (!job.array)
+        return bad("aftercorr (N_TO_N) is for array jobs: each task waits for the task with its index in job " +
+                   id + "; this job is not an array (use afterok:" + id + ")");
+      if (t->array_parent)
+        return bad("job " + id + " is task " + std::to_string(t->array_index) + " of array " +
+                   std::to_string(t->array_parent) + "; aftercorr names the array");
+      if (!t->array)
+        return bad("job " + id + " is not an array; aftercorr matches the tasks of two arrays by index (use afterok:" +
+                   id + ")");
+    }
+    if (d.array_index >= 0) {
+      if (!t->array) return bad("job " + id + " is not an array, so " + target_name(d) + " names no task");
+      if (t->array->indexes.position_of(d.array_index) < 0)
+        return bad("array " + id + " has no task " + std::to_string(d.array_index) + " (its indexes: " +
+                   t->array->indexes.to_string() + ")");
+    }
+  }
+  if (per_task_kind && req.depends_any)
+    return make_error("dependsOn", "aftercorr (N_TO_N) and SEQUENTIAL decide each task on its own and cannot be "
+                                   "joined with '?' (any of); join them with ',' (all of)");
+  return {};
+}
+
 Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const ClusterState& state,
                         const std::string& default_queue, std::int64_t id, std::int64_t now) {
   NewJob out;
@@ -475,12 +524,9 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
     job.timeout_seconds = q->default_time_limit_s > 0 ? q->default_time_limit_s : q->max_time_limit_s;
   }
 
-  for (const auto& d : req.depends_on) {
-    if (d.job_id == id) return make_error("dependsOn", "a job cannot depend on itself");
-    if (!state.job(d.job_id))
-      return make_error("dependsOn", "unknown job " + std::to_string(d.job_id));
-  }
+  if (auto s = validate_dependencies(req, job, state); !s) return s.error();
   job.depends_on = req.depends_on;
+  job.depends_any = req.depends_any && !req.depends_on.empty();
   return out;
 }
 

@@ -43,6 +43,7 @@ struct JobRequest {
   std::optional<std::int64_t> timeout_seconds;
   std::optional<RetryStrategy> retry;
   std::vector<Dependency> depends_on;
+  bool depends_any = false;  // sbatch '?' (AWS has no such form): any one dependency suffices
   std::string working_dir;
   std::string stdout_path;
   std::string stderr_path;
@@ -80,6 +81,7 @@ struct Submitter {
 inline constexpr int kMaxSchedulingPriority = 9999;
 inline constexpr int kMaxNice = 10000;
 inline constexpr int kMaxNodes = 1024;  // per job
+inline constexpr int kMaxDependencyMinutes = 525'600;  // after:ID+MINUTES: a year
 
 struct NewJob {
   Job job;

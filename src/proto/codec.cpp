@@ -185,6 +185,50 @@ std::int64_t parse_job_id(const Json& j, const char* key) {
   return v;
 }
 
+// One dependsOn entry: {"jobId": "42", "type": "afterok"}; a task of an array
+// as "42_7" (Drover's and Slurm's spelling) or "42:7" (AWS Batch's child job
+// id); "minutes" with after (after:42+10). Singleton and SEQUENTIAL name no job.
+Dependency dependency(const Json& d, const std::string& field) {
+  if (!d.is_object()) fail(field.c_str(), "expected {jobId, type} entries");
+  Dependency dep;
+  const std::string type = get_string(d, "type");
+  auto t = parse_dependency_type(type);
+  if (!t)
+    fail((field + ".type").c_str(), "'" + type + "' is not afterok, afterany, afternotok, after, aftercorr, "
+                                    "singleton, N_TO_N or SEQUENTIAL");
+  dep.type = *t;
+  const auto it = d.find("jobId");
+  if (!names_job(dep.type)) {
+    if (it != d.end() && !it->is_null() && !(it->is_string() && it->get_ref<const std::string&>().empty()))
+      fail((field + ".jobId").c_str(), std::string(to_string(dep.type)) + " names no job");
+  } else if (it != d.end() && it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    const auto sep = s.find_first_of("_:");
+    const auto number = [&](std::string_view v, std::int64_t max) -> std::int64_t {
+      std::int64_t n = -1;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      return ec == std::errc() && p == v.data() + v.size() && n >= 0 && n <= max ? n : -1;
+    };
+    const std::int64_t id = number(std::string_view(s).substr(0, sep), INT64_MAX);
+    const std::int64_t index =
+        sep == std::string::npos ? -1 : number(std::string_view(s).substr(sep + 1), kMaxArrayIndex);
+    if (id <= 0 || (sep != std::string::npos && index < 0))
+      fail("jobId", "'" + s + "' is not a job id (e.g. 42), nor a task of an array (42_7)");
+    dep.job_id = id;
+    dep.array_index = static_cast<std::int32_t>(index);
+  } else {
+    dep.job_id = parse_job_id(d, "jobId");
+  }
+  const std::int64_t minutes = get_int(d, "minutes");
+  if (minutes < 0 || minutes > kMaxDependencyMinutes)
+    fail((field + ".minutes").c_str(), std::to_string(minutes) + " is out of range; give 0 to " +
+                                           std::to_string(kMaxDependencyMinutes));
+  if (minutes && dep.type != DependencyType::After)
+    fail((field + ".minutes").c_str(), "minutes go with type after only");
+  dep.minutes = static_cast<std::int32_t>(minutes);
+  return dep;
+}
+
 Resources resources(const Json& j, Resources r) {
   auto it = j.find("resourceRequirements");
   if (it != j.end() && !it->is_null()) {
@@ -303,6 +347,13 @@ Json to_json(const Attempt& a) {
   return j;
 }
 
+Json to_json(const Dependency& d) {
+  Json j = {{"type", to_string(d.type)}};
+  if (names_job(d.type)) j["jobId"] = target_name(d);
+  if (d.minutes) j["minutes"] = d.minutes;
+  return j;
+}
+
 Json to_json(const Job& job) {
   Json j = {
       {"jobId", std::to_string(job.id)},
@@ -335,10 +386,11 @@ Json to_json(const Job& job) {
   if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
-    for (const auto& d : job.depends_on)
-      deps.push_back({{"jobId", std::to_string(d.job_id)}, {"type", to_string(d.type)}});
+    for (const auto& d : job.depends_on) deps.push_back(to_json(d));
     j["dependsOn"] = std::move(deps);
+    if (job.depends_any) j["dependsOnAny"] = true;
   }
+  if (job.dependency_ready_s) j["dependenciesReadyAt"] = job.dependency_ready_at();
   Json attempts = Json::array();
   for (const auto& a : job.attempts) attempts.push_back(to_json(a));
   j["attempts"] = std::move(attempts);
@@ -376,6 +428,27 @@ Json to_json(const Job& job) {
               {"pendingPositions", std::move(pending)},
               {"taskCounts", std::move(counts)}};
     if (a->max_running) p["maxRunning"] = a->max_running;
+    const auto positions = [](const PositionSet& set) {
+      Json out = Json::array();
+      for (const auto& [lo, hi] : set.intervals()) out.push_back({lo, hi});
+      return out;
+    };
+    if (!a->failed().empty()) p["failedPositions"] = positions(a->failed());
+    if (!a->dependency_failed().empty()) {
+      p["dependencyFailedPositions"] = positions(a->dependency_failed());
+      p["dependencyFailedIndexes"] = to_text(a->indexes.indexes_at(a->dependency_failed()));
+    }
+    if (!a->waiting().empty()) {
+      // Per aftercorr / N_TO_N / SEQUENTIAL entry of dependsOn, in order: the
+      // tasks it still holds back.
+      Json waiting = Json::array(), indexes = Json::array();
+      for (const auto& w : a->waiting()) {
+        waiting.push_back(positions(w));
+        indexes.push_back(to_text(a->indexes.indexes_at(w)));
+      }
+      p["dependencyWaitingPositions"] = std::move(waiting);
+      p["dependencyWaitingIndexes"] = std::move(indexes);
+    }
     j["arrayProperties"] = std::move(p);
   }
   if (job.priority) j["schedulingPriority"] = job.priority;
@@ -563,14 +636,9 @@ Result<Job> job_from_json(const Json& j) {
       if (ec != std::errc() || p != last || first == last)
         fail("jobDefinition", "'" + def + "': the revision after ':' is not a number");
     }
-    for (const auto& d : get_list(j, "dependsOn")) {
-      Dependency dep;
-      dep.job_id = parse_job_id(d, "jobId");
-      auto t = parse_dependency_type(get_string(d, "type"));
-      if (!t) fail("dependsOn.type", "unknown dependency type");
-      dep.type = *t;
-      job.depends_on.push_back(dep);
-    }
+    for (const auto& d : get_list(j, "dependsOn")) job.depends_on.push_back(dependency(d, "dependsOn"));
+    job.depends_any = get_bool(j, "dependsOnAny");
+    job.set_dependency_ready_at(get_int(j, "dependenciesReadyAt"));
     for (const auto& a : get_list(j, "attempts")) {
       Attempt at;
       const Json& c = get_object(a, "container");
@@ -625,6 +693,14 @@ Result<Job> job_from_json(const Json& j) {
         if (!counts.is_array() || counts.size() != info.count.size()) fail("arrayProperties.taskCounts", "expected 7 counts");
         for (std::size_t i = 0; i < info.count.size(); ++i) info.count[i] = counts[i].get<std::int64_t>();
         info.cancelled = get_int(ap, "cancelled");
+        for (const auto& p : get_pairs(ap, "failedPositions")) info.more().failed.insert(p.first, p.second);
+        for (const auto& p : get_pairs(ap, "dependencyFailedPositions"))
+          info.more().dependency_failed.insert(p.first, p.second);
+        for (const auto& w : ap.value("dependencyWaitingPositions", Json::array())) {
+          PositionSet set;
+          for (const auto& p : get_pairs(Json{{"w", w}}, "w")) set.insert(p.first, p.second);
+          info.more().waiting.push_back(std::move(set));
+        }
         job.array = Boxed<ArrayInfo>(std::move(info));
       }
     }
@@ -869,17 +945,9 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     if (j.contains("retryStrategy")) r.retry = retry(get_object(j, "retryStrategy"));
     if (auto it = j.find("dependsOn"); it != j.end() && !it->is_null()) {
       if (!it->is_array()) fail("dependsOn", "expected a list of {jobId, type}");
-      for (const auto& d : *it) {
-        if (!d.is_object()) fail("dependsOn", "expected {jobId, type} entries");
-        Dependency dep;
-        dep.job_id = parse_job_id(d, "jobId");
-        const std::string type = get_string(d, "type");
-        auto t = parse_dependency_type(type);
-        if (!t) fail("dependsOn.type", "'" + type + "' is not afterok, afterany, afternotok or after");
-        dep.type = *t;
-        r.depends_on.push_back(dep);
-      }
+      for (const auto& d : *it) r.depends_on.push_back(dependency(d, "dependsOn"));
     }
+    r.depends_any = get_bool(j, "dependsOnAny");
     r.working_dir = get_string(j, "workingDirectory");
     r.stdout_path = get_string(j, "stdoutPath");
     r.stderr_path = get_string(j, "stderrPath");

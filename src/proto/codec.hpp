@@ -21,6 +21,8 @@ Json to_json(const RetryStrategy& r);
 Json to_json(const KeyValues& kv);  // {"k": "v"}
 Json to_env_json(const KeyValues& kv);  // [{"name": k, "value": v}]
 Json to_json(const Attempt& a);
+// {"jobId": "42" or "42_7", "type": "afterok", "minutes": 10 (after only)}
+Json to_json(const Dependency& d);
 Json to_json(const Job& j);
 Json to_json(const JobPayload& p);
 Json to_json(const JobDefinition& d);

@@ -353,6 +353,24 @@ class Pass {
     if (estimate != job.estimated_start || job.pending_reason != reason)
       out_.reasons.push_back({job.id, reason, estimate});
   }
+  // What of a RUNNABLE job's dependencies the state leaves to the pass, which
+  // knows the time and what starts: after:ID+MINUTES (dependency_ready_at) and
+  // singleton. `self` holds them: the job, or a retried task's array.
+  bool waits_on_dependency(const Job& job, const Job& self) {
+    if (self.dependency_ready_s == 0 && self.depends_on.empty()) return false;
+    const std::int64_t ready = self.dependency_ready_at();
+    const bool time_ok = ready <= now_;
+    const bool singleton = self.has_dependency(DependencyType::Singleton);
+    bool ok = time_ok;
+    if (singleton) {
+      const bool alone = !singleton_started_.count({self.uid, self.name}) && state_.singleton_blocker(self) == 0;
+      ok = self.depends_any ? time_ok || alone : time_ok && alone;
+    }
+    if (ok) return false;
+    const bool known = !singleton || self.depends_any;  // when the time alone decides
+    note(job, "Dependency", known && ready != kNotReady ? ready : 0);
+    return true;
+  }
 
   const ClusterState& state_;
   const std::int64_t now_;
@@ -366,6 +384,8 @@ class Pass {
   bool running_indexed_ = false;
   std::unordered_map<std::int64_t, std::int64_t> started_;  // array tasks started this pass
   std::unordered_map<std::int64_t, std::int64_t> resume_;   // array -> next position, fair share
+  // Singleton groups (user, name) a job of which started this pass.
+  std::set<std::pair<std::uint32_t, std::string>> singleton_started_;
   std::vector<std::vector<Release>> running_;  // by slot: when active jobs end
   // Preemption: whether any queue's running jobs may be preempted by a queue
   // above it (decided once per pass; when not, none of this is looked at), and,
@@ -986,10 +1006,18 @@ PassResult Pass::run() {
       const std::int64_t throttle = parent && parent->array ? parent->array->max_running : 0;
       // Where this array's tasks resume when it comes back in the same pass.
       auto resume = arr ? resume_.find(id) : resume_.end();
-      std::int64_t pos = !arr ? -1 : resume != resume_.end() ? resume->second : arr->pending.first();
+      std::int64_t pos = !arr ? -1 : resume != resume_.end() ? resume->second : arr->first_ready();
+      if (arr && pos < 0 && !arr->pending.empty()) {
+        note(*job, "Dependency");  // every task left waits for its own (aftercorr, SEQUENTIAL)
+        continue;
+      }
       bool done = false;
       while (!done) {
         if (arr && pos < 0) break;  // every task is started
+        if (waits_on_dependency(*job, parent && !arr ? *parent : *job)) {
+          done = true;
+          break;
+        }
         if (throttle > 0) {
           const auto& c = parent->array->count;
           const std::int64_t on_nodes = c[static_cast<int>(JobState::Starting)] +
@@ -1022,12 +1050,14 @@ PassResult Pass::run() {
             u.vcpus += static_cast<int>(job->total_vcpus());
           }
           if (parent) ++started_[parent->id];
+          if (const Job& s = parent ? *parent : *job; state_.in_singleton_group(s))
+            singleton_started_.insert({s.uid, s.name});
           if (order) order->started(static_cast<int>(job->total_vcpus()));
           if (!arr) {
             done = true;
             continue;
           }
-          pos = arr->pending.next(pos + 1);
+          pos = arr->next_ready(pos + 1);
           // Fair share: after each task the least-served share goes next; the
           // array comes back for its next task when it is its turn again.
           if (pos >= 0 && order && order->fair()) {

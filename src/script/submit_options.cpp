@@ -243,23 +243,10 @@ Status set_array(SubmitOptions& o, std::string_view v, OptionContext&) {
   return {};
 }
 
-Status set_dependency(SubmitOptions& o, std::string_view v, OptionContext& c) {
+Status set_dependency(SubmitOptions& o, std::string_view v, OptionContext&) {
   auto d = parse_dependency(v);
   if (!d) return Error{why_of(d.error(), "dependency", v)};
-  bool noted = false;
-  for (const auto& t : d->terms) {
-    const bool plain = t.kind == DependencyKind::AfterOk || t.kind == DependencyKind::AfterAny ||
-                       t.kind == DependencyKind::AfterNotOk || t.kind == DependencyKind::After;
-    const bool delayed = std::any_of(t.targets.begin(), t.targets.end(),
-                                     [](const auto& x) { return x.delay_minutes > 0 || x.array_task; });
-    if ((!plain || delayed) && !noted) {
-      c.notes.push_back(std::string("the scheduler does not evaluate ") + to_string(t.kind) +
-                        (delayed ? " with +minutes or array tasks" : "") + " yet; recorded");
-      noted = true;
-    }
-  }
-  if (d->any && d->terms.size() > 1)
-    c.notes.push_back("'?' (any of) is not evaluated yet; recorded");
+  // Every kind is evaluated but afterburstbuffer, which `drover submit` refuses.
   o.dependency = std::move(*d);
   return {};
 }
@@ -455,7 +442,8 @@ const OptionSpec kOptions[] = {
     {"deadline", 0, Required, NotSupportedYet, "deadline", "", kNoEquivalent, nullptr},
     {"delay-boot", 0, Required, NotSupportedYet, "delay-boot", "", "nodes are not rebooted", nullptr},
     {"dependency", 'd', Required, Honoured, "dependency",
-     "start after other jobs: afterok:ID[:ID], afterany:ID, afternotok:ID, after:ID; ',' all, '?' any", "",
+     "start after other jobs: afterok:ID[:ID], afterany:ID, afternotok:ID, after:ID[+MIN], ID_TASK, "
+     "aftercorr:ARRAY, singleton; ',' all, '?' any", "",
      &set_dependency},
     {"distribution", 'm', Required, NotSupportedYet, "distribution", "", "tasks are laid out by mpirun",
      nullptr},

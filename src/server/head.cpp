@@ -264,26 +264,49 @@ Status Head::apply(const Event& e) {
 }
 
 Status Head::resolve_forgotten_dependencies(JobRequest& req) {
-  std::vector<Dependency> kept;
-  for (const auto& d : req.depends_on) {
-    if (state_.job(d.job_id)) {
-      kept.push_back(d);
-      continue;
+  // Finished jobs leave memory; a new dependency on one brings it back (and,
+  // for a task, the task's record), so that it is decided like any other.
+  std::vector<std::pair<std::size_t, Dependency>> recalled;
+  for (std::size_t i = 0; i < req.depends_on.size(); ++i) {
+    const Dependency& d = req.depends_on[i];
+    if (!names_job(d.type)) continue;
+    bool was_forgotten = false;
+    if (!state_.job(d.job_id)) {
+      auto old = store_->load_job(d.job_id);
+      if (!old) return old.error();
+      if (!*old) return make_error("dependsOn", "unknown job " + std::to_string(d.job_id));
+      state_.recall(std::move(**old));
+      was_forgotten = true;
     }
-    auto old = store_->load_job(d.job_id);
-    if (!old) return old.error();
-    if (!*old) return make_error("dependsOn", "unknown job " + std::to_string(d.job_id));
-    // Only finished jobs leave memory: the dependency is decided already.
-    const JobState s = (*old)->state;
-    const bool ok = d.type == DependencyType::AfterAny || d.type == DependencyType::After ||
-                    (d.type == DependencyType::AfterOk && s == JobState::Succeeded) ||
-                    (d.type == DependencyType::AfterNotOk && s == JobState::Failed);
-    if (!ok)
-      return make_error("dependsOn", std::string(to_string(d.type)) + ":" + std::to_string(d.job_id) +
-                                         " can never be satisfied: job " + std::to_string(d.job_id) +
-                                         " ended " + to_string(s));
+    const Job* t = state_.job(d.job_id);
+    if (d.array_index >= 0 && t->array && !t->array->live.count(d.array_index)) {
+      const std::int64_t pos = t->array->indexes.position_of(d.array_index);
+      if (pos >= 0 && !t->array->pending.contains(pos)) {
+        auto task = store_->find_task(d.job_id, d.array_index);
+        if (!task) return task.error();
+        if (*task) {
+          auto old = store_->load_job(*task);
+          if (!old) return old.error();
+          if (*old) state_.recall(std::move(**old));
+          was_forgotten = true;
+        }
+      }
+    }
+    if (was_forgotten) recalled.emplace_back(i, d);
   }
-  req.depends_on = std::move(kept);
+  // As before jobs were recalled: a dependency on a forgotten job that can
+  // never be satisfied is refused at submit (with '?': when none can be).
+  const auto now = transport::epoch_ms();
+  std::string never;
+  std::size_t nevers = 0;
+  for (const auto& [i, d] : recalled) {
+    const DependencyOutcome o = state_.dependency_outcome(Job{}, d, now);
+    if (o.is != DependencyOutcome::Is::Never) continue;
+    ++nevers;
+    never += (never.empty() ? "" : "; ") + to_string(d) + " can never be satisfied: " + o.why;
+    if (!req.depends_any) return make_error("dependsOn", never);
+  }
+  if (req.depends_any && nevers > 0 && nevers == req.depends_on.size()) return make_error("dependsOn", never);
   return {};
 }
 
@@ -390,6 +413,21 @@ void Head::flush() {
                                  (waiting ? " of queue " + waiting->queue : std::string());
       log::info("job " + std::to_string(p.job_id) + ": " + reason);
       interrupt_job(p.job_id, reason, p.mode == PreemptMode::Requeue && victim->requeue != 0);
+    }
+    // A job held back until a time (after:ID+MINUTES) needs a pass then,
+    // though nothing else may happen: a timer for the earliest such time.
+    const auto now = transport::epoch_ms();
+    if (const auto t = state_.next_start_time(now); t != wake_at_) {
+      if (wake_timer_) loop_.cancel(wake_timer_);
+      wake_timer_ = 0;
+      wake_at_ = t;
+      if (t)
+        wake_timer_ = loop_.after(std::max<std::int64_t>(1, t - now), [this] {
+          wake_timer_ = 0;
+          wake_at_ = 0;
+          schedule_needed_ = full_pass_needed_ = true;
+          request_flush();
+        });
     }
   }
   auto dirty = state_.take_dirty();
@@ -730,7 +768,8 @@ Result<Head::JobRef> Head::job_ref(const Json& args) {
 
 Json Head::describe_unstarted_task(const Job& parent, std::int64_t index) {
   const ArrayInfo& a = *parent.array;
-  const bool waiting = a.pending.contains(a.indexes.position_of(index));
+  const std::int64_t pos = a.indexes.position_of(index);
+  const bool waiting = a.pending.contains(pos);
   Json j = {{"jobId", std::to_string(parent.id) + "_" + std::to_string(index)},
             {"jobName", parent.name},
             {"jobQueue", parent.queue},
@@ -741,13 +780,27 @@ Json Head::describe_unstarted_task(const Job& parent, std::int64_t index) {
             {"attempts", Json::array()}};
   if (waiting) {
     j["status"] = to_string(parent.state == JobState::Pending ? JobState::Pending : JobState::Runnable);
-    const std::string why = !parent.pending_reason.empty() ? parent.pending_reason.str() : parent.status_reason;
+    // Held back by its own dependency (aftercorr, SEQUENTIAL): say which task.
+    std::string why = !parent.pending_reason.empty() ? parent.pending_reason.str() : parent.status_reason;
+    std::size_t k = 0;
+    for (const auto& d : parent.depends_on) {
+      if (!per_task(d.type)) continue;
+      if (k < a.waiting().size() && a.waiting()[k++].contains(pos)) {
+        why = d.type == DependencyType::Sequential
+                  ? "Dependency (SEQUENTIAL: waits for the task before it to succeed)"
+                  : "Dependency (aftercorr: waits for task " + std::to_string(d.job_id) + "_" + std::to_string(index) +
+                        ", or all of array " + std::to_string(d.job_id) + " if it has no such task, to succeed)";
+        break;
+      }
+    }
     if (!why.empty()) j["pendingReason"] = why;
     if (parent.estimated_start) j["estimatedStartAt"] = parent.estimated_start;
   } else {
     j["status"] = to_string(JobState::Failed);
-    j["statusReason"] = "cancelled before it started" +
-                        (parent.terminate_reason.empty() ? std::string() : ": " + parent.terminate_reason);
+    j["statusReason"] = a.dependency_failed().contains(pos)
+                            ? std::string("never started: the task it depends on failed (aftercorr / SEQUENTIAL)")
+                            : "cancelled before it started" +
+                                  (parent.terminate_reason.empty() ? std::string() : ": " + parent.terminate_reason);
   }
   return j;
 }

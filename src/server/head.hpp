@@ -113,7 +113,7 @@ class Head {
   Status apply(const Event& e);
   void request_flush();
   void evict_finished();
-  // Dependencies on jobs no longer in memory, resolved from the store.
+  // Dependencies on jobs no longer in memory: recalled from the store.
   Status resolve_forgotten_dependencies(JobRequest& req);
   void flush();
   Result<std::optional<Job>> find_job(std::int64_t id);
@@ -167,6 +167,9 @@ class Head {
   // reconfigured): the next pass may start from the first new id.
   bool full_pass_needed_ = true;
   std::int64_t first_new_job_ = 0;
+  // The pass for the earliest time a RUNNABLE job waits for (ClusterState::next_start_time).
+  std::int64_t wake_at_ = 0;
+  std::uint64_t wake_timer_ = 0;
   std::int64_t started_at_ = 0;
   std::map<uid_t, std::string> user_names_;
   std::string hostname_;

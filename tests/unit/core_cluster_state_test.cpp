@@ -1041,11 +1041,14 @@ TEST(JobState, NamesRoundTrip) {
 
 TEST(DependencyTypes, NamesRoundTrip) {
   for (auto t : {DependencyType::AfterOk, DependencyType::AfterAny, DependencyType::AfterNotOk,
-                 DependencyType::After})
+                 DependencyType::After, DependencyType::AfterCorr, DependencyType::Sequential,
+                 DependencyType::Singleton})
     EXPECT_EQ(parse_dependency_type(to_string(t)), t);
   EXPECT_EQ(parse_dependency_type(""), DependencyType::AfterOk);
   EXPECT_EQ(parse_dependency_type("AFTEROK"), DependencyType::AfterOk);
-  EXPECT_EQ(parse_dependency_type("singleton"), std::nullopt);
+  EXPECT_EQ(parse_dependency_type("N_TO_N"), DependencyType::AfterCorr);  // AWS Batch's names
+  EXPECT_EQ(parse_dependency_type("SEQUENTIAL"), DependencyType::Sequential);
+  EXPECT_EQ(parse_dependency_type("afterburstbuffer"), std::nullopt);
   EXPECT_EQ(to_string(NodeState::Drain), std::string("DRAIN"));
 }
 

@@ -426,7 +426,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"JobCreatedAtBool", "job", "{" JOB_BASE R"(, "createdAt": true})", "createdAt"},
         BadCase{"JobOwnerNotObject", "job", "{" JOB_BASE R"(, "owner": "alice"})", "owner"},
         BadCase{"JobBadDependencyType", "job",
-                "{" JOB_BASE R"(, "dependsOn": [{"jobId": "2", "type": "singleton"}]})",
+                "{" JOB_BASE R"(, "dependsOn": [{"jobId": "2", "type": "whenever"}]})",
                 "dependsOn.type"},
         BadCase{"JobBadDefinitionRevision", "job", "{" JOB_BASE R"(, "jobDefinition": "x:abc"})",
                 "jobDefinition"},

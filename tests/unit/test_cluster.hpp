@@ -96,6 +96,8 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.timeout_seconds, b.timeout_seconds);
   EXPECT_EQ(a.retry, b.retry);
   EXPECT_EQ(a.depends_on, b.depends_on);
+  EXPECT_EQ(a.depends_any, b.depends_any);
+  EXPECT_EQ(a.dependency_ready_s, b.dependency_ready_s);
   EXPECT_EQ(a.attempts, b.attempts);
   EXPECT_EQ(a.working_dir, b.working_dir);
   EXPECT_EQ(a.stdout_path, b.stdout_path);
