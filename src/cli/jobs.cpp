@@ -314,6 +314,7 @@ int cmd_show(const Global& g, const Args& args) {
     }
     if (j.contains("requeue")) line("requeue", j["requeue"].get<bool>() ? "after a lost node or preemption" : "never");
     line("submitted", format_time(num(j, "createdAt")));
+    if (j.contains("beginAt")) line("not before", format_time(num(j, "beginAt")));
     line("started", j.contains("startedAt") ? format_time(num(j, "startedAt")) : "");
     line("stopped", j.contains("stoppedAt") ? format_time(num(j, "stoppedAt")) : "");
     line("directory", str(j, "workingDirectory"));

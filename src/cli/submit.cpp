@@ -90,11 +90,9 @@ std::string asked(const SubmitOptions& o, const std::string& field) {
   return "--" + field + (it == o.set_by.end() ? "" : " (" + it->second.describe() + ")");
 }
 
-// Options whose meaning Drover cannot honour yet: running the job anyway would run
-// something else than was asked (one node instead of many, now instead of later).
-Status refuse_what_would_change_the_job(const SubmitOptions& o, std::int64_t now) {
-  if (o.begin && o.begin->epoch && *o.begin->epoch > now)
-    return make_error(asked(o, "begin"), "deferred starts are not supported yet");
+// Options whose meaning Drover cannot honour: running the job anyway would run
+// something else than was asked.
+Status refuse_what_would_change_the_job(const SubmitOptions& o) {
   if (o.dependency) {
     for (const auto& t : o.dependency->terms)
       if (t.kind == script::DependencyKind::AfterBurstBuffer)
@@ -236,6 +234,7 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (o.open_mode) req["openMode"] = *o.open_mode;
   if (o.no_slurm_env) req["slurmEnvironment"] = false;
   if (o.hold) req["held"] = true;
+  if (o.begin && o.begin->epoch) req["beginAt"] = *o.begin->epoch * 1000;  // a past time: at once
   if (o.priority) req["schedulingPriority"] = *o.priority == "TOP" ? kMaxSchedulingPriority : std::stoi(*o.priority);
   if (o.nice) req["nice"] = *o.nice;
   if (o.account) req["account"] = *o.account;
@@ -308,7 +307,7 @@ int cmd_submit(const Global& g, const Args& all) {
     std::cout << "drover 0.1.0\n";
     return 0;
   }
-  if (auto s = refuse_what_would_change_the_job(*o, clock.now); !s) return fail("submit", s.message());
+  if (auto s = refuse_what_would_change_the_job(*o); !s) return fail("submit", s.message());
   if (!o->quiet)
     for (const auto& w : o->warnings) std::cerr << "drover submit: warning: " << w << "\n";
   auto req = build_request(*o, *cl, path, text, env);
@@ -324,7 +323,9 @@ int cmd_submit(const Global& g, const Args& all) {
       std::cout << r->dump(2) << "\n";
       return 0;
     }
-    std::cout << "Would start " << str(*r, "wouldStart") << " in queue " << str(*r, "jobQueue");
+    std::cout << "Would start "
+              << (r->contains("beginAt") ? "not before " + format_time(num(*r, "beginAt")) : str(*r, "wouldStart"))
+              << " in queue " << str(*r, "jobQueue");
     if (r->contains("nodeName")) {
       std::string cpus;
       for (const auto& c : (*r)["cpus"]) cpus += (cpus.empty() ? "" : ",") + c.dump();

@@ -170,6 +170,9 @@ struct Job {
   // sbatch's --nice (negative only for root or the admin).
   int priority = 0;
   int nice = 0;
+  // sbatch --begin: not before this time (epoch seconds; 0: no such wish).
+  // 4 bytes in what was padding before `share`.
+  std::uint32_t begin_s = 0;
   // Fair-share queues: whose share the job uses (AWS shareIdentifier, else the
   // sbatch --account; empty: the owner's user name).
   InternedText share;
@@ -218,6 +221,7 @@ struct Job {
                              ? UINT32_MAX
                              : static_cast<std::uint32_t>(std::min<std::int64_t>((ms + 999) / 1000, UINT32_MAX - 1));
   }
+  std::int64_t begin_at() const { return std::int64_t{begin_s} * 1000; }  // epoch ms; 0: none
   bool has_dependency(DependencyType t) const {
     for (const auto& d : depends_on)
       if (d.type == t) return true;
@@ -227,9 +231,10 @@ struct Job {
 
 // The earliest time (epoch ms) the job's own conditions let it start, 0 when
 // none: what ClusterState::next_start_time() is made of and the head sets its
-// timer by. A deferred start (--begin) is one more such condition: add it here.
+// timer by: the dependency ready time and the --begin time.
 inline std::int64_t earliest_start(const Job& j) {
-  return j.dependency_ready_s == UINT32_MAX ? 0 : j.dependency_ready_at();
+  const std::int64_t dependencies = j.dependency_ready_s == UINT32_MAX ? 0 : j.dependency_ready_at();
+  return std::max(dependencies, j.begin_at());
 }
 
 // Whether the attempt holds (part of) the node: the main node or one of the others.

@@ -492,6 +492,11 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   job.append_output = req.append_output;
   job.slurm_env = req.slurm_env;
   job.held = req.held;
+  if (req.begin_at > now) {
+    if (req.begin_at - now > kMaxBeginAheadMs)
+      return make_error("beginAt", "more than a year ahead; give a time within the next 366 days");
+    job.begin_s = static_cast<std::uint32_t>((req.begin_at + 999) / 1000);  // never early
+  }
   out.payload.submit_options = req.submit_options;
   if (req.checkpoint_signal < 0 || req.checkpoint_signal > 64)
     return make_error("checkpoint.signal", std::to_string(req.checkpoint_signal) + " is not a signal number (1 to 64)");

@@ -50,6 +50,7 @@ struct JobRequest {
   bool append_output = false;
   bool slurm_env = true;
   bool held = false;  // submit held: waits until released
+  std::int64_t begin_at = 0;  // sbatch --begin: not before (epoch ms); 0 or past: at once
   // Checkpointing: the signal sent before Drover stops the job (0: the job
   // does not checkpoint), how many seconds before, to the batch shell only,
   // and the checkpoint directory pattern (empty: kDefaultCheckpointPattern).
@@ -81,6 +82,7 @@ struct Submitter {
 inline constexpr int kMaxSchedulingPriority = 9999;
 inline constexpr int kMaxNice = 10000;
 inline constexpr int kMaxNodes = 1024;  // per job
+inline constexpr std::int64_t kMaxBeginAheadMs = 366LL * 24 * 3600 * 1000;  // --begin: within a year
 inline constexpr int kMaxDependencyMinutes = 525'600;  // after:ID+MINUTES: a year
 
 struct NewJob {

@@ -384,6 +384,7 @@ Json to_json(const Job& job) {
                        {"secondsBefore", job.checkpoint_seconds},
                        {"batchShellOnly", job.checkpoint_signal_batch_only}};
   if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
+  if (job.begin_s) j["beginAt"] = job.begin_at();
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
     for (const auto& d : job.depends_on) deps.push_back(to_json(d));
@@ -669,6 +670,8 @@ Result<Job> job_from_json(const Json& j) {
       job.checkpoint_signal_batch_only = get_bool(c, "batchShellOnly");
     }
     if (j.contains("requeue") && !j["requeue"].is_null()) job.requeue = get_bool(j, "requeue") ? 1 : 0;
+    if (const std::int64_t b = get_int(j, "beginAt"); b > 0)
+      job.begin_s = static_cast<std::uint32_t>(std::min<std::int64_t>((b + 999) / 1000, UINT32_MAX));
     job.parameters = key_values(get_object(j, "parameters"), "parameters");
     job.tags = key_values(get_object(j, "tags"), "tags");
     job.terminate_requested = get_bool(j, "terminateRequested");
@@ -970,6 +973,7 @@ Result<JobRequest> job_request_from_json(const Json& j) {
       r.checkpoint_dir = get_string(c, "directory");
     }
     if (j.contains("requeue") && !j["requeue"].is_null()) r.requeue = get_bool(j, "requeue");
+    r.begin_at = get_int(j, "beginAt");  // epoch ms (sbatch --begin)
     // AWS: schedulingPriorityOverride; also accepted as schedulingPriority.
     for (const char* k : {"schedulingPriorityOverride", "schedulingPriority"})
       if (j.contains(k) && !j[k].is_null()) r.priority = get_int32(j, k);

@@ -1014,6 +1014,12 @@ PassResult Pass::run() {
       bool done = false;
       while (!done) {
         if (arr && pos < 0) break;  // every task is started
+        // sbatch --begin: not before its time (the head wakes for it).
+        if (const Job& self = parent && !arr ? *parent : *job; self.begin_s && self.begin_at() > now_) {
+          note(*job, "BeginTime", self.begin_at());
+          done = true;
+          break;
+        }
         if (waits_on_dependency(*job, parent && !arr ? *parent : *job)) {
           done = true;
           break;

@@ -558,6 +558,14 @@ Json Head::test_only(const Job& job) {
   Json out = {{"jobQueue", job.queue}, {"vcpus", job.request.vcpus}, {"submitted", false}};
   const JobQueue* q = state_.queue(job.queue);
   std::size_t ahead = state_.runnable(job.queue).size();
+  // A job that may not start yet: when it may, and where it would fit now.
+  std::string not_now;
+  if (job.held) {
+    not_now = "when released (it is submitted held)";
+  } else if (job.begin_s && job.begin_at() > transport::epoch_ms()) {
+    not_now = "not before its --begin time";
+    out["beginAt"] = job.begin_at();
+  }
   for (const auto& env_name : q->compute_environments) {
     const ComputeEnvironment* env = state_.environment(env_name);
     if (!env || !env->enabled) continue;
@@ -565,8 +573,10 @@ Json Head::test_only(const Job& job) {
       const Node* node = state_.node(n);
       if (!node || !node->connected || node->state != NodeState::Up) continue;
       if (auto plan = place::place_on_node(*node, job.request)) {
-        out["wouldStart"] = ahead == 0 ? "now" : "now, unless the " + std::to_string(ahead) +
-                                                     " jobs queued ahead of it take the room";
+        out["wouldStart"] = !not_now.empty() ? not_now
+                            : ahead == 0     ? "now"
+                                             : "now, unless the " + std::to_string(ahead) +
+                                               " jobs queued ahead of it take the room";
         out["nodeName"] = n;
         out["computeEnvironment"] = env_name;
         out["cpus"] = plan->cpus;
@@ -575,7 +585,8 @@ Json Head::test_only(const Job& job) {
       }
     }
   }
-  out["wouldStart"] = "later: no node of the queue has room now (start-time estimates come with backfill)";
+  out["wouldStart"] = !not_now.empty() ? not_now
+                      : "later: no node of the queue has room now (start-time estimates come with backfill)";
   out["pendingReason"] = "Resources";
   out["jobsAhead"] = ahead;
   return out;
