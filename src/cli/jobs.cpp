@@ -290,6 +290,8 @@ int cmd_show(const Global& g, const Args& args) {
     line("owner", str(j["owner"], "user") + " (uid " + str(j["owner"], "uid") + ")");
     line("queue", str(j, "jobQueue"));
     line("definition", str(j, "jobDefinition"));
+    if (j.contains("submitOptions") && j["submitOptions"].contains("comment"))
+      line("comment", str(j["submitOptions"], "comment"));
     std::string res;
     for (const auto& rr : j["resourceRequirements"])
       res += (res.empty() ? "" : ", ") + str(rr, "value") + " " +

@@ -424,7 +424,7 @@ const OptionSpec kOptions[] = {
     {"cluster", 0, Required, NotSupportedYet, "clusters", "", "one cluster per Drover head", nullptr},
     {"cluster-constraint", 0, Required, NotSupportedYet, "cluster-constraint", "", "no federation", nullptr},
     {"clusters", 'M', Required, NotSupportedYet, "clusters", "", "one cluster per Drover head", nullptr},
-    {"comment", 0, Required, RecordedOnly, "comment", "a comment kept with the job", "comments are not shown yet",
+    {"comment", 0, Required, Honoured, "comment", "a comment kept with the job (drover show prints it)", "",
      &set_text<&O::comment>},
     {"consolidate-segments", 0, None, NotSupportedYet, "consolidate-segments", "", kNoEquivalent, nullptr},
     {"constraint", 'C', Required, RecordedOnly, "constraint", "node features required",

@@ -42,6 +42,14 @@ TEST_F(LifecycleTest, SucceededJobWritesOutputInSubmitDirectory) {
   EXPECT_GT(j.value("stoppedAt", 0LL), 0);
   EXPECT_GE(j.value("stoppedAt", 0LL), j.value("startedAt", 0LL));
 
+  // --comment is kept and shown, with no "not honoured" warning at submit.
+  const CliResult commented = cluster().cli("submit", "--comment", "run 7 of the sweep", "--wrap", "true");
+  ASSERT_EQ(commented.code, 0) << commented.describe();
+  EXPECT_FALSE(contains(commented.err, "warning")) << commented.err;
+  const std::string cid = commented.out.substr(commented.out.find_last_of(' ') + 1);
+  const CliResult human = cluster().cli("show", cid.substr(0, cid.find('\n')));
+  EXPECT_TRUE(contains(human.out, "comment") && contains(human.out, "run 7 of the sweep")) << human.describe();
+
   // The human table lists it with -a, and history has it.
   const CliResult jobs_a = cluster().cli("jobs", "-a");
   EXPECT_EQ(jobs_a.code, 0) << jobs_a.describe();
