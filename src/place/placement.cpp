@@ -5,6 +5,7 @@
 #include "place/placement.hpp"
 
 #include <algorithm>
+#include <span>
 #include <cstddef>
 #include <tuple>
 #include <utility>
@@ -12,19 +13,49 @@
 namespace drover::place {
 namespace {
 
+// Counts per core, NUMA domain or package: on the stack for nodes of usual
+// size (placement runs for every job a scheduling pass looks at, and three
+// heap allocations per call were a large part of a pass), on the heap beyond.
+class Counts {
+ public:
+  Counts() = default;
+  Counts(const Counts&) = delete;
+  Counts& operator=(const Counts&) = delete;
+  void assign(std::size_t n) {
+    if (n > kInline) {
+      heap_.assign(n, 0);
+      data_ = heap_.data();
+    } else {
+      std::fill(inline_, inline_ + n, 0);
+    }
+    size_ = n;
+  }
+  int& operator[](std::size_t i) { return data_[i]; }
+  int operator[](std::size_t i) const { return data_[i]; }
+  std::size_t size() const { return size_; }
+  std::span<const int> view() const { return {data_, size_}; }
+
+ private:
+  static constexpr std::size_t kInline = 256;
+  int inline_[kInline];
+  std::vector<int> heap_;
+  int* data_ = inline_;
+  std::size_t size_ = 0;
+};
+
 // What is free on the node now, precomputed once per call.
 class FreeView {
  public:
-  explicit FreeView(const Node& node) : node_(node), topo_(node.topology) {
-    core_free_.resize(topo_.cores.size());
+  FreeView(const NodeTopology& topo, const NodeUse& use) : use_(use), topo_(topo) {
+    core_free_.assign(topo_.cores.size());
     int domains = static_cast<int>(topo_.numa.size());
     int packages = topo_.packages;
     for (const auto& c : topo_.cores) {
       domains = std::max(domains, c.numa + 1);
       packages = std::max(packages, c.package + 1);
     }
-    domain_free_.assign(static_cast<std::size_t>(std::max(domains, 0)), 0);
-    package_free_.assign(static_cast<std::size_t>(std::max(packages, 0)), 0);
+    domain_free_.assign(static_cast<std::size_t>(std::max(domains, 0)));
+    package_free_.assign(static_cast<std::size_t>(std::max(packages, 0)));
     for (std::size_t i = 0; i < topo_.cores.size(); ++i) {
       const Core& c = topo_.cores[i];
       int f = 0;
@@ -40,26 +71,26 @@ class FreeView {
   bool pu_free(int pu) const {
     if (pu < 0) return false;
     auto i = static_cast<std::size_t>(pu);
-    return i >= node_.pu_used.size() || !node_.pu_used[i];
+    return i >= use_.pu_used.size() || !use_.pu_used[i];
   }
   bool gpu_free(const Gpu& g) const {
     if (g.index < 0) return false;
     auto i = static_cast<std::size_t>(g.index);
-    return i >= node_.gpu_used.size() || !node_.gpu_used[i];
+    return i >= use_.gpu_used.size() || !use_.gpu_used[i];
   }
 
   const NodeTopology& topology() const { return topo_; }
   int core_free(std::size_t core) const { return core_free_[core]; }
   int total_free() const { return total_free_; }
-  const std::vector<int>& domain_free() const { return domain_free_; }
-  const std::vector<int>& package_free() const { return package_free_; }
+  std::span<const int> domain_free() const { return domain_free_.view(); }
+  std::span<const int> package_free() const { return package_free_.view(); }
 
  private:
-  const Node& node_;
+  const NodeUse& use_;
   const NodeTopology& topo_;
-  std::vector<int> core_free_;
-  std::vector<int> domain_free_;
-  std::vector<int> package_free_;
+  Counts core_free_;
+  Counts domain_free_;
+  Counts package_free_;
   int total_free_ = 0;
 };
 
@@ -89,7 +120,7 @@ int take_pus(const FreeView& view, Pred in, int need, std::vector<int>& out) {
 }
 
 // Index of the smallest count that is still >= need (best fit), -1 if none.
-int best_fit(const std::vector<int>& free, int need) {
+int best_fit(std::span<const int> free, int need) {
   int best = -1;
   for (std::size_t i = 0; i < free.size(); ++i) {
     if (free[i] < need) continue;
@@ -167,7 +198,7 @@ std::vector<const Gpu*> choose_gpus(const FreeView& view, const std::vector<GpuS
   std::vector<const Gpu*> chosen;
   chosen.reserve(static_cast<std::size_t>(count));
 
-  auto pick_group = [&](const std::vector<int>& pus_free, auto key_of) -> bool {
+  auto pick_group = [&](std::span<const int> pus_free, auto key_of) -> bool {
     std::vector<int> gpus_free(pus_free.size(), 0);
     for (const auto& s : free_gpus) {
       int k = key_of(s);
@@ -251,13 +282,16 @@ void place_cpus_near(const FreeView& view, const std::vector<const Gpu*>& gpus,
 }  // namespace
 
 std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request) {
+  return place_on_node(node.topology, {node.pu_used, node.gpu_used, node.memory_used_mib}, request);
+}
+
+std::optional<PlacementPlan> place_on_node(const NodeTopology& topo, const NodeUse& use, const Resources& request) {
   if (request.vcpus < 1 || request.gpus < 0 || request.memory_mib < 0) return std::nullopt;
-  if (request.memory_mib > node.memory_free_mib()) return std::nullopt;
-  const NodeTopology& topo = node.topology;
+  if (request.memory_mib > topo.memory_mib - use.memory_used_mib) return std::nullopt;
   if (request.vcpus > topo.pu_count()) return std::nullopt;
   if (request.gpus > static_cast<int>(topo.gpus.size())) return std::nullopt;
 
-  FreeView view(node);
+  FreeView view(topo, use);
   if (view.total_free() < request.vcpus) return std::nullopt;
 
   PlacementPlan plan;

@@ -22,6 +22,16 @@ struct PlacementPlan {
 // now (PUs, GPUs or memory).
 std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request);
 
+// What of a node is in use: the node's own record, or a scheduler pass's working
+// copy of it (so that a pass need not copy the node's topology).
+struct NodeUse {
+  const std::vector<bool>& pu_used;   // by PU OS index; missing entries are free
+  const std::vector<bool>& gpu_used;  // by Gpu::index
+  std::int64_t memory_used_mib = 0;
+};
+std::optional<PlacementPlan> place_on_node(const NodeTopology& topology, const NodeUse& use,
+                                           const Resources& request);
+
 // Whether the node could ever run the request (its totals, ignoring use).
 bool could_ever_fit(const NodeTopology& topology, const Resources& request);
 
