@@ -379,14 +379,6 @@ int exit_code_of(Link& link, const std::string& id, bool verbose) {
 }
 
 int submit_and_follow(const Global& g, const script::SubmitOptions& o, script::CommandLine cl, bool label) {
-  for (const auto& r : kRefused)
-    if (o.set_by.count(r.name)) {
-      const auto& origin = o.set_by.at(r.name);
-      return failed("--" + std::string(r.name) +
-                    (origin.source == script::Source::CommandLine ? "" : " (" + origin.describe() + ")") + ": " +
-                    r.why);
-    }
-  if (o.wrap) return failed(std::string("--wrap: ") + kRefused[1].why);
   if (auto s = refuse_what_would_change_the_job(o); !s) return failed(s.message());
   if (!o.quiet)
     for (const auto& w : o.warnings) std::cerr << "drover run: warning: " << w << "\n";
@@ -498,6 +490,13 @@ int cmd_run(const Global& g, const Args& all) {
     std::cout << "drover 0.1.0\n";
     return 0;
   }
+  for (const auto& r : kRefused)
+    if (o->set_by.count(r.name)) {
+      const auto& origin = o->set_by.at(r.name);
+      return failed("--" + std::string(r.name) +
+                    (origin.source == script::Source::CommandLine ? "" : " (" + origin.describe() + ")") + ": " +
+                    r.why);
+    }
   if (cl->operands.empty())
     return failed(cl->double_dash ? "nothing after --: give a program, e.g. drover run -- hostname"
                                   : "what should run? give a program, e.g. drover run -n 4 hostname");
