@@ -17,6 +17,8 @@ struct Global {
 int run(int argc, char** argv);
 
 int cmd_submit(const Global& g, const Args& args);
+// srun: submits and waits, streaming the output (inside a job: runs in its allocation).
+int cmd_run(const Global& g, const Args& args);
 int cmd_jobs(const Global& g, const Args& args);
 int cmd_show(const Global& g, const Args& args);
 int cmd_cancel(const Global& g, const Args& args);

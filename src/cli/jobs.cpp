@@ -63,29 +63,6 @@ Result<std::int64_t> parse_since(const std::string& s) {
   }
 }
 
-// ReadLog sends output that is not UTF-8 as base64 (dataBase64).
-std::string decode_base64(const std::string& text) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char ch : text) {
-    int v;
-    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-    else if (ch == '+') v = 62;
-    else if (ch == '/') v = 63;
-    else continue;  // '=' padding
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 int cmd_jobs(const Global& g, const Args& args) {

@@ -32,6 +32,8 @@ Result<ApiClient> connect(const std::string& socket);
 // Reads a string field, "" if absent.
 std::string str(const proto::Json& j, const char* key);
 std::int64_t num(const proto::Json& j, const char* key);
+// ReadLog sends output that is not UTF-8 as base64 (dataBase64).
+std::string decode_base64(const std::string& text);
 // The request arguments naming a job as the user wrote it: "42", an array task
 // "42_7" (or AWS's "42:7"), or tasks by ranges "42_[1-5,9]" ({"jobId": "42",
 // "arrayIndexes": [[1, 5, 1], [9, 9, 1]]}).

@@ -12,6 +12,7 @@ Usage: drover [--socket PATH] COMMAND [options]
 
 Running jobs
   submit      submit a batch script or a command        drover submit job.sh
+  run         run a program, output here (srun)         drover run -n 4 ./app
   jobs        list queued and running jobs (squeue)     drover jobs -u alice
   show        everything about a job                    drover show 42
   cancel      cancel jobs (scancel)                     drover cancel 42 43
@@ -67,7 +68,8 @@ int run(int argc, char** argv) {
   const std::string cmd = argv[i];
   Args args(argv + i + 1, argv + argc);
   static const std::map<std::string, int (*)(const Global&, const Args&)> kCommands = {
-      {"submit", cmd_submit}, {"sbatch", cmd_submit},   {"jobs", cmd_jobs},
+      {"submit", cmd_submit}, {"sbatch", cmd_submit},   {"run", cmd_run},
+      {"srun", cmd_run},   {"jobs", cmd_jobs},
       {"squeue", cmd_jobs},   {"show", cmd_show},       {"cancel", cmd_cancel},
       {"scancel", cmd_cancel}, {"logs", cmd_logs},      {"history", cmd_history},
       {"hold", cmd_hold},     {"release", cmd_release}, {"requeue", cmd_requeue},

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "cli/submit_options_json.hpp"
+#include "cli/submit_request.hpp"
 #include "script/directives.hpp"
 #include "script/option_table.hpp"
 
@@ -43,6 +44,8 @@ Examples:
   drover submit --test-only job.sh          # where and when would it start?
 
 )";
+
+}  // namespace
 
 script::Clock local_clock() {
   script::Clock c;
@@ -79,16 +82,20 @@ KeyValues submitter_environment() {
   return env;
 }
 
-std::string cwd() {
+std::string current_directory() {
   char buf[4096];
   return ::getcwd(buf, sizeof buf) ? buf : "/";
 }
+
+namespace {
 
 // "--array (job.sh:4)": an option and where it was set, for messages.
 std::string asked(const SubmitOptions& o, const std::string& field) {
   auto it = o.set_by.find(field);
   return "--" + field + (it == o.set_by.end() ? "" : " (" + it->second.describe() + ")");
 }
+
+}  // namespace
 
 // Options whose meaning Drover cannot honour: running the job anyway would run
 // something else than was asked.
@@ -104,13 +111,16 @@ Status refuse_what_would_change_the_job(const SubmitOptions& o) {
   return {};
 }
 
+namespace {
+
 int count_gpus(const std::vector<script::GpuCount>& v) {
   int n = 0;
   for (const auto& g : v) n += g.count;
   return n;
 }
 
-// The SubmitJob request for what was asked.
+}  // namespace
+
 Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl,
                            const std::string& script_path, const std::string& script_text,
                            const KeyValues& env) {
@@ -226,8 +236,8 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   for (auto id : o.depends_on) deps.push_back({{"jobId", std::to_string(id)}, {"type", "afterok"}});
   if (!deps.empty()) req["dependsOn"] = deps;
 
-  std::string dir = o.chdir ? *o.chdir : cwd();
-  if (dir.empty() || dir[0] != '/') dir = cwd() + "/" + dir;
+  std::string dir = o.chdir ? *o.chdir : current_directory();
+  if (dir.empty() || dir[0] != '/') dir = current_directory() + "/" + dir;
   req["workingDirectory"] = dir;
   if (o.output) req["stdoutPath"] = *o.output;
   if (o.error) req["stderrPath"] = *o.error;
@@ -247,6 +257,8 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   req["submitOptions"] = Json::parse(to_json(o).dump());
   return req;
 }
+
+namespace {
 
 // sbatch --wait: block until the job ends; its exit code becomes ours.
 int wait_for(ApiClient& c, const std::string& id) {
