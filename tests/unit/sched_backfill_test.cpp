@@ -349,5 +349,82 @@ TEST(BackfillPropertyFifo, EasyStartsJobsNoLaterOnAverageThanFifo) {
   }
 }
 
+
+// droverd's way: each queue's own mode (JobQueue::backfill), not the Policy's.
+namespace per_queue {
+
+Policy queues_decide() {
+  Policy p;
+  p.backfill = Backfill::Greedy;  // ignored: every queue says its own
+  p.queue_backfill = true;
+  return p;
+}
+// The mix of ConservativeProtectsEveryReservationEasyOnlyTheFirst in queue `q`
+// whose mode is `mode`.
+ClusterBuilder mix(BackfillMode mode) {
+  ClusterBuilder c;
+  c.node("n1", make_topology(8));
+  c.env("ce", {"n1"});
+  JobQueue q;
+  q.name = "q";
+  q.compute_environments = {"ce"};
+  q.backfill = mode;
+  c.ok(QueueSaved{q});
+  running(c, 1, 0, 6, 100);  // 2 free now, 8 at 101 s
+  submit(c, 2, 4, 100);      // reserved [101 s, 201 s)
+  submit(c, 3, 8, 100);      // conservative: reserved [201 s, 301 s)
+  submit(c, 4, 1, 1000);     // fits now; delays job 3, not job 2
+  submit(c, 5, 1, 10);       // fits now too and ends before any reservation
+  return c;
+}
+
+TEST(BackfillPerQueue, TheQueuesModeDecides) {
+  // EASY: 4 and 5 start (only job 2 is protected).
+  EXPECT_EQ(started(schedule(mix(BackfillMode::Easy).state(), kNow, queues_decide())), (Ids{4, 5}));
+  // CONSERVATIVE: only 5 (4 would delay job 3's reservation).
+  const PassResult cons = schedule(mix(BackfillMode::Conservative).state(), kNow, queues_decide());
+  EXPECT_EQ(started(cons), (Ids{5}));
+  EXPECT_EQ(reasons(cons)[3].estimated_start_ms, 201000);
+  // FIFO: nothing passes job 2.
+  const PassResult fifo = schedule(mix(BackfillMode::Fifo).state(), kNow, queues_decide());
+  EXPECT_TRUE(fifo.starts.empty());
+  EXPECT_EQ(reasons(fifo)[5].reason, "Priority");
+  // Without queue_backfill the Policy's mode still applies to every queue (simulator, benchmarks).
+  EXPECT_EQ(started(schedule(mix(BackfillMode::Fifo).state(), kNow, with(Backfill::Easy))), (Ids{4, 5}));
+}
+
+TEST(BackfillPerQueue, AHigherQueuesReservationsBindALowerQueueWhateverItsMode) {
+  ClusterBuilder c;
+  c.node("n1", make_topology(8));
+  c.env("ce", {"n1"});
+  JobQueue high;
+  high.name = "high";
+  high.priority = 10;
+  high.compute_environments = {"ce"};
+  high.backfill = BackfillMode::Conservative;
+  c.ok(QueueSaved{high});
+  JobQueue low = high;
+  low.name = "low";
+  low.priority = 1;
+  low.backfill = BackfillMode::Easy;
+  c.ok(QueueSaved{low});
+  submit(c, 1, 6, 100, "low");  // running: 2 PUs free now, 8 at 101 s
+  c.dispatch(1, "n1", {0, 1, 2, 3, 4, 5});
+  c.start(1, 1000);
+  submit(c, 2, 4, 100, "high");  // reserved [101 s, 201 s)
+  submit(c, 3, 8, 100, "high");  // reserved [201 s, 301 s) (conservative)
+  submit(c, 4, 2, 1000, "low");  // would delay job 3: waits
+  submit(c, 5, 2, 50, "low");    // ends at 51 s: starts
+  const PassResult r = schedule(c.state(), kNow, queues_decide());
+  EXPECT_EQ(started(r), (Ids{5}));
+  auto w = reasons(r);
+  EXPECT_EQ(w[3].estimated_start_ms, 201000);
+  // The low queue's own first blocked job gets its own EASY reservation after those.
+  EXPECT_EQ(w[4].reason, "Resources");
+  EXPECT_EQ(w[4].estimated_start_ms, 301000);
+}
+
+}  // namespace per_queue
+
 }  // namespace
 }  // namespace drover::sched
