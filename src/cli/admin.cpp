@@ -331,7 +331,7 @@ static int list_queues(ApiClient& c, bool json) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
-  Table t({"QUEUE", "STATE", "PRIORITY", "PREEMPT", "BACKFILL", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME", "PER USER",
+  Table t({"QUEUE", "STATE", "PRIORITY", "PREEMPT", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME", "PER USER",
            "ORDER"});
   for (const auto& q : (*r)["jobQueues"]) {
     std::string envs;
@@ -343,7 +343,7 @@ static int list_queues(ApiClient& c, bool json) {
       per_user += (per_user.empty() ? "" : ", ") + std::to_string(num(q, "maxVcpusPerUser")) + " vCPUs";
     const std::string preempt = str(q, "preemptionMode");
     t.add({str(q, "jobQueueName"), str(q, "state"), std::to_string(num(q, "priority")),
-           preempt.empty() ? "OFF" : preempt, str(q, "backfill").empty() ? "EASY" : str(q, "backfill"), envs,
+           preempt.empty() ? "OFF" : preempt, envs,
            std::to_string(num(q, "runnableJobs")), limit("defaultTimeLimitSeconds") + "/" + limit("maxTimeLimitSeconds"),
            per_user.empty() ? "-" : per_user,
            q.contains("fairsharePolicy") && q["fairsharePolicy"].is_object() ? "fair share" : "FIFO"});
@@ -360,11 +360,6 @@ int cmd_queues(const Global& g, const Args& args) {
       "Preemption: --preempt-mode says what happens to this queue's running jobs when a job of\n"
       "a queue with a higher --priority cannot start for lack of room: off (default): nothing;\n"
       "requeue: stopped (checkpoint signal first) and queued again; cancel: stopped and ended.\n\n"
-      "Backfill: --backfill easy (default): the first job that cannot start gets a reservation\n"
-      "and later jobs start only if they do not delay it; conservative: every waiting job gets\n"
-      "one, in order, and nothing may delay any of them; fifo: nothing passes the first job\n"
-      "that cannot start. Time limits drive it: a job with none (and no --default-time) counts as\n"
-      "running forever.\n\n"
       "Limits: --default-time/--max-time (Slurm time formats), --max-jobs-per-user,\n"
       "--max-cpus-per-user (0: none); --slurm-env no leaves SLURM_* out of its jobs.\n\n"
       "Order within a queue: FIFO, with job priorities (--priority, --nice) first. --fair-share\n"
@@ -377,21 +372,19 @@ int cmd_queues(const Global& g, const Args& args) {
       "  drover queues update batch --fair-share --share-decay 1-00:00:00 --share-weight lab-a=0.5\n"
       "  drover queues update gpu --max-time 2-00:00:00 --default-time 1:00:00 --max-jobs-per-user 4\n"
       "  drover queues update gpu --state DISABLED\n"
-      "  drover queues create scavenger --envs cpu --priority 1 --preempt-mode requeue\n"
-      "  drover queues update big --backfill conservative\n";
+      "  drover queues create scavenger --envs cpu --priority 1 --preempt-mode requeue\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
   }
   const std::string sub = args[0];
-  std::string name, envs, state, default_time, max_time, slurm_env, share_decay, preempt_mode, backfill;
+  std::string name, envs, state, default_time, max_time, slurm_env, share_decay, preempt_mode;
   int priority = 1, max_jobs = 0, max_cpus = 0, reservation = 0;
   std::vector<std::string> weights;
   po::options_description desc("Options");
   desc.add_options()("name", po::value(&name), "queue name")("envs", po::value(&envs), "compute environments, in order")(
       "priority", po::value(&priority), "0-1000, higher first")("state", po::value(&state), "ENABLED or DISABLED")(
       "preempt-mode", po::value(&preempt_mode), "off, requeue or cancel: its running jobs when a higher queue needs room")(
-      "backfill", po::value(&backfill), "easy (default), conservative or fifo")(
       "default-time", po::value(&default_time), "time limit of jobs that give none")(
       "max-time", po::value(&max_time), "longest time limit a job may ask")(
       "max-jobs-per-user", po::value(&max_jobs), "running jobs per user at once")(
@@ -425,8 +418,6 @@ int cmd_queues(const Global& g, const Args& args) {
   if (!state.empty()) a["state"] = state;
   // Checked by the head: "preemptionMode: expected OFF, REQUEUE or CANCEL, got '...'".
   if (p.vm.count("preempt-mode")) a["preemptionMode"] = preempt_mode;
-  // Checked by the head: "backfill: expected EASY, CONSERVATIVE or FIFO, got '...'".
-  if (p.vm.count("backfill")) a["backfill"] = backfill;
   if (p.vm.count("disabled")) a["state"] = "DISABLED";
   for (auto [opt, text, key] : {std::tuple{"--default-time", &default_time, "defaultTimeLimitSeconds"},
                                 std::tuple{"--max-time", &max_time, "maxTimeLimitSeconds"}}) {

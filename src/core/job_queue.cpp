@@ -23,23 +23,6 @@ std::optional<PreemptMode> parse_preempt_mode(std::string_view s) {
   return std::nullopt;
 }
 
-const char* to_string(BackfillMode m) {
-  switch (m) {
-    case BackfillMode::Easy: return "EASY";
-    case BackfillMode::Conservative: return "CONSERVATIVE";
-    case BackfillMode::Fifo: return "FIFO";
-  }
-  return "?";
-}
-
-std::optional<BackfillMode> parse_backfill_mode(std::string_view s) {
-  std::string up(s);
-  for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  for (BackfillMode m : {BackfillMode::Easy, BackfillMode::Conservative, BackfillMode::Fifo})
-    if (up == to_string(m)) return m;
-  return std::nullopt;
-}
-
 double FairShare::weight_of(const std::string& share) const {
   // An exact entry wins over a prefix; the longest prefix wins among prefixes.
   double best = 1.0;

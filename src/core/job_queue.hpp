@@ -48,14 +48,6 @@ enum class PreemptMode { Off, Requeue, Cancel };
 const char* to_string(PreemptMode m);  // "OFF", "REQUEUE", "CANCEL"
 std::optional<PreemptMode> parse_preempt_mode(std::string_view s);  // case-insensitive
 
-// How a queue lets later jobs past one that cannot start (sched/scheduler.hpp):
-// EASY: its first such job gets a reservation, later ones may start if they do
-// not delay it (the default); CONSERVATIVE: every such job gets one, in order;
-// FIFO: the first job that cannot start blocks the rest of the queue.
-enum class BackfillMode { Easy, Conservative, Fifo };
-const char* to_string(BackfillMode m);  // "EASY", "CONSERVATIVE", "FIFO"
-std::optional<BackfillMode> parse_backfill_mode(std::string_view s);  // case-insensitive
-
 struct JobQueue {
   std::string name;
   bool enabled = true;    // DISABLED: accepts no new jobs, still runs what it holds
@@ -71,7 +63,6 @@ struct JobQueue {
   FairShare fair_share;
   // How this queue's running jobs may be preempted by jobs of higher-priority queues.
   PreemptMode preempt_mode = PreemptMode::Off;
-  BackfillMode backfill = BackfillMode::Easy;
   std::map<std::string, ShareUsage> usage;  // by share, fair-share queues only
   std::int64_t created_at = 0;
   bool operator==(const JobQueue&) const = default;

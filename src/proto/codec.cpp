@@ -525,7 +525,6 @@ Json to_json(const JobQueue& q) {
           {"status", "VALID"},
           {"priority", q.priority},
           {"preemptionMode", to_string(q.preempt_mode)},
-          {"backfill", to_string(q.backfill)},
           {"computeEnvironmentOrder", std::move(order)},
           {"slurmEnvironment", q.slurm_env},
           {"defaultTimeLimitSeconds", q.default_time_limit_s},
@@ -778,11 +777,6 @@ Result<JobQueue> queue_from_json(const Json& j) {
     auto mode = parse_preempt_mode(preempt);
     if (!mode) fail("preemptionMode", "expected OFF, REQUEUE or CANCEL, got '" + preempt + "'");
     q.preempt_mode = *mode;
-    // Drover's own field; absent in queues stored before it existed: EASY.
-    const std::string backfill = get_string(j, "backfill", false, "EASY");
-    auto bf = parse_backfill_mode(backfill);
-    if (!bf) fail("backfill", "expected EASY, CONSERVATIVE or FIFO, got '" + backfill + "'");
-    q.backfill = *bf;
     q.slurm_env = get_bool(j, "slurmEnvironment", true);
     q.default_time_limit_s = get_int(j, "defaultTimeLimitSeconds");
     q.max_time_limit_s = get_int(j, "maxTimeLimitSeconds");

@@ -969,6 +969,8 @@ PassResult Pass::run() {
   std::stable_sort(queues.begin(), queues.end(),
                    [](const JobQueue* a, const JobQueue* b) { return a->priority > b->priority; });
 
+  const Backfill mode = policy_.backfill;
+  const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
   std::size_t reserved_count = 0;
 
   // Preemption is possible only when a queue that allows it has a queue above it.
@@ -998,11 +1000,6 @@ PassResult Pass::run() {
   };
   std::vector<std::size_t> envs;
   for (const JobQueue* q : queues) {
-    const Backfill mode = !policy_.queue_backfill                        ? policy_.backfill
-                          : q->backfill == BackfillMode::Conservative ? Backfill::Conservative
-                          : q->backfill == BackfillMode::Fifo         ? Backfill::None
-                                                                       : Backfill::Easy;
-    const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
     envs.clear();
     bool any_env_enabled = false, any_node_usable = false;
     for (const auto& name : q->compute_environments) {

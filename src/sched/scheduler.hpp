@@ -79,10 +79,6 @@ struct Policy {
   // reservation sooner); a full pass finds it.
   std::int64_t first_job_id = 0;
   Backfill backfill = Backfill::Greedy;
-  // Each queue's own mode (JobQueue::backfill: EASY, CONSERVATIVE or FIFO =
-  // None) instead of `backfill`, as droverd runs. A queue's reservations hold
-  // for every queue considered after it, whatever that queue's own mode.
-  bool queue_backfill = false;
   // Time limit for jobs without one (seconds); 0: unknown, i.e. infinite.
   std::int64_t default_time_limit_s = 0;
   // Conservative: at most this many reservations per pass (0: no limit); jobs

@@ -383,13 +383,11 @@ void Head::flush() {
   if (schedule_needed_) {
     schedule_needed_ = false;
     sched::Policy policy;
-    // Each queue's own backfill mode, EASY unless the queue says otherwise: the
-    // first job that cannot start gets a reservation; later jobs start only if
-    // they do not delay it (time limits tell). Jobs without a time limit never
-    // delay anything they could not know about: they only use room the
-    // reservation does not need.
+    // EASY backfill: the first job that cannot start gets a reservation; later
+    // jobs start only if they do not delay it (time limits tell). Jobs without a
+    // time limit never delay anything they could not know about: they only use
+    // room the reservation does not need.
     policy.backfill = sched::Backfill::Easy;
-    policy.queue_backfill = true;
     if (!full_pass_needed_) policy.first_job_id = first_new_job_;
     full_pass_needed_ = false;
     first_new_job_ = 0;
@@ -1143,7 +1141,7 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
   } else {
     q = *existing;
     Json a = proto::to_json(q);
-    for (const char* k : {"state", "priority", "preemptionMode", "backfill", "computeEnvironmentOrder", "slurmEnvironment",
+    for (const char* k : {"state", "priority", "preemptionMode", "computeEnvironmentOrder", "slurmEnvironment",
                           "defaultTimeLimitSeconds", "maxTimeLimitSeconds", "maxJobsPerUser",
                           "maxVcpusPerUser"})
       if (args.contains(k)) a[k] = args[k];

@@ -41,40 +41,6 @@ TEST_F(BackfillTest, ShortJobsFillTheHoleLongOnesWait) {
   EXPECT_LE(cluster().describe(b).value("startedAt", 0LL), cluster().describe(d).value("startedAt", 0LL));
 }
 
-// A queue's own backfill mode (drover queues --backfill): the same jobs that EASY
-// lets through wait in a FIFO queue, and start once the queue is made EASY again.
-TEST_F(BackfillTest, EachQueueHasItsOwnBackfillMode) {
-  if (cluster().node_info().value("vcpus", 0) != 2) GTEST_SKIP() << "this scenario is written for a 2-CPU node";
-  const CliResult made = cluster().run_cli({"queues", "create", "strict", "--envs", "local", "--backfill", "fifo"});
-  ASSERT_EQ(made.code, 0) << made.err;
-  const CliResult bad = cluster().run_cli({"queues", "update", "strict", "--backfill", "aggressive"});
-  EXPECT_NE(bad.code, 0);
-  EXPECT_TRUE(contains(bad.err, "expected EASY, CONSERVATIVE or FIFO, got 'aggressive'")) << bad.err;
-
-  const std::string gate = cluster().work_dir() + "/gate";
-  const std::string wait_gate = "while [ ! -e " + gate + " ]; do sleep 0.05; done";
-  const std::string a = cluster().submit({"-p", "strict", "-c", "1", "-t", "1:00", "--wrap", wait_gate});
-  ASSERT_TRUE(cluster().wait_for_state(a, "RUNNING"));
-  const std::string b = cluster().submit({"-p", "strict", "-c", "2", "-t", "1:00", "--wrap", "true"});
-  const std::string c = cluster().submit({"-p", "strict", "-c", "1", "-t", "0:10", "--wrap", wait_gate});
-  // FIFO: C would fit and end before B could start, but nothing passes B.
-  ASSERT_TRUE(wait_until([&] { return cluster().describe(c).value("pendingReason", "") == "Priority"; }, 5000))
-      << cluster().describe(c).dump(2);
-  EXPECT_EQ(cluster().describe(c).value("status", ""), "RUNNABLE");
-  const CliResult list = cluster().run_cli({"queues", "list"});
-  EXPECT_TRUE(contains(list.out, "BACKFILL") && contains(list.out, "FIFO")) << list.out;
-
-  // EASY again: C backfills now, B keeps its reservation.
-  ASSERT_EQ(cluster().run_cli({"queues", "update", "strict", "--backfill", "easy"}).code, 0);
-  EXPECT_TRUE(cluster().wait_for_state(c, "RUNNING"));
-  EXPECT_EQ(cluster().describe(b).value("status", ""), "RUNNABLE");
-  ASSERT_EQ(cluster().run_cli({"queues", "update", "strict", "--backfill", "conservative"}).code, 0);
-  const CliResult json = cluster().run_cli({"queues", "list", "--json"});
-  EXPECT_TRUE(contains(json.out, "\"backfill\": \"CONSERVATIVE\"")) << json.out;
-  write_file(gate, "");
-  for (const auto& id : {a, b, c}) EXPECT_EQ(cluster().wait_for_end(id, 20000).value("status", ""), "SUCCEEDED");
-}
-
 TEST_F(BackfillTest, QueueTimeLimitsAndPerUserQuota) {
   const CliResult made = cluster().run_cli({"queues", "create", "short", "--envs", "local", "--default-time", "0:30",
                                             "--max-time", "1:00", "--max-jobs-per-user", "1"});

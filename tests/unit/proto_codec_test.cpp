@@ -158,13 +158,6 @@ TEST(CodecRoundTrip, QueueAndEnvironment) {
     ASSERT_TRUE(back) << back.message();
     EXPECT_EQ(*back, q);
   }
-  for (BackfillMode m : {BackfillMode::Easy, BackfillMode::Conservative, BackfillMode::Fifo}) {
-    q.backfill = m;
-    EXPECT_EQ(to_json(q).value("backfill", ""), to_string(m));
-    auto back = queue_from_json(to_json(q));
-    ASSERT_TRUE(back) << back.message();
-    EXPECT_EQ(*back, q);
-  }
 
   ComputeEnvironment e;
   e.name = "ce";
@@ -326,19 +319,6 @@ TEST(CodecAws, QueuePreemptionMode) {
   auto bad = queue_from_json(Json::parse(R"({"jobQueueName": "q", "preemptionMode": "x"})"));
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.message(), "preemptionMode: expected OFF, REQUEUE or CANCEL, got 'x'");
-}
-
-TEST(CodecAws, QueueBackfillMode) {
-  // Absent (queues stored before it existed): EASY. Any case is accepted.
-  auto plain = queue_from_json(Json::parse(R"({"jobQueueName": "q"})"));
-  ASSERT_TRUE(plain) << plain.message();
-  EXPECT_EQ(plain->backfill, BackfillMode::Easy);
-  auto lower = queue_from_json(Json::parse(R"({"jobQueueName": "q", "backfill": "conservative"})"));
-  ASSERT_TRUE(lower) << lower.message();
-  EXPECT_EQ(lower->backfill, BackfillMode::Conservative);
-  auto bad = queue_from_json(Json::parse(R"({"jobQueueName": "q", "backfill": "greedy"})"));
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.message(), "backfill: expected EASY, CONSERVATIVE or FIFO, got 'greedy'");
 }
 
 TEST(CodecAws, QueueOrderIsSortedByOrderField) {
