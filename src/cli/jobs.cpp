@@ -132,8 +132,10 @@ int cmd_jobs(const Global& g, const Args& args) {
     std::string where = str(j, "nodeName");
     if (state == "RUNNABLE")
       where = "(" + (str(j, "pendingReason").empty() ? std::string("Priority") : str(j, "pendingReason")) + ")";
-    else if (state == "PENDING")
-      where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency") : str(j, "statusReason")) + ")";
+    else if (state == "PENDING")  // "DependencyNeverSatisfied: ..." shows its first word; drover show the rest
+      where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency")
+                                                     : str(j, "statusReason").substr(0, str(j, "statusReason").find(':'))) +
+              ")";
     else if (state == "FAILED" || state == "SUCCEEDED")
       where = str(j, "statusReason").empty() ? where : where + " (" + str(j, "statusReason") + ")";
     std::vector<std::string> row = {id, str(j, "jobName"), str(j["owner"], "user"),
