@@ -1250,7 +1250,9 @@ std::size_t ClusterState::evict_finished(std::int64_t stopped_before) {
   // when they ended (after:ID+MINUTES) is read from them.
   std::unordered_set<std::int64_t> needed;
   for (const auto& [id, j] : jobs_) {
-    if (!dependencies_undecided(j)) continue;
+    // A job kept PENDING for a dependency that can never be met is decided
+    // (new dependencies recall what they name).
+    if (!dependencies_undecided(j) || waits_on_never_satisfied(j)) continue;
     for (const auto& d : j.depends_on) {
       if (!names_job(d.type) || per_task(d.type)) continue;
       needed.insert(d.job_id);

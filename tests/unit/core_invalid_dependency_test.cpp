@@ -254,5 +254,18 @@ TEST(InvalidDependency, KeptPendingAcrossARestartThoughItsTargetIsForgotten) {
   EXPECT_TRUE(never_satisfied(*r.job(3))) << r.job(3)->status_reason;
 }
 
+TEST(InvalidDependency, AKeptJobDoesNotHoldItsDeadTargetInMemory) {
+  ClusterBuilder c;
+  c.simple();
+  c.submit(1);
+  c.submit(waiting_on(3, {on(1)}, 0));
+  c.run(1, 1);
+  ASSERT_TRUE(never_satisfied(*c.state().job(3)));
+  (void)c.state().take_dirty();
+  c.state().evict_finished(INT64_MAX);
+  EXPECT_EQ(c.state().job(1), nullptr) << "job 3 is decided: it needs job 1 no more";
+  EXPECT_EQ(c.state().job(3)->state, JobState::Pending);
+}
+
 }  // namespace
 }  // namespace drover
