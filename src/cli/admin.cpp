@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "core/job_queue.hpp"
 #include "core/units.hpp"
 
 namespace drover::cli {
@@ -331,8 +332,8 @@ static int list_queues(ApiClient& c, bool json) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
-  Table t({"QUEUE", "STATE", "PRIORITY", "PREEMPT", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME", "PER USER",
-           "ORDER"});
+  Table t({"QUEUE", "STATE", "PRIORITY", "BACKFILL", "PREEMPT", "COMPUTE ENVIRONMENTS", "RUNNABLE", "DEFAULT/MAX TIME",
+           "PER USER", "ORDER"});
   for (const auto& q : (*r)["jobQueues"]) {
     std::string envs;
     for (const auto& e : q["computeEnvironmentOrder"]) envs += (envs.empty() ? "" : ",") + str(e, "computeEnvironment");
@@ -342,8 +343,9 @@ static int list_queues(ApiClient& c, bool json) {
     if (num(q, "maxVcpusPerUser"))
       per_user += (per_user.empty() ? "" : ", ") + std::to_string(num(q, "maxVcpusPerUser")) + " vCPUs";
     const std::string preempt = str(q, "preemptionMode");
+    const std::string backfill = str(q, "backfill");
     t.add({str(q, "jobQueueName"), str(q, "state"), std::to_string(num(q, "priority")),
-           preempt.empty() ? "OFF" : preempt, envs,
+           backfill.empty() ? "EASY" : backfill, preempt.empty() ? "OFF" : preempt, envs,
            std::to_string(num(q, "runnableJobs")), limit("defaultTimeLimitSeconds") + "/" + limit("maxTimeLimitSeconds"),
            per_user.empty() ? "-" : per_user,
            q.contains("fairsharePolicy") && q["fairsharePolicy"].is_object() ? "fair share" : "FIFO"});
@@ -352,11 +354,49 @@ static int list_queues(ApiClient& c, bool json) {
   return 0;
 }
 
+// One queue's settings, a line each (--json: its document).
+static int show_queue(ApiClient& c, const std::string& name, bool json) {
+  auto r = c.call("DescribeJobQueues");
+  if (!r) return fail("queues show", r.message());
+  for (const auto& q : (*r)["jobQueues"]) {
+    if (str(q, "jobQueueName") != name) continue;
+    if (json) {
+      std::cout << q.dump(2) << "\n";
+      return 0;
+    }
+    std::string envs;
+    for (const auto& e : q["computeEnvironmentOrder"]) envs += (envs.empty() ? "" : ",") + str(e, "computeEnvironment");
+    auto limit = [&](const char* k) { return num(q, k) ? format_duration(num(q, k)) : std::string("-"); };
+    const bool kill = !q.contains("killOnInvalidDependency") || !q["killOnInvalidDependency"].is_boolean() ||
+                      q["killOnInvalidDependency"].get<bool>();
+    auto line = [](const char* k, const std::string& v) { std::cout << k << ": " << v << "\n"; };
+    line("queue", name);
+    line("state", str(q, "state"));
+    line("priority", std::to_string(num(q, "priority")));
+    line("environments", envs.empty() ? "-" : envs);
+    line("backfill", str(q, "backfill").empty() ? "EASY" : str(q, "backfill"));
+    line("preempt mode", str(q, "preemptionMode").empty() ? "OFF" : str(q, "preemptionMode"));
+    line("kill on invalid dependency", kill ? "yes" : "no");
+    line("default/max time", limit("defaultTimeLimitSeconds") + "/" + limit("maxTimeLimitSeconds"));
+    line("order", q.contains("fairsharePolicy") && q["fairsharePolicy"].is_object() ? "fair share" : "priority, then FIFO");
+    line("runnable jobs", std::to_string(num(q, "runnableJobs")));
+    return 0;
+  }
+  return fail("queues show", "no queue '" + name + "' (drover queues list shows them)");
+}
+
 int cmd_queues(const Global& g, const Args& args) {
   const std::string usage =
-      "Usage: drover queues list | create NAME --envs CE[,CE2,CE3] [--priority N] [--disabled]\n"
+      "Usage: drover queues list | show NAME | create NAME --envs CE[,CE2,CE3] [--priority N] [--disabled]\n"
       "       drover queues update NAME [--envs ...] [--priority N] [--state ENABLED|DISABLED]\n\n"
       "Job queues feed compute environments in order; higher priority queues go first.\n\n"
+      "Backfill: --backfill easy (default): the first job that cannot start gets a reservation\n"
+      "and later jobs start only if they do not delay it; conservative: every waiting job gets\n"
+      "one, so no job is ever delayed by a later one; fifo: no backfill, the first job that\n"
+      "cannot start holds back the rest of its queue. Time limits (-t) drive the estimates.\n\n"
+      "Dependencies: --kill-on-invalid-dep yes (default): a job whose dependency can no longer\n"
+      "be satisfied fails; no: it stays PENDING (DependencyNeverSatisfied) until cancelled or\n"
+      "changed with drover update JOB --dependency. A job's own --kill-on-invalid-dep wins.\n\n"
       "Preemption: --preempt-mode says what happens to this queue's running jobs when a job of\n"
       "a queue with a higher --priority cannot start for lack of room: off (default): nothing;\n"
       "requeue: stopped (checkpoint signal first) and queued again; cancel: stopped and ended.\n\n"
@@ -372,19 +412,22 @@ int cmd_queues(const Global& g, const Args& args) {
       "  drover queues update batch --fair-share --share-decay 1-00:00:00 --share-weight lab-a=0.5\n"
       "  drover queues update gpu --max-time 2-00:00:00 --default-time 1:00:00 --max-jobs-per-user 4\n"
       "  drover queues update gpu --state DISABLED\n"
-      "  drover queues create scavenger --envs cpu --priority 1 --preempt-mode requeue\n";
+      "  drover queues create scavenger --envs cpu --priority 1 --preempt-mode requeue\n"
+      "  drover queues update big --backfill conservative --kill-on-invalid-dep no\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
   }
   const std::string sub = args[0];
-  std::string name, envs, state, default_time, max_time, slurm_env, share_decay, preempt_mode;
+  std::string name, envs, state, default_time, max_time, slurm_env, share_decay, preempt_mode, backfill, kill_inv;
   int priority = 1, max_jobs = 0, max_cpus = 0, reservation = 0;
   std::vector<std::string> weights;
   po::options_description desc("Options");
   desc.add_options()("name", po::value(&name), "queue name")("envs", po::value(&envs), "compute environments, in order")(
       "priority", po::value(&priority), "0-1000, higher first")("state", po::value(&state), "ENABLED or DISABLED")(
       "preempt-mode", po::value(&preempt_mode), "off, requeue or cancel: its running jobs when a higher queue needs room")(
+      "backfill", po::value(&backfill), "easy (default), conservative or fifo")(
+      "kill-on-invalid-dep", po::value(&kill_inv), "yes (default) or no: fail jobs whose dependency can never be met")(
       "default-time", po::value(&default_time), "time limit of jobs that give none")(
       "max-time", po::value(&max_time), "longest time limit a job may ask")(
       "max-jobs-per-user", po::value(&max_jobs), "running jobs per user at once")(
@@ -403,7 +446,12 @@ int cmd_queues(const Global& g, const Args& args) {
   auto c = connect(g.socket);
   if (!c) return fail("queues", c.message());
   if (sub == "list") return list_queues(*c, p.vm.count("json"));
-  if (sub != "create" && sub != "update") return fail("queues", "unknown subcommand '" + sub + "' (list, create, update)");
+  if (sub == "show") {
+    if (name.empty()) return fail("queues show", "which queue? e.g. drover queues show default");
+    return show_queue(*c, name, p.vm.count("json"));
+  }
+  if (sub != "create" && sub != "update")
+    return fail("queues", "unknown subcommand '" + sub + "' (list, show, create, update)");
   if (name.empty()) return fail("queues " + sub, "which queue? e.g. drover queues " + sub + " gpu");
   Json a = {{"jobQueueName", name}};
   if (!envs.empty() || sub == "create") {
@@ -418,6 +466,18 @@ int cmd_queues(const Global& g, const Args& args) {
   if (!state.empty()) a["state"] = state;
   // Checked by the head: "preemptionMode: expected OFF, REQUEUE or CANCEL, got '...'".
   if (p.vm.count("preempt-mode")) a["preemptionMode"] = preempt_mode;
+  if (p.vm.count("backfill")) {
+    auto mode = parse_queue_backfill(backfill);
+    if (!mode)
+      return fail("queues " + sub, "--backfill " + backfill +
+                                       ": expected easy, conservative or fifo, e.g. --backfill conservative");
+    a["backfill"] = to_string(*mode);
+  }
+  if (p.vm.count("kill-on-invalid-dep")) {
+    if (kill_inv != "yes" && kill_inv != "no")
+      return fail("queues " + sub, "--kill-on-invalid-dep " + kill_inv + ": give yes or no");
+    a["killOnInvalidDependency"] = kill_inv == "yes";
+  }
   if (p.vm.count("disabled")) a["state"] = "DISABLED";
   for (auto [opt, text, key] : {std::tuple{"--default-time", &default_time, "defaultTimeLimitSeconds"},
                                 std::tuple{"--max-time", &max_time, "maxTimeLimitSeconds"}}) {

@@ -11,7 +11,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/submit_request.hpp"
 #include "core/units.hpp"
+#include "script/dependency.hpp"
 #include "script/signal_spec.hpp"
 
 namespace drover::cli {
@@ -130,8 +132,10 @@ int cmd_jobs(const Global& g, const Args& args) {
     std::string where = str(j, "nodeName");
     if (state == "RUNNABLE")
       where = "(" + (str(j, "pendingReason").empty() ? std::string("Priority") : str(j, "pendingReason")) + ")";
-    else if (state == "PENDING")
-      where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency") : str(j, "statusReason")) + ")";
+    else if (state == "PENDING")  // "DependencyNeverSatisfied: ..." shows its first word; drover show the rest
+      where = "(" + (str(j, "statusReason").empty() ? std::string("Dependency")
+                                                     : str(j, "statusReason").substr(0, str(j, "statusReason").find(':'))) +
+              ")";
     else if (state == "FAILED" || state == "SUCCEEDED")
       where = str(j, "statusReason").empty() ? where : where + " (" + str(j, "statusReason") + ")";
     std::vector<std::string> row = {id, str(j, "jobName"), str(j["owner"], "user"),
@@ -491,21 +495,29 @@ int cmd_checkpoint(const Global& g, const Args& args) {
 }
 
 int cmd_update(const Global& g, const Args& args) {
-  std::string id, time, queue, mem;
+  std::string id, time, queue, mem, dependency;
   int cpus = 0, gpus = 0, priority = 0, nice = 0;
   po::options_description desc("Options");
   desc.add_options()("job", po::value(&id), "job id")("time,t", po::value(&time), "new time limit")(
       "priority", po::value(&priority), "0-9999, higher first (raising it takes root or the admin)")(
       "nice", po::value(&nice), "-10000..10000, higher waits longer (lowering it takes root or the admin)")(
       "queue,p", po::value(&queue), "move to this queue")("cpus,c", po::value(&cpus), "vCPUs")(
-      "mem", po::value(&mem), "memory, e.g. 4G")("gpus,G", po::value(&gpus), "GPUs")("json", "print the job as JSON");
+      "mem", po::value(&mem), "memory, e.g. 4G")("gpus,G", po::value(&gpus), "GPUs")(
+      "dependency,d", po::value(&dependency), "new dependencies, as sbatch --dependency (\"\": none)")(
+      "json", "print the job as JSON");
   po::positional_options_description pos;
   pos.add("job", 1);
   po::variables_map vm;
   if (!parse("Usage: drover update JOB [-t TIME] [-p QUEUE] [-c CPUS] [--mem MEM] [--gpus N]\n"
-             "                        [--priority N] [--nice N]\n\n"
-             "Change a job that has not started yet.\n\nExamples:\n  drover update 42 -t 4:00:00 -p long\n"
-             "  drover update 42 --nice 500\n",
+             "                        [--priority N] [--nice N] [--dependency SPEC]\n\n"
+             "Change a job that has not started yet.\n\n"
+             "--dependency replaces all of its dependencies (same syntax as submit; \"\" removes them),\n"
+             "e.g. to let a job wait on a new run after the one it needed failed\n"
+             "(DependencyNeverSatisfied). Unknown jobs and cycles are refused.\n\n"
+             "Examples:\n  drover update 42 -t 4:00:00 -p long\n"
+             "  drover update 42 --nice 500\n"
+             "  drover update 43 --dependency afterok:45\n"
+             "  drover update 43 --dependency \"\"\n",
              desc, args, vm, &pos))
     return 0;
   if (id.empty()) return fail("update", "which job? e.g. drover update 42 -t 1:00:00");
@@ -527,7 +539,17 @@ int cmd_update(const Global& g, const Args& args) {
   if (!rr.empty()) a["resourceRequirements"] = rr;
   if (vm.count("priority")) a["schedulingPriority"] = priority;
   if (vm.count("nice")) a["nice"] = nice;
-  if (a.size() == 1) return fail("update", "nothing to change: give -t, -p, -c, --mem, --gpus, --priority or --nice");
+  if (vm.count("dependency")) {
+    auto d = script::parse_dependency(dependency);
+    if (!d) return fail("update", "--dependency " + dependency + ": " + d.message());
+    for (const auto& t : d->terms)
+      if (t.kind == script::DependencyKind::AfterBurstBuffer)
+        return fail("update", "--dependency: afterburstbuffer: Drover has no burst buffers");
+    a["dependsOn"] = depends_on_json(*d);
+    if (d->any && a["dependsOn"].size() > 1) a["dependsOnAny"] = true;
+  }
+  if (a.size() == 1)
+    return fail("update", "nothing to change: give -t, -p, -c, --mem, --gpus, --priority, --nice or --dependency");
   auto c = connect(g.socket);
   if (!c) return fail("update", c.message());
   auto r = c->call("UpdateJob", a);

@@ -121,6 +121,20 @@ int count_gpus(const std::vector<script::GpuCount>& v) {
 
 }  // namespace
 
+Json depends_on_json(const script::DependencyExpr& e) {
+  Json deps = Json::array();
+  for (const auto& t : e.terms) {
+    if (t.kind == script::DependencyKind::Singleton) deps.push_back({{"type", "singleton"}});
+    for (const auto& x : t.targets) {
+      Json d = {{"jobId", std::to_string(x.job_id) + (x.array_task ? "_" + std::to_string(*x.array_task) : "")},
+                {"type", script::to_string(t.kind)}};
+      if (x.delay_minutes) d["minutes"] = x.delay_minutes;
+      deps.push_back(std::move(d));
+    }
+  }
+  return deps;
+}
+
 Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl,
                            const std::string& script_path, const std::string& script_text,
                            const KeyValues& env) {
@@ -200,6 +214,7 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
     req["checkpoint"] = {{"directory", *o.checkpoint_dir}};
   }
   if (o.requeue) req["requeue"] = *o.requeue;
+  if (o.kill_on_invalid_dep) req["killOnInvalidDependency"] = *o.kill_on_invalid_dep;
 
   // The job's environment: --export decides what of ours is carried, --env adds.
   Json environment = Json::object();
@@ -220,19 +235,8 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
 
   // dependsOn entries, one per job named: "42" or a task "42_7"; after:42+10
   // carries "minutes"; singleton names no job.
-  Json deps = Json::array();
-  if (o.dependency) {
-    for (const auto& t : o.dependency->terms) {
-      if (t.kind == script::DependencyKind::Singleton) deps.push_back({{"type", "singleton"}});
-      for (const auto& x : t.targets) {
-        Json d = {{"jobId", std::to_string(x.job_id) + (x.array_task ? "_" + std::to_string(*x.array_task) : "")},
-                  {"type", script::to_string(t.kind)}};
-        if (x.delay_minutes) d["minutes"] = x.delay_minutes;
-        deps.push_back(std::move(d));
-      }
-    }
-    if (o.dependency->any && deps.size() > 1) req["dependsOnAny"] = true;
-  }
+  Json deps = o.dependency ? depends_on_json(*o.dependency) : Json::array();
+  if (o.dependency && o.dependency->any && deps.size() > 1) req["dependsOnAny"] = true;
   for (auto id : o.depends_on) deps.push_back({{"jobId", std::to_string(id)}, {"type", "afterok"}});
   if (!deps.empty()) req["dependsOn"] = deps;
 

@@ -107,6 +107,7 @@ Json to_json(const SubmitOptions& o) {
                    {"batchShellOnly", o.signal->batch_shell_only}};
   opt("checkpointDir", o.checkpoint_dir);
   opt("requeue", o.requeue);
+  opt("killOnInvalidDependency", o.kill_on_invalid_dep);
   opt("retryAttempts", o.retry_attempts);
   if (o.export_env) {
     static const char* kBase[] = {"ALL", "NONE", "LISTED"};

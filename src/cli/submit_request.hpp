@@ -23,6 +23,10 @@ std::string current_directory();
 // Options whose meaning Drover cannot honour (afterburstbuffer...): an error naming them.
 Status refuse_what_would_change_the_job(const script::SubmitOptions& o);
 
+// dependsOn entries for a --dependency expression, one per job named: "42" or a
+// task "42_7"; after:42+10 carries "minutes"; singleton names no job.
+proto::Json depends_on_json(const script::DependencyExpr& e);
+
 // The SubmitJob request for what was asked: a script (`script_path`, `script_text`),
 // --wrap, or the program after `--` (cl.double_dash).
 Result<proto::Json> build_request(const script::SubmitOptions& o, const script::CommandLine& cl,

@@ -442,7 +442,27 @@ void ClusterState::set_ready_at(Job& job, std::int64_t t) {
   dirty_.jobs.insert(job.id);
 }
 
+bool ClusterState::kills_on_invalid_dependency(const Job& job) const {
+  if (job.kill_on_invalid_dep >= 0) return job.kill_on_invalid_dep > 0;
+  const JobQueue* q = queue(job.queue);
+  return !q || q->kill_on_invalid_dep;
+}
+
+void ClusterState::dependency_never_satisfied(Job& job, std::string fail_reason, const std::string& what,
+                                              std::int64_t at) {
+  if (kills_on_invalid_dependency(job)) {
+    finish(job, JobState::Failed, std::move(fail_reason), at);
+    return;
+  }
+  // Kept PENDING until cancelled or given new dependencies (JobUpdated); the
+  // reason, persisted with the job, also keeps it from being decided again
+  // (the job it names may have left memory by then).
+  job.status_reason = std::string(kDependencyNeverSatisfied) + ": " + what;
+  dirty_.jobs.insert(job.id);
+}
+
 void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
+  if (waits_on_never_satisfied(job)) return;
   const bool any = job.depends_any && !job.depends_on.empty();
   if (job.state != JobState::Pending) {
     // A RUNNABLE any-of job not allowed to start yet (after:ID+MINUTES, or
@@ -471,8 +491,8 @@ void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
         break;
       case DependencyOutcome::Is::Never:
         if (!any) {
-          finish(job, JobState::Failed,
-                 "Dependency " + o.why + " (" + to_string(d) + " can no longer be satisfied)", at);
+          dependency_never_satisfied(job, "Dependency " + o.why + " (" + to_string(d) + " can no longer be satisfied)",
+                                     to_string(d) + " can no longer be satisfied (" + o.why + ")", at);
           return;
         }
         never += (never.empty() ? "" : "; ") + o.why + " (" + to_string(d) + ")";
@@ -486,8 +506,8 @@ void ClusterState::evaluate_dependencies(Job& job, std::int64_t at) {
         job.status_reason = "Dependency";
         return;
       }
-      finish(job, JobState::Failed,
-             "DependencyNeverSatisfied: none of its dependencies can be satisfied any more: " + never, at);
+      const std::string what = "none of its dependencies can be satisfied any more: " + never;
+      dependency_never_satisfied(job, std::string(kDependencyNeverSatisfied) + ": " + what, what, at);
       return;
     }
     ready = earliest;  // kNotReady: only the singleton rule may let it start
@@ -601,6 +621,8 @@ void ClusterState::settle_task_dependency(Job& d, std::size_t k, std::int64_t at
     }
     for (const auto& [lo, hi] : sa.failed().intervals())
       for (const auto& [l, h] : w.intervals_in(lo, hi)) fail.insert(l, h);
+    if (!kills_on_invalid_dependency(d))  // kept waiting, for ever (or new dependencies)
+      for (const auto& [l, h] : fail.intervals()) keep.insert(l, h);
     w = std::move(keep);
   } else {
     // Indexes differ: task by task. An index the other array lacks waits for
@@ -620,7 +642,7 @@ void ClusterState::settle_task_dependency(Job& d, std::size_t k, std::int64_t at
     for (auto p : release) w.erase(p);
   }
   dirty_.jobs.insert(d.id);
-  if (!fail.empty()) fail_tasks(d, fail, at);
+  if (!fail.empty()) fail_tasks(d, *dep, fail, at);
 }
 
 void ClusterState::task_finished(Job& parent, std::int64_t position, std::int64_t at) {
@@ -652,8 +674,8 @@ void ClusterState::task_finished(Job& parent, std::int64_t position, std::int64_
         w.erase(p);
         continue;
       }
-      fail_tasks(*d, dep.type == DependencyType::Sequential ? w.slice(p, d->array->indexes.size())
-                                                            : w.slice(p, p + 1),
+      fail_tasks(*d, dep,
+                 dep.type == DependencyType::Sequential ? w.slice(p, d->array->indexes.size()) : w.slice(p, p + 1),
                  at);
     }
   }
@@ -692,8 +714,19 @@ void ClusterState::tasks_ended_unstarted(Job& parent, std::int64_t at) {
   }
 }
 
-void ClusterState::fail_tasks(Job& d, const PositionSet& positions, std::int64_t at) {
+void ClusterState::fail_tasks(Job& d, const Dependency& dep, const PositionSet& positions, std::int64_t at) {
   ArrayInfo& a = *d.array;
+  if (!kills_on_invalid_dependency(d)) {
+    // kill-on-invalid-dep no: the tasks stay pending, waiting (they are left in
+    // their waiting set) until the array is cancelled or given new dependencies.
+    // A PENDING array waits for its other dependencies first; its reason says so.
+    if (d.state != JobState::Pending) {
+      d.status_reason = std::string(kDependencyNeverSatisfied) + ": " + to_string(dep) +
+                        " can no longer be satisfied for some tasks (a task they wait for failed)";
+      dirty_.jobs.insert(d.id);
+    }
+    return;
+  }
   std::int64_t n = 0;
   for (const auto& [lo, hi] : positions.intervals())
     for (const auto& [l, h] : a.pending.intervals_in(lo, hi)) {
@@ -1102,6 +1135,12 @@ Status ClusterState::on(const JobUpdated& e) {
       !(job->array && !is_terminal(job->state)))
     return make_error("cannot update job " + std::to_string(e.id),
                       std::string("it is ") + to_string(job->state) + "; only waiting jobs can change");
+  if (e.depends_on && ((job->state != JobState::Pending && job->state != JobState::Runnable) || job->array_parent))
+    return make_error("cannot change the dependencies of job " + std::to_string(e.id),
+                      job->array_parent ? "it is a task of array " + std::to_string(job->array_parent) +
+                                              "; change the array's"
+                                        : std::string("it is ") + to_string(job->state) +
+                                              "; only jobs that have not started can change");
   if (e.timeout_seconds) job->timeout_seconds = *e.timeout_seconds;
   if (e.request) job->request = *e.request;
   count_priority(*job, -1);
@@ -1114,7 +1153,42 @@ Status ClusterState::on(const JobUpdated& e) {
   }
   count_priority(*job, +1);
   dirty_.jobs.insert(job->id);
+  if (e.depends_on) {
+    // As if submitted with them: back to PENDING (a RUNNABLE job leaves its
+    // queue's order), then decided again. An array's tasks not started yet
+    // follow the new dependencies.
+    unlink_dependencies(*job);
+    leave_same_name(*job);
+    if (job->state == JobState::Runnable) set_state(*job, JobState::Pending);
+    job->depends_on = *e.depends_on;
+    job->depends_any = e.depends_any && !job->depends_on.empty();
+    job->dependency_ready_s = 0;
+    job->status_reason.clear();
+    join_same_name(*job);
+    if (job->array) init_task_dependencies(*job, e.at);
+    link_dependencies(*job);
+    evaluate_dependencies(*job, e.at);
+  }
   return {};
+}
+
+void ClusterState::unlink_dependencies(const Job& waiting) {
+  auto drop = [&](std::vector<std::int64_t>& v) { v.erase(std::remove(v.begin(), v.end(), waiting.id), v.end()); };
+  for (const auto& d : waiting.depends_on) {
+    if (!names_job(d.type) && d.type != DependencyType::Sequential) continue;
+    if (per_task(d.type)) {
+      auto it = corr_dependents_.find(d.type == DependencyType::Sequential ? waiting.id : d.job_id);
+      if (it != corr_dependents_.end()) drop(it->second);
+      continue;
+    }
+    if (auto it = dependents_.find(d.job_id); it != dependents_.end()) drop(it->second);
+    if (d.array_index >= 0) {
+      if (auto it = task_dependents_.find({d.job_id, d.array_index}); it != task_dependents_.end()) drop(it->second);
+      if (const Job* t = job(d.job_id); t && t->array)
+        if (auto live = t->array->live.find(d.array_index); live != t->array->live.end())
+          if (auto it = dependents_.find(live->second); it != dependents_.end()) drop(it->second);
+    }
+  }
 }
 
 Status ClusterState::on(const JobPendingReasonSet& e) {
@@ -1176,7 +1250,9 @@ std::size_t ClusterState::evict_finished(std::int64_t stopped_before) {
   // when they ended (after:ID+MINUTES) is read from them.
   std::unordered_set<std::int64_t> needed;
   for (const auto& [id, j] : jobs_) {
-    if (!dependencies_undecided(j)) continue;
+    // A job kept PENDING for a dependency that can never be met is decided
+    // (new dependencies recall what they name).
+    if (!dependencies_undecided(j) || waits_on_never_satisfied(j)) continue;
     for (const auto& d : j.depends_on) {
       if (!names_job(d.type) || per_task(d.type)) continue;
       needed.insert(d.job_id);

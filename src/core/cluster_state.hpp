@@ -148,6 +148,13 @@ class ClusterState {
   // PENDING -> RUNNABLE / FAILED / stays, by the state of its dependencies;
   // a RUNNABLE any-of job not yet allowed to start may be allowed sooner.
   void evaluate_dependencies(Job& job, std::int64_t at);
+  // kill-on-invalid-dep: the job's own choice, else its queue's.
+  bool kills_on_invalid_dependency(const Job& job) const;
+  // A dependency of `job` can never be satisfied: it fails with fail_reason,
+  // or stays PENDING with reason "DependencyNeverSatisfied: <what>".
+  void dependency_never_satisfied(Job& job, std::string fail_reason, const std::string& what, std::int64_t at);
+  // Forgets where a job is listed as waiting on others (its dependencies change).
+  void unlink_dependencies(const Job& job);
   // Registers `job` with what its dependencies wait on (dependents_,
   // task_dependents_, corr_dependents_, same_name_).
   void link_dependencies(const Job& job);
@@ -164,7 +171,7 @@ class ClusterState {
   // array ended): their dependents learn of it.
   void tasks_ended_unstarted(Job& parent, std::int64_t at);
   // Tasks of `d` that can never start because their dependency failed.
-  void fail_tasks(Job& d, const PositionSet& positions, std::int64_t at);
+  void fail_tasks(Job& d, const Dependency& dep, const PositionSet& positions, std::int64_t at);
   void join_same_name(const Job& job);
   void leave_same_name(const Job& job);
 

@@ -77,6 +77,11 @@ struct JobUpdated {
   std::optional<Resources> request;
   std::optional<int> priority;
   std::optional<int> nice;
+  // New dependencies (all of them; empty: none) and whether any one suffices:
+  // the job waits for them as if just submitted, at `at` (epoch ms).
+  std::optional<std::vector<Dependency>> depends_on;
+  bool depends_any = false;
+  std::int64_t at = 0;
 };
 struct JobPendingReasonSet {
   std::int64_t id = 0;

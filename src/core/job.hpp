@@ -164,6 +164,10 @@ struct Job {
   // stopped by a lost node or a preemption is queued again. Unset: jobs that
   // checkpoint are, others follow their retry strategy.
   std::int8_t requeue = -1;
+  // sbatch --kill-on-invalid-dep=yes (1) / no (0) / neither (-1: its queue's
+  // setting): whether a dependency that can never be satisfied fails the job
+  // or leaves it PENDING with reason DependencyNeverSatisfied (a byte of padding).
+  std::int8_t kill_on_invalid_dep = -1;
   std::int32_t checkpoint_seconds = 0;  // signal this long before the stop
   // Order within the queue: higher priority - nice first, then FIFO. priority is
   // AWS Batch's schedulingPriority (0..9999; sbatch --priority); nice is
@@ -235,6 +239,13 @@ struct Job {
 inline std::int64_t earliest_start(const Job& j) {
   const std::int64_t dependencies = j.dependency_ready_s == UINT32_MAX ? 0 : j.dependency_ready_at();
   return std::max(dependencies, j.begin_at());
+}
+
+// The status reason of a job kept PENDING because a dependency can never be
+// satisfied (kill-on-invalid-dep no): "DependencyNeverSatisfied: <which, why>".
+inline constexpr std::string_view kDependencyNeverSatisfied = "DependencyNeverSatisfied";
+inline bool waits_on_never_satisfied(const Job& j) {
+  return j.state == JobState::Pending && j.status_reason.rfind(kDependencyNeverSatisfied, 0) == 0;
 }
 
 // Whether the attempt holds (part of) the node: the main node or one of the others.

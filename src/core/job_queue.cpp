@@ -23,6 +23,23 @@ std::optional<PreemptMode> parse_preempt_mode(std::string_view s) {
   return std::nullopt;
 }
 
+const char* to_string(QueueBackfill b) {
+  switch (b) {
+    case QueueBackfill::Easy: return "EASY";
+    case QueueBackfill::Conservative: return "CONSERVATIVE";
+    case QueueBackfill::Fifo: return "FIFO";
+  }
+  return "?";
+}
+
+std::optional<QueueBackfill> parse_queue_backfill(std::string_view s) {
+  std::string up(s);
+  for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (QueueBackfill b : {QueueBackfill::Easy, QueueBackfill::Conservative, QueueBackfill::Fifo})
+    if (up == to_string(b)) return b;
+  return std::nullopt;
+}
+
 double FairShare::weight_of(const std::string& share) const {
   // An exact entry wins over a prefix; the longest prefix wins among prefixes.
   double best = 1.0;

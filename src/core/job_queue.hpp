@@ -48,6 +48,15 @@ enum class PreemptMode { Off, Requeue, Cancel };
 const char* to_string(PreemptMode m);  // "OFF", "REQUEUE", "CANCEL"
 std::optional<PreemptMode> parse_preempt_mode(std::string_view s);  // case-insensitive
 
+// How a queue's jobs behind one that cannot start are treated (a Drover
+// extension, `backfill` in the queue's document; sched::Backfill holds the
+// details): Easy: the first blocked job gets a reservation, later ones start
+// only if they do not delay it; Conservative: every blocked job gets one;
+// Fifo: the first blocked job blocks the rest of its queue.
+enum class QueueBackfill : std::uint8_t { Easy, Conservative, Fifo };
+const char* to_string(QueueBackfill b);  // "EASY", "CONSERVATIVE", "FIFO"
+std::optional<QueueBackfill> parse_queue_backfill(std::string_view s);  // case-insensitive
+
 struct JobQueue {
   std::string name;
   bool enabled = true;    // DISABLED: accepts no new jobs, still runs what it holds
@@ -63,6 +72,13 @@ struct JobQueue {
   FairShare fair_share;
   // How this queue's running jobs may be preempted by jobs of higher-priority queues.
   PreemptMode preempt_mode = PreemptMode::Off;
+  // Unset: the scheduler's own mode (droverd: EASY; the simulator: --policy).
+  std::optional<QueueBackfill> backfill;
+  // Whether a job whose dependency can never be satisfied fails (true, the
+  // default) or stays PENDING (reason DependencyNeverSatisfied) until it is
+  // cancelled or its dependencies are changed; a job's own
+  // --kill-on-invalid-dep wins.
+  bool kill_on_invalid_dep = true;
   std::map<std::string, ShareUsage> usage;  // by share, fair-share queues only
   std::int64_t created_at = 0;
   bool operator==(const JobQueue&) const = default;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 namespace drover {
 
@@ -258,9 +259,10 @@ Result<std::vector<NodeGroup>> node_groups(const std::vector<NodeGroupRequest>& 
 
 // What dependsOn may name: jobs that exist (an array's task: one of its
 // indexes), never the job itself; the per-task kinds only between arrays.
-static Status validate_dependencies(const JobRequest& req, const Job& job, const ClusterState& state) {
+static Status validate_dependencies(const std::vector<Dependency>& deps, bool any, const Job& job,
+                                    const ClusterState& state) {
   bool per_task_kind = false;
-  for (const Dependency& d : req.depends_on) {
+  for (const Dependency& d : deps) {
     const auto bad = [&](const std::string& why) { return make_error("dependsOn", to_string(d) + ": " + why); };
     const std::string id = std::to_string(d.job_id);
     if (d.minutes < 0 || d.minutes > kMaxDependencyMinutes)
@@ -299,9 +301,44 @@ static Status validate_dependencies(const JobRequest& req, const Job& job, const
                    t->array->indexes.to_string() + ")");
     }
   }
-  if (per_task_kind && req.depends_any)
+  if (per_task_kind && any)
     return make_error("dependsOn", "aftercorr (N_TO_N) and SEQUENTIAL decide each task on its own and cannot be "
                                    "joined with '?' (any of); join them with ',' (all of)");
+  return {};
+}
+
+Status validate_dependency_update(const Job& job, const std::vector<Dependency>& deps, bool any,
+                                  const ClusterState& state) {
+  if (auto s = validate_dependencies(deps, any, job, state); !s) return s;
+  // A new job can only name older ones; a changed one could close a loop. Walk
+  // what the named jobs wait for (an array's task: its array's dependencies).
+  std::vector<std::int64_t> todo;
+  std::unordered_set<std::int64_t> seen;
+  auto visit = [&](std::int64_t id) {
+    const Job* t = state.job(id);
+    if (t && t->array_parent) id = t->array_parent;
+    if (seen.insert(id).second) todo.push_back(id);
+  };
+  for (const Dependency& d : deps)
+    if (names_job(d.type)) visit(d.job_id);
+  while (!todo.empty()) {
+    const std::int64_t id = todo.back();
+    todo.pop_back();
+    if (id == job.id) {
+      for (const Dependency& d : deps) {
+        if (!names_job(d.type)) continue;
+        const Job* t = state.job(d.job_id);
+        const std::int64_t top = t && t->array_parent ? t->array_parent : d.job_id;
+        if (top == job.id) return make_error("dependsOn", to_string(d) + ": a job cannot depend on itself");
+      }
+      return make_error("dependsOn", "this would make a cycle: a job named there waits, directly or not, for job " +
+                                         std::to_string(job.id));
+    }
+    const Job* t = state.job(id);
+    if (!t || is_terminal(t->state)) continue;  // an ended job waits for nothing
+    for (const Dependency& d : t->depends_on)
+      if (names_job(d.type)) visit(d.job_id);
+  }
   return {};
 }
 
@@ -508,6 +545,7 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   job.checkpoint_signal_batch_only = req.checkpoint_signal && req.checkpoint_batch_only;
   out.payload.checkpoint_dir = req.checkpoint_dir;
   if (req.requeue) job.requeue = *req.requeue ? 1 : 0;
+  if (req.kill_on_invalid_dep) job.kill_on_invalid_dep = *req.kill_on_invalid_dep ? 1 : 0;
 
   // Queue: the first of the given queues (sbatch's comma list of partitions) that
   // exists, accepts jobs and has a node that could ever run this one.
@@ -529,7 +567,7 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
     job.timeout_seconds = q->default_time_limit_s > 0 ? q->default_time_limit_s : q->max_time_limit_s;
   }
 
-  if (auto s = validate_dependencies(req, job, state); !s) return s.error();
+  if (auto s = validate_dependencies(req.depends_on, req.depends_any, job, state); !s) return s.error();
   job.depends_on = req.depends_on;
   job.depends_any = req.depends_any && !req.depends_on.empty();
   return out;

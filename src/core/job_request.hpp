@@ -59,6 +59,7 @@ struct JobRequest {
   bool checkpoint_batch_only = false;
   std::string checkpoint_dir;
   std::optional<bool> requeue;  // sbatch --requeue / --no-requeue
+  std::optional<bool> kill_on_invalid_dep;  // sbatch --kill-on-invalid-dep; unset: the queue's
   // An array: its indexes (empty: not an array) and at most how many of its
   // tasks run at once (0: no limit).
   std::vector<IndexRange> array;
@@ -93,6 +94,12 @@ struct NewJob {
 Result<NewJob> make_job(const JobRequest& request, const Submitter& who,
                         const ClusterState& state, const std::string& default_queue,
                         std::int64_t id, std::int64_t now);
+
+// A waiting job's new dependencies (drover update --dependency): as at submit
+// (jobs that exist, never itself, the per-task kinds between arrays), and no
+// cycle through the jobs they name.
+Status validate_dependency_update(const Job& job, const std::vector<Dependency>& deps, bool any,
+                                  const ClusterState& state);
 
 Status validate_definition(const JobDefinition& d);
 Status validate_queue(const JobQueue& q, const ClusterState& state);

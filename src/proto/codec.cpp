@@ -384,6 +384,7 @@ Json to_json(const Job& job) {
                        {"secondsBefore", job.checkpoint_seconds},
                        {"batchShellOnly", job.checkpoint_signal_batch_only}};
   if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
+  if (job.kill_on_invalid_dep >= 0) j["killOnInvalidDependency"] = job.kill_on_invalid_dep > 0;
   if (job.begin_s) j["beginAt"] = job.begin_at();
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
@@ -520,7 +521,7 @@ Json to_json(const JobQueue& q) {
   Json order = Json::array();
   for (std::size_t i = 0; i < q.compute_environments.size(); ++i)
     order.push_back({{"order", i + 1}, {"computeEnvironment", q.compute_environments[i]}});
-  return {{"jobQueueName", q.name},
+  Json j = {{"jobQueueName", q.name},
           {"state", q.enabled ? "ENABLED" : "DISABLED"},
           {"status", "VALID"},
           {"priority", q.priority},
@@ -532,7 +533,11 @@ Json to_json(const JobQueue& q) {
           {"maxJobsPerUser", q.max_jobs_per_user},
           {"maxVcpusPerUser", q.max_vcpus_per_user},
           {"fairsharePolicy", fair_share_json(q)},
+          {"killOnInvalidDependency", q.kill_on_invalid_dep},
           {"createdAt", q.created_at}};
+  // Absent: the scheduler's own mode (the head shows it as EASY).
+  if (q.backfill) j["backfill"] = to_string(*q.backfill);
+  return j;
 }
 
 Json to_json(const ComputeEnvironment& e) {
@@ -599,6 +604,17 @@ Result<RetryStrategy> retry_from_json(const Json& j) {
 
 Result<KeyValues> key_values_from_json(const Json& j, const std::string& field) {
   return guarded([&] { return key_values(j, field); });
+}
+
+Result<std::vector<Dependency>> dependencies_from_json(const Json& j) {
+  return guarded([&] {
+    std::vector<Dependency> out;
+    if (auto it = j.find("dependsOn"); it != j.end() && !it->is_null()) {
+      if (!it->is_array()) fail("dependsOn", "expected a list of {jobId, type}");
+      for (const auto& d : *it) out.push_back(dependency(d, "dependsOn"));
+    }
+    return out;
+  });
 }
 
 Result<std::vector<IndexRange>> index_ranges_from_json(const Json& j, const char* key) {
@@ -670,6 +686,8 @@ Result<Job> job_from_json(const Json& j) {
       job.checkpoint_signal_batch_only = get_bool(c, "batchShellOnly");
     }
     if (j.contains("requeue") && !j["requeue"].is_null()) job.requeue = get_bool(j, "requeue") ? 1 : 0;
+    if (j.contains("killOnInvalidDependency") && !j["killOnInvalidDependency"].is_null())
+      job.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency") ? 1 : 0;
     if (const std::int64_t b = get_int(j, "beginAt"); b > 0)
       job.begin_s = static_cast<std::uint32_t>(std::min<std::int64_t>((b + 999) / 1000, UINT32_MAX));
     job.parameters = key_values(get_object(j, "parameters"), "parameters");
@@ -777,6 +795,14 @@ Result<JobQueue> queue_from_json(const Json& j) {
     auto mode = parse_preempt_mode(preempt);
     if (!mode) fail("preemptionMode", "expected OFF, REQUEUE or CANCEL, got '" + preempt + "'");
     q.preempt_mode = *mode;
+    // Absent or null: the scheduler's own mode.
+    if (auto b = j.find("backfill"); b != j.end() && !b->is_null()) {
+      const std::string text = get_string(j, "backfill");
+      auto mode = parse_queue_backfill(text);
+      if (!mode) fail("backfill", "expected EASY, CONSERVATIVE or FIFO, got '" + text + "'");
+      q.backfill = *mode;
+    }
+    q.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency", true);
     q.slurm_env = get_bool(j, "slurmEnvironment", true);
     q.default_time_limit_s = get_int(j, "defaultTimeLimitSeconds");
     q.max_time_limit_s = get_int(j, "maxTimeLimitSeconds");
@@ -973,6 +999,8 @@ Result<JobRequest> job_request_from_json(const Json& j) {
       r.checkpoint_dir = get_string(c, "directory");
     }
     if (j.contains("requeue") && !j["requeue"].is_null()) r.requeue = get_bool(j, "requeue");
+    if (j.contains("killOnInvalidDependency") && !j["killOnInvalidDependency"].is_null())
+      r.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency");
     r.begin_at = get_int(j, "beginAt");  // epoch ms (sbatch --begin)
     // AWS: schedulingPriorityOverride; also accepted as schedulingPriority.
     for (const char* k : {"schedulingPriorityOverride", "schedulingPriority"})

@@ -44,6 +44,8 @@ Result<ComputeEnvironment> environment_from_json(const Json& j);
 Result<NodeTopology> topology_from_json(const Json& j);
 Result<Node> node_from_json(const Json& j);
 Result<JobRequest> job_request_from_json(const Json& j);
+// j["dependsOn"] (absent or null: none) as in a JobRequest.
+Result<std::vector<Dependency>> dependencies_from_json(const Json& j);
 
 }  // namespace drover::proto
 

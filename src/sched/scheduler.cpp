@@ -356,6 +356,15 @@ class Pass {
   PassResult run();
 
  private:
+  Backfill mode_of(const JobQueue& q) const {
+    if (!q.backfill) return policy_.backfill;
+    switch (*q.backfill) {
+      case QueueBackfill::Easy: return Backfill::Easy;
+      case QueueBackfill::Conservative: return Backfill::Conservative;
+      case QueueBackfill::Fifo: return Backfill::None;
+    }
+    return policy_.backfill;
+  }
   std::int64_t limit_ms(const Job& job) const {
     const std::int64_t s =
         job.timeout_seconds > 0 ? job.timeout_seconds : policy_.default_time_limit_s;
@@ -969,8 +978,6 @@ PassResult Pass::run() {
   std::stable_sort(queues.begin(), queues.end(),
                    [](const JobQueue* a, const JobQueue* b) { return a->priority > b->priority; });
 
-  const Backfill mode = policy_.backfill;
-  const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
   std::size_t reserved_count = 0;
 
   // Preemption is possible only when a queue that allows it has a queue above it.
@@ -1000,6 +1007,12 @@ PassResult Pass::run() {
   };
   std::vector<std::size_t> envs;
   for (const JobQueue* q : queues) {
+    // The queue's own mode, else the policy's. Reservations live on the nodes,
+    // whichever queue made them: every job considered later in the pass (its
+    // own queue's or a lower one's, whatever their modes) starts only where it
+    // delays none of them.
+    const Backfill mode = mode_of(*q);
+    const bool reservations = mode == Backfill::Easy || mode == Backfill::Conservative;
     envs.clear();
     bool any_env_enabled = false, any_node_usable = false;
     for (const auto& name : q->compute_environments) {
@@ -1061,7 +1074,10 @@ PassResult Pass::run() {
       auto resume = arr ? resume_.find(id) : resume_.end();
       std::int64_t pos = !arr ? -1 : resume != resume_.end() ? resume->second : arr->first_ready();
       if (arr && pos < 0 && !arr->pending.empty()) {
-        note(*job, "Dependency");  // every task left waits for its own (aftercorr, SEQUENTIAL)
+        // Every task left waits for its own (aftercorr, SEQUENTIAL), some maybe
+        // for ever (kill-on-invalid-dep no: the array's status reason says so).
+        note(*job, job->status_reason.rfind(kDependencyNeverSatisfied, 0) == 0 ? "DependencyNeverSatisfied"
+                                                                                 : "Dependency");
         continue;
       }
       bool done = false;

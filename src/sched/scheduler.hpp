@@ -78,6 +78,9 @@ struct Policy {
   // As time passes a waiting job may become able to backfill (it ends before a
   // reservation sooner); a full pass finds it.
   std::int64_t first_job_id = 0;
+  // For queues that set no mode of their own; a queue's JobQueue::backfill
+  // (EASY, CONSERVATIVE, FIFO = None) wins. Reservations bind every job
+  // considered after them, of any queue (README.md).
   Backfill backfill = Backfill::Greedy;
   // Time limit for jobs without one (seconds); 0: unknown, i.e. infinite.
   std::int64_t default_time_limit_s = 0;

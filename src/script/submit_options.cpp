@@ -292,6 +292,16 @@ Status set_no_requeue(SubmitOptions& o, std::string_view, OptionContext&) {
   return {};
 }
 
+Status set_kill_on_invalid_dep(SubmitOptions& o, std::string_view v, OptionContext&) {
+  if (iequals(v, "yes"))
+    o.kill_on_invalid_dep = true;
+  else if (iequals(v, "no"))
+    o.kill_on_invalid_dep = false;
+  else
+    return Error{"give yes or no, e.g. --kill-on-invalid-dep=no"};
+  return {};
+}
+
 Status set_exclusive(SubmitOptions& o, std::string_view v, OptionContext& c) {
   if (!c.has_value) {
     o.exclusive = "";
@@ -480,8 +490,9 @@ const OptionSpec kOptions[] = {
      "the job's standard input is /dev/null", &set_text<&O::input>},
     {"job-name", 'J', Required, Honoured, "job-name", "job name (default: the script's file name)", "",
      &set_text<&O::job_name>},
-    {"kill-on-invalid-dep", 0, Required, NotSupportedYet, "kill-on-invalid-dep", "",
-     "a job whose dependency can never be met fails", nullptr},
+    {"kill-on-invalid-dep", 0, Required, Honoured, "kill-on-invalid-dep",
+     "yes: fail the job if a dependency can never be met; no: keep it PENDING (default: the queue's)", "",
+     &set_kill_on_invalid_dep},
     {"licenses", 'L', Required, NotSupportedYet, "licenses", "", "no licenses", nullptr},
     {"mail-type", 0, Required, RecordedOnly, "mail-type", "when to send mail: BEGIN, END, FAIL, ALL...",
      "Drover sends no mail yet", &set_mail_type},

@@ -137,6 +137,7 @@ struct SubmitOptions {
   std::optional<SignalSpec> signal;     // the checkpoint signal (--signal, --checkpoint-signal, --checkpoint)
   std::optional<std::string> checkpoint_dir;  // Drover: --checkpoint-dir
   std::optional<bool> requeue;  // --requeue / --no-requeue
+  std::optional<bool> kill_on_invalid_dep;  // --kill-on-invalid-dep=yes|no; unset: the queue's
   std::optional<int> retry_attempts;  // Drover: total attempts, 1..10 (AWS retryStrategy)
 
   // Environment, bookkeeping, notification.

@@ -32,6 +32,17 @@ std::string ipv4_of(const std::string& address) {
   return host;
 }
 
+// The scheduling mode of queues that choose none (JobQueue::backfill unset).
+constexpr sched::Backfill kDefaultBackfill = sched::Backfill::Easy;
+
+// A queue's document as users see it: `backfill` says the mode that applies,
+// also where the queue leaves it to the default.
+Json queue_json(const JobQueue& q) {
+  Json j = proto::to_json(q);
+  if (!j.contains("backfill")) j["backfill"] = "EASY";
+  return j;
+}
+
 Json ok_reply(Json result) { return {{"ok", true}, {"result", std::move(result)}}; }
 Json error_reply(const std::string& message) { return {{"ok", false}, {"error", message}}; }
 
@@ -387,7 +398,8 @@ void Head::flush() {
     // jobs start only if they do not delay it (time limits tell). Jobs without a
     // time limit never delay anything they could not know about: they only use
     // room the reservation does not need.
-    policy.backfill = sched::Backfill::Easy;
+    // A queue may choose its own mode (backfill: CONSERVATIVE or FIFO).
+    policy.backfill = kDefaultBackfill;
     if (!full_pass_needed_) policy.first_job_id = first_new_job_;
     full_pass_needed_ = false;
     first_new_job_ = 0;
@@ -922,9 +934,28 @@ void Head::interrupt_job(std::int64_t id, const std::string& reason, bool requeu
 Result<Json> Head::op_update(const Caller& c, const Json& args) {
   auto j = own_job(c, args, "update");
   if (!j) return j.error();
-  const Job& job = **j;
   JobUpdated u;
-  u.id = job.id;
+  u.id = (*j)->id;
+  // New dependencies (scontrol update Dependency=): checked as at submit, and
+  // for cycles; an empty list clears them.
+  if (args.contains("dependsOn")) {
+    auto deps = proto::dependencies_from_json(args);
+    if (!deps) return deps.error();
+    auto any = args.find("dependsOnAny");
+    if (any != args.end() && !any->is_null() && !any->is_boolean())
+      return make_error("dependsOnAny", "expected true or false");
+    JobRequest asked;
+    asked.depends_on = *deps;
+    asked.depends_any = any != args.end() && any->is_boolean() && any->get<bool>() && deps->size() > 1;
+    // May bring finished jobs back into memory (which moves the records).
+    if (auto s = resolve_forgotten_dependencies(asked); !s) return s.error();
+    if (auto s = validate_dependency_update(*state_.job(u.id), asked.depends_on, asked.depends_any, state_); !s)
+      return s.error();
+    u.depends_on = std::move(asked.depends_on);
+    u.depends_any = asked.depends_any;
+    u.at = transport::epoch_ms();
+  }
+  const Job& job = *state_.job(u.id);
   std::string queue_name = job.queue;
   if (auto it = args.find("jobQueue"); it != args.end()) {
     if (!it->is_string()) return make_error("jobQueue", "expected a queue name");
@@ -1141,9 +1172,9 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
   } else {
     q = *existing;
     Json a = proto::to_json(q);
-    for (const char* k : {"state", "priority", "preemptionMode", "computeEnvironmentOrder", "slurmEnvironment",
-                          "defaultTimeLimitSeconds", "maxTimeLimitSeconds", "maxJobsPerUser",
-                          "maxVcpusPerUser"})
+    for (const char* k : {"state", "priority", "preemptionMode", "backfill", "killOnInvalidDependency",
+                          "computeEnvironmentOrder", "slurmEnvironment", "defaultTimeLimitSeconds",
+                          "maxTimeLimitSeconds", "maxJobsPerUser", "maxVcpusPerUser"})
       if (args.contains(k)) a[k] = args[k];
     // A new fair-share policy keeps the shares' past use.
     if (args.contains("fairsharePolicy")) {
@@ -1159,13 +1190,13 @@ Result<Json> Head::op_save_queue(const Caller& c, const Json& args, bool create)
   }
   if (auto s = validate_queue(q, state_); !s) return s.error();
   if (auto s = apply(QueueSaved{q}); !s) return s.error();
-  return proto::to_json(q);
+  return queue_json(q);
 }
 
 Result<Json> Head::op_describe_queues(const Caller& c, const Json& args) {
   Json list = Json::array();
   for (const auto& [n, q] : state_.queues()) {
-    Json j = proto::to_json(q);
+    Json j = queue_json(q);
     j["runnableJobs"] = state_.runnable(n).size();
     list.push_back(std::move(j));
   }

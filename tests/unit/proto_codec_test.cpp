@@ -321,6 +321,48 @@ TEST(CodecAws, QueuePreemptionMode) {
   EXPECT_EQ(bad.message(), "preemptionMode: expected OFF, REQUEUE or CANCEL, got 'x'");
 }
 
+TEST(CodecRoundTrip, QueueBackfillAndKillOnInvalidDependency) {
+  JobQueue q;
+  q.name = "q";
+  EXPECT_FALSE(to_json(q).contains("backfill")) << "unset: the scheduler's own mode";
+  EXPECT_EQ(to_json(q).value("killOnInvalidDependency", false), true);
+  for (QueueBackfill b : {QueueBackfill::Easy, QueueBackfill::Conservative, QueueBackfill::Fifo}) {
+    q.backfill = b;
+    q.kill_on_invalid_dep = b != QueueBackfill::Fifo;
+    EXPECT_EQ(to_json(q).value("backfill", ""), to_string(b));
+    auto back = queue_from_json(to_json(q));
+    ASSERT_TRUE(back) << back.message();
+    EXPECT_EQ(*back, q);
+  }
+  // Absent (queues stored before): unset, and jobs with dead dependencies fail.
+  auto plain = queue_from_json(Json::parse(R"({"jobQueueName": "q"})"));
+  ASSERT_TRUE(plain) << plain.message();
+  EXPECT_FALSE(plain->backfill.has_value());
+  EXPECT_TRUE(plain->kill_on_invalid_dep);
+  auto lower = queue_from_json(Json::parse(R"({"jobQueueName": "q", "backfill": "conservative"})"));
+  ASSERT_TRUE(lower) << lower.message();
+  EXPECT_EQ(lower->backfill, QueueBackfill::Conservative);
+  auto bad = queue_from_json(Json::parse(R"({"jobQueueName": "q", "backfill": "greedy"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.message(), "backfill: expected EASY, CONSERVATIVE or FIFO, got 'greedy'");
+  auto number = queue_from_json(Json::parse(R"({"jobQueueName": "q", "killOnInvalidDependency": "no"})"));
+  ASSERT_FALSE(number);
+  EXPECT_NE(number.message().find("killOnInvalidDependency"), std::string::npos) << number.message();
+
+  // A job's own choice: absent (its queue's), yes or no, kept by the codec.
+  Job j = drover::testing::make_test_job(7);
+  EXPECT_FALSE(to_json(j).contains("killOnInvalidDependency"));
+  for (std::int8_t v : {std::int8_t{0}, std::int8_t{1}}) {
+    j.kill_on_invalid_dep = v;
+    auto back = job_from_json(to_json(j));
+    ASSERT_TRUE(back) << back.message();
+    EXPECT_EQ(back->kill_on_invalid_dep, v);
+  }
+  auto req = job_request_from_json(Json::parse(R"({"jobName": "x", "killOnInvalidDependency": false})"));
+  ASSERT_TRUE(req) << req.message();
+  EXPECT_EQ(req->kill_on_invalid_dep, std::optional<bool>(false));
+}
+
 TEST(CodecAws, QueueOrderIsSortedByOrderField) {
   auto q = queue_from_json(Json::parse(R"({
     "jobQueueName": "q", "priority": "10",

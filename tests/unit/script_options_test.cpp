@@ -260,6 +260,19 @@ TEST(ApplyOption, WarnsForWhatDroverDoesNotActOn) {
   EXPECT_TRUE(p.warnings.empty()) << p.warnings[0];
 }
 
+TEST(ApplyOption, KillOnInvalidDep) {
+  SubmitOptions o;
+  ASSERT_TRUE(apply_option(o, "kill-on-invalid-dep", std::string_view("no"), kLine3));
+  EXPECT_EQ(o.kill_on_invalid_dep, std::optional<bool>(false));
+  ASSERT_TRUE(apply_option(o, "kill-on-invalid-dep", std::string_view("YES"), kCli));
+  EXPECT_EQ(o.kill_on_invalid_dep, std::optional<bool>(true));
+  auto bad = apply_option(o, "kill-on-invalid-dep", std::string_view("maybe"), kCli);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find("give yes or no, e.g. --kill-on-invalid-dep=no"), std::string::npos) << bad.message();
+  for (const auto& spec : option_table())
+    if (spec.name == std::string_view("kill-on-invalid-dep")) EXPECT_EQ(spec.support, Support::Honoured);
+}
+
 TEST(ApplyOption, EveryTableEntryCanBeApplied) {
   // A value every option's parser accepts, or none for flags; nothing may throw or crash.
   for (const auto& spec : option_table()) {
@@ -271,7 +284,7 @@ TEST(ApplyOption, EveryTableEntryCanBeApplied) {
     if (!st) {
       // Values that are not "1" by nature: say so here, so a new option gets a look.
       static const std::set<std::string_view> kNotOne = {"begin", "export", "mail-type", "open-mode", "wrap",
-                                                         "env", "parameter", "tag", "signal"};
+                                                         "env", "parameter", "tag", "signal", "kill-on-invalid-dep"};
       EXPECT_TRUE(kNotOne.count(spec.name)) << spec.name << ": " << st.message();
     }
     EXPECT_TRUE(st || !st.message().empty());

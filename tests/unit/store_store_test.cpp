@@ -262,6 +262,32 @@ TEST_F(StoreTest, QueuePreemptionModeIsKeptAndOldRowsLoadAsOff) {
   EXPECT_EQ(loaded.queue("old")->priority, 3);
 }
 
+TEST_F(StoreTest, QueueBackfillModeAndKillOnInvalidDependencyAreKept) {
+  ClusterBuilder c;
+  c.simple();
+  JobQueue q = *c.state().queue("q");
+  q.backfill = QueueBackfill::Conservative;
+  q.kill_on_invalid_dep = false;
+  c.ok(QueueSaved{q});
+  Job j = make_test_job(1);
+  j.kill_on_invalid_dep = 0;
+  c.submit(std::move(j));
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    save(*store, c.state());
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  ClusterState loaded;
+  ASSERT_TRUE(store->load(loaded));
+  ASSERT_NE(loaded.queue("q"), nullptr);
+  EXPECT_EQ(loaded.queue("q")->backfill, QueueBackfill::Conservative);
+  EXPECT_FALSE(loaded.queue("q")->kill_on_invalid_dep);
+  ASSERT_NE(loaded.job(1), nullptr);
+  EXPECT_EQ(loaded.job(1)->kill_on_invalid_dep, 0);
+}
+
 TEST_F(StoreTest, PayloadOfAnUnknownJob) {
   auto store = open();
   ASSERT_TRUE(store);
