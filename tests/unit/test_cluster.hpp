@@ -135,8 +135,8 @@ class ClusterBuilder {
     auto s = state_.apply(e);
     ASSERT_TRUE(s) << s.message();
   }
-  void node(const std::string& name, NodeTopology t, std::int64_t at = 1) {
-    ok(NodeConnected{name, std::move(t), at});
+  void node(const std::string& name, NodeTopology t, std::int64_t at = 1, std::vector<std::string> features = {}) {
+    ok(NodeConnected{name, std::move(t), at, std::move(features)});
   }
   void env(const std::string& name, std::vector<std::string> nodes, int max_vcpus = 0,
            bool enabled = true) {
