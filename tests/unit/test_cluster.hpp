@@ -109,6 +109,7 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.array_parent, b.array_parent);
   EXPECT_EQ(a.array_index, b.array_index);
   EXPECT_TRUE(a.array == b.array) << "array parts differ";
+  EXPECT_TRUE(a.selection == b.selection) << "node selections differ";
 }
 
 // A job that is an array of `ranges`, at most `max_running` tasks at once.
