@@ -525,6 +525,7 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
   const auto want = static_cast<std::size_t>(job.nodes);
   // --nodelist: the listed nodes are part of it, the others come after them.
   const std::size_t listed = job.selection ? job.selection->node_list.size() : 0;
+  if (listed > want) return false;  // refused at submit
   struct Pick {
     std::size_t slot;
     place::PlacementPlan plan;
@@ -654,6 +655,7 @@ std::int64_t Pass::reserve_nodes(const Job& job, const std::vector<std::size_t>&
   const std::int64_t duration = limit_ms(job);
   const auto want = static_cast<std::size_t>(job.nodes);
   const std::size_t listed = job.selection ? job.selection->node_list.size() : 0;
+  if (listed > want) return kNever;
   std::vector<std::pair<std::int64_t, std::size_t>> cand;  // (earliest, slot)
   std::vector<std::size_t> chosen;
   std::int64_t best = kNever;
