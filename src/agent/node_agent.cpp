@@ -202,6 +202,7 @@ void NodeAgent::connect() {
     hello.step_address = a;
   }
   hello.topology = topology_;
+  hello.features = config_.features;
   for (const auto& [id, j] : jobs_)
     hello.running.push_back({id, j.order.attempt, j.started_at});
   for (const auto& [id, e] : unacked_) hello.exited.push_back(e);

@@ -23,6 +23,7 @@ namespace drover::agent {
 struct AgentConfig {
   std::string head_address;     // unix:/path or tcp:host:port
   std::string node_name;
+  std::vector<std::string> features;  // node features (--constraint matches them), sorted
   std::string state_dir;        // job scratch directories (scripts)
   std::string topology_xml;     // tests: an hwloc XML instead of this machine
   std::string cgroup_parent = "drover";

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/job_queue.hpp"
+#include "core/node_selection.hpp"
 #include "core/units.hpp"
 
 namespace drover::cli {
@@ -130,17 +131,73 @@ int node_state_change(const Global& g, const Args& args) {
   return rc;
 }
 
+// drover nodes update NODE... --features a,b | --agent-features
+int node_update(const Global& g, const Args& args) {
+  po::options_description desc("Options");
+  std::string features;
+  std::vector<std::string> names;
+  desc.add_options()("features", po::value(&features),
+                     "the node's features from now on, comma-separated (\"\" for none); jobs select them "
+                     "with --constraint")("agent-features", "use the features the node's agent reports again")(
+      "node", po::value(&names)->multitoken(), "node names");
+  Args rest(args.begin() + 1, args.end());
+  po::positional_options_description pos;
+  pos.add("node", -1);
+  auto p = parse_sub("Usage: drover nodes update NODE... --features LIST | --agent-features\n\n"
+                     "Sets a node's features (scontrol update NodeName=... AvailableFeatures=...). Features set\n"
+                     "here replace what the node's agent reports (drover-noded --features) until\n"
+                     "--agent-features. Admin only.\n\nExamples:\n"
+                     "  drover nodes update gpu01 gpu02 --features gpu,a100\n"
+                     "  drover nodes update gpu01 --agent-features\n",
+                     desc, rest, &pos);
+  if (p.help) return 0;
+  if (names.empty()) return fail("nodes update", "name a node, e.g. drover nodes update node07 --features gpu");
+  const bool set = p.vm.count("features") > 0, back = p.vm.count("agent-features") > 0;
+  if (set == back) return fail("nodes update", "give --features LIST or --agent-features, e.g. --features gpu,a100");
+  Json list = Json::array();
+  if (set) {
+    auto f = parse_features(features);
+    if (!f) return fail("nodes update", "--features: " + f.message());
+    list = *f;
+  }
+  auto c = connect(g.socket);
+  if (!c) return fail("nodes", c.message());
+  int rc = 0;
+  for (const auto& n : names) {
+    auto r = c->call("UpdateNode", {{"nodeName", n}, {"features", set ? list : Json(nullptr)}});
+    if (!r) {
+      rc = fail("nodes update", r.message());
+      continue;
+    }
+    std::string fs;
+    for (const auto& f : (*r)["features"]) fs += (fs.empty() ? "" : ",") + f.get<std::string>();
+    std::cout << n << ": features " << (fs.empty() ? "(none)" : fs)
+              << ((*r).contains("adminFeatures") ? "" : " (from its agent)") << "\n";
+  }
+  return rc;
+}
+
+std::string features_of(const Json& n) {
+  std::string fs;
+  if (n.contains("features"))
+    for (const auto& f : n["features"]) fs += (fs.empty() ? "" : ",") + f.get<std::string>();
+  return fs;
+}
+
 int cmd_nodes(const Global& g, const Args& args) {
   if (!args.empty() && (args[0] == "drain" || args[0] == "down" || args[0] == "resume"))
     return node_state_change(g, args);
+  if (!args.empty() && args[0] == "update") return node_update(g, args);
   po::options_description desc("Options");
   std::string node;
   desc.add_options()("json", "JSON")("long,l", po::value(&node)->implicit_value(""),
                                       "details (cores, NUMA, GPUs in use) of one node or all");
   auto p = parse_sub("Usage: drover nodes [-l [NODE]] [--json]\n"
-                     "       drover nodes drain|down|resume NODE... [--reason TEXT]\n\n"
-                     "Nodes, like sinfo: state, vCPUs used/total, memory, GPUs.\n\nExamples:\n"
-                     "  drover nodes\n  drover nodes -l node01\n  drover nodes drain node01 --reason 'new disk'\n",
+                     "       drover nodes drain|down|resume NODE... [--reason TEXT]\n"
+                     "       drover nodes update NODE... --features LIST | --agent-features\n\n"
+                     "Nodes, like sinfo: state, vCPUs used/total, memory, GPUs, features.\n\nExamples:\n"
+                     "  drover nodes\n  drover nodes -l node01\n  drover nodes drain node01 --reason 'new disk'\n"
+                     "  drover nodes update gpu01 --features gpu,a100\n",
                      desc, args);
   if (p.help) return 0;
   auto c = connect(g.socket);
@@ -159,6 +216,9 @@ int cmd_nodes(const Global& g, const Args& args) {
                 << num(t, "packages") << " packages, " << t["numa"].size() << " NUMA, "
                 << t["cores"].size() << " cores, " << num(n, "vcpus") << " PUs, " << mib(num(n, "memoryMiB"))
                 << " memory (" << mib(num(n, "memoryUsedMiB")) << " in use)\n";
+      const std::string fs = features_of(n);
+      std::cout << "  features: " << (fs.empty() ? "(none)" : fs)
+                << (n.contains("adminFeatures") ? " (set by an admin)" : "") << "\n";
       for (std::size_t d = 0; d < t["numa"].size(); ++d) {
         const Json& nd = t["numa"][d];
         std::cout << "  NUMA " << num(nd, "osIndex") << " (" << mib(num(nd, "memoryMiB")) << "): ";
@@ -181,13 +241,15 @@ int cmd_nodes(const Global& g, const Args& args) {
     }
     return 0;
   }
-  Table t({"NODE", "STATE", "CPUS(used/total)", "MEMORY(used/total)", "GPUS(used/total)", "JOBS", "REASON"});
+  Table t({"NODE", "STATE", "CPUS(used/total)", "MEMORY(used/total)", "GPUS(used/total)", "JOBS", "FEATURES",
+           "REASON"});
   for (const auto& n : (*r)["nodes"])
     t.add({str(n, "nodeName"), str(n, "state"),
            std::to_string(num(n, "vcpusUsed")) + "/" + std::to_string(num(n, "vcpus")),
            mib(num(n, "memoryUsedMiB")) + "/" + mib(num(n, "memoryMiB")),
            std::to_string(n["gpusUsed"].size()) + "/" + std::to_string(num(n, "gpus")),
-           std::to_string(num(n, "jobsRunning")), str(n, "stateReason")});
+           std::to_string(num(n, "jobsRunning")), features_of(n).empty() ? "-" : features_of(n),
+           str(n, "stateReason")});
   t.print(std::cout);
   return 0;
 }

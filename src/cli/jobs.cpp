@@ -14,6 +14,7 @@
 #include "cli/submit_request.hpp"
 #include "core/units.hpp"
 #include "script/dependency.hpp"
+#include "script/hostlist.hpp"
 #include "script/signal_spec.hpp"
 
 namespace drover::cli {
@@ -271,6 +272,21 @@ int cmd_show(const Global& g, const Args& args) {
     line("owner", str(j["owner"], "user") + " (uid " + str(j["owner"], "uid") + ")");
     line("queue", str(j, "jobQueue"));
     line("definition", str(j, "jobDefinition"));
+    if (j.contains("nodeSelection")) {
+      const Json& ns = j["nodeSelection"];
+      auto names = [&](const char* k) {
+        std::vector<std::string> v;
+        if (ns.contains(k))
+          for (const auto& x : ns[k]) v.push_back(x.get<std::string>());
+        return script::compress_hostlist(v);
+      };
+      std::string sel;
+      if (ns.contains("constraint")) sel += "--constraint=" + str(ns, "constraint");
+      if (ns.contains("nodeList")) sel += (sel.empty() ? "" : " ") + std::string("--nodelist=") + names("nodeList");
+      if (ns.contains("exclude")) sel += (sel.empty() ? "" : " ") + std::string("--exclude=") + names("exclude");
+      if (ns.value("exclusive", false)) sel += (sel.empty() ? "" : " ") + std::string("--exclusive");
+      line("nodes asked", sel);
+    }
     if (j.contains("submitOptions") && j["submitOptions"].contains("comment"))
       line("comment", str(j["submitOptions"], "comment"));
     std::string res;

@@ -165,8 +165,30 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
     req["jobQueue"] = q;
   }
 
+  // Node selection: --constraint, --nodelist, --exclude, --exclusive.
+  Json sel = Json::object();
+  if (o.constraint) sel["constraint"] = *o.constraint;
+  if (!o.nodelist.empty()) sel["nodeList"] = o.nodelist;
+  if (!o.exclude.empty()) sel["exclude"] = o.exclude;
+  if (o.exclusive) {
+    if (!o.exclusive->empty())
+      return make_error("--exclusive=" + *o.exclusive +
+                            (o.set_by.count("exclusive") ? " (" + o.set_by.at("exclusive").describe() + ")" : ""),
+                        "sharing a node with only your own jobs (or by MCS label or topology) is not supported; "
+                        "use --exclusive alone for whole nodes");
+    sel["exclusive"] = true;
+  }
+  if (!sel.empty()) req["nodeSelection"] = sel;
+  // sbatch: a job that lists more nodes than it asks for is an error; one that
+  // lists nodes and asks for no count gets them all.
+  if (!o.nodelist.empty() && o.nodes && o.nodes->min < static_cast<int>(o.nodelist.size()))
+    return make_error(asked(o, "nodelist"), std::to_string(o.nodelist.size()) + " nodes listed, but --nodes=" +
+                                                std::to_string(o.nodes->min) +
+                                                "; the job gets every listed node, so ask for at least " +
+                                                std::to_string(o.nodelist.size()) + " nodes, or list fewer");
+
   // Resources on each node: its tasks' vCPUs, memory and GPUs.
-  const int nodes = o.nodes ? o.nodes->min : 1;
+  const int nodes = o.nodes ? o.nodes->min : std::max<int>(1, static_cast<int>(o.nodelist.size()));
   const bool counts_given = o.ntasks || o.ntasks_per_node || o.cpus_per_task;
   const int ntasks = o.ntasks ? *o.ntasks : o.ntasks_per_node ? *o.ntasks_per_node * nodes : nodes;
   const int tasks_per_node = o.ntasks_per_node ? *o.ntasks_per_node : (ntasks + nodes - 1) / nodes;

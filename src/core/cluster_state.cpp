@@ -164,6 +164,7 @@ Status ClusterState::on(const NodeConnected& e) {
   n.name = e.name;
   const bool changed = inserted || !(n.topology == e.topology);
   n.topology = e.topology;
+  n.agent_features = e.features;
   n.connected = true;
   n.last_seen = e.at;
   if (n.state == NodeState::Down && !n.admin_state) {
@@ -206,6 +207,14 @@ Status ClusterState::on(const NodeStateSet& e) {
     n.state = NodeState::Down;
     n.state_reason = "agent not connected";
   }
+  dirty_.nodes.insert(e.name);
+  return {};
+}
+
+Status ClusterState::on(const NodeFeaturesSet& e) {
+  auto it = nodes_.find(e.name);
+  if (it == nodes_.end()) return make_error("unknown node " + e.name);
+  it->second.admin_features = e.features;
   dirty_.nodes.insert(e.name);
   return {};
 }

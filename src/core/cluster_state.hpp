@@ -117,6 +117,7 @@ class ClusterState {
   Status on(const NodeConnected& e);
   Status on(const NodeDisconnected& e);
   Status on(const NodeStateSet& e);
+  Status on(const NodeFeaturesSet& e);
   Status on(const JobSubmitted& e);
   Status on(const JobDispatched& e);
   Status on(const JobStarted& e);

@@ -19,10 +19,18 @@ struct DefinitionRegistered { JobDefinition definition; };
 struct DefinitionDeregistered { std::string name; int revision = 0; };
 struct QueueSaved { JobQueue queue; };                  // created or updated
 struct EnvironmentSaved { ComputeEnvironment environment; };
-struct NodeConnected { std::string name; NodeTopology topology; std::int64_t at = 0; };
+struct NodeConnected {
+  std::string name;
+  NodeTopology topology;
+  std::int64_t at = 0;
+  std::vector<std::string> features;  // the agent's, sorted
+};
 struct NodeDisconnected { std::string name; std::int64_t at = 0; };
 // By an admin (drain, down, resume) or by the head (a lost node).
 struct NodeStateSet { std::string name; NodeState state; std::string reason; bool by_admin = false; };
+
+// By an admin: the node's features from now on; nullopt: the agent's again.
+struct NodeFeaturesSet { std::string name; std::optional<std::vector<std::string>> features; };
 
 struct JobSubmitted { Job job; };
 // The head chose a node and cores: a new attempt begins, the job is STARTING.
@@ -90,7 +98,7 @@ struct JobPendingReasonSet {
 };
 
 using Event = std::variant<DefinitionRegistered, DefinitionDeregistered, QueueSaved,
-                           EnvironmentSaved, NodeConnected, NodeDisconnected, NodeStateSet,
+                           EnvironmentSaved, NodeConnected, NodeDisconnected, NodeStateSet, NodeFeaturesSet,
                            JobSubmitted, JobDispatched, JobStarted, JobExited, JobRequeued,
                            JobTerminationRequested, JobPendingReasonSet, JobHoldSet,
                            JobRequeueRequested, JobUpdated>;

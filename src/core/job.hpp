@@ -11,6 +11,7 @@
 
 #include "core/array.hpp"
 #include "core/job_definition.hpp"
+#include "core/node_selection.hpp"
 #include "core/resources.hpp"
 
 namespace drover {
@@ -197,6 +198,8 @@ struct Job {
   std::int64_t array_parent = 0;
   std::int64_t array_index = -1;
   Boxed<ArrayInfo> array;  // set on the parent of an array only
+  // --constraint, --nodelist, --exclude, --exclusive: set only when asked.
+  Boxed<NodeSelection> selection;
   // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...) and,
   // where backfill knows it, when it is expected to start (epoch ms, 0: unknown).
   InternedText pending_reason;

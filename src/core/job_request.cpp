@@ -153,6 +153,92 @@ static QueueCapacity capacity_for(const JobQueue& q, const ClusterState& state,
   return c;
 }
 
+// Whether the queue's nodes could ever satisfy the job's node selection:
+// listed nodes belong to the queue (one environment for a multi-node job),
+// the constraint matches enough nodes, --exclude leaves enough. Nodes that
+// never reported are taken to have any features (nothing is known of them).
+static Status check_selection(const Job& job, const JobQueue& q, const ClusterState& state) {
+  const NodeSelection& sel = *job.selection;
+  const std::string in_queue = " queue '" + q.name + "'";
+  std::vector<std::string> all;  // the queue's nodes
+  for (const auto& ce_name : q.compute_environments)
+    if (const auto* ce = state.environment(ce_name))
+      for (const auto& n : ce->nodes)
+        if (std::find(all.begin(), all.end(), n) == all.end()) all.push_back(n);
+  auto listing = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s.empty() ? std::string("none") : s;
+  };
+  const std::string listed = join_features(sel.node_list);
+  const std::string constraint = "--constraint=" + sel.constraint.text();
+  for (const auto& n : sel.node_list) {
+    if (std::find(all.begin(), all.end(), n) == all.end())
+      return make_error("--nodelist=" + listed, "node " + n + " is not in" + in_queue + " (nodes: " + listing(all) + ")");
+    const Node* node = state.node(n);
+    if (!node) continue;
+    if (!sel.constraint.empty() && !sel.constraint.matches(node->features()))
+      return make_error("--nodelist=" + listed, "node " + n + " does not satisfy " + constraint + " (its features: " +
+                                                    listing(node->features()) + ")");
+    const NodeTopology& t = node->topology;
+    if (!t.cores.empty() && (job.request.vcpus > t.pu_count() || job.request.memory_mib > t.memory_mib ||
+                             job.request.gpus > static_cast<int>(t.gpus.size())))
+      return make_error("--nodelist=" + listed, "node " + n + " has " + std::to_string(t.pu_count()) + " vCPUs, " +
+                                                    std::to_string(t.memory_mib) + " MiB and " +
+                                                    std::to_string(t.gpus.size()) + " GPUs; the job asks " +
+                                                    std::to_string(job.request.vcpus) + ", " +
+                                                    std::to_string(job.request.memory_mib) + " MiB and " +
+                                                    std::to_string(job.request.gpus) + " on each node");
+  }
+  // Most nodes one environment offers the job (for some alternative of a
+  // matching OR), listed nodes included.
+  int best = 0;
+  bool all_listed_in_one = sel.node_list.empty();
+  for (const auto& ce_name : q.compute_environments) {
+    const auto* ce = state.environment(ce_name);
+    if (!ce) continue;
+    int listed_here = 0;
+    for (const auto& n : ce->nodes) listed_here += sel.required(n);
+    all_listed_in_one |= listed_here == static_cast<int>(sel.node_list.size());
+    for (int choice = sel.constraint.choices() > 0 ? 0 : -1; choice < sel.constraint.choices(); ++choice) {
+      int fit = 0;
+      for (const auto& n : ce->nodes) {
+        const Node* node = state.node(n);
+        fit += !node || sel.allows(n, node->features(), choice);
+      }
+      best = std::max(best, fit);
+      if (choice < 0) break;
+    }
+  }
+  if (!all_listed_in_one)
+    return make_error("--nodelist=" + listed, "a job's nodes come from one compute environment, and no compute "
+                                              "environment of" + in_queue + " has all of them");
+  if (best >= job.nodes) return {};
+  // Say what stands in the way: the constraint, or the exclusions.
+  std::vector<std::string> features;
+  int matching = 0;
+  for (const auto& n : all) {
+    const Node* node = state.node(n);
+    if (node)
+      for (const auto& f : node->features())
+        if (std::find(features.begin(), features.end(), f) == features.end()) features.push_back(f);
+    matching += !node || sel.constraint.matches(node->features());
+  }
+  std::sort(features.begin(), features.end());
+  if (!sel.constraint.empty() && matching == 0)
+    return make_error(constraint, "no node of" + in_queue + " has " +
+                                      (sel.constraint.features().size() == 1 ? "feature " + sel.constraint.text()
+                                                                             : "such features") +
+                                      " (features: " + listing(features) + ")");
+  if (!sel.exclude.empty() && matching > 0 && best == 0)
+    return make_error("--exclude=" + join_features(sel.exclude), "leaves no node of" + in_queue + " for the job (nodes: " +
+                                                                     listing(all) + ")");
+  return make_error(sel.constraint.empty() ? "--exclude=" + join_features(sel.exclude) : constraint,
+                    std::to_string(job.nodes) + " nodes asked, but only " + std::to_string(best) + " node" +
+                        (best == 1 ? "" : "s") + " of" + in_queue + " (in one compute environment) " +
+                        (best == 1 ? "qualifies" : "qualify") + " (features: " + listing(features) + ")");
+}
+
 // Whether job.queue exists, accepts jobs, and has a node that could ever run it.
 static Status check_queue(const Job& job, const ClusterState& state) {
   const JobQueue* q = state.queue(job.queue);
@@ -202,6 +288,9 @@ static Status check_queue(const Job& job, const ClusterState& state) {
                                    " (in one compute environment) with " + std::to_string(job.request.vcpus) +
                                    " vCPUs, " + std::to_string(job.request.memory_mib) + " MiB and " +
                                    std::to_string(job.request.gpus) + " GPUs each");
+
+  if (job.selection)
+    if (auto s = check_selection(job, *q, state); !s) return s;
 
   return {};
 }
@@ -342,6 +431,48 @@ Status validate_dependency_update(const Job& job, const std::vector<Dependency>&
   return {};
 }
 
+// Node selection as asked (nodeSelection): parsed and checked on its own; what
+// the queue's nodes can satisfy is check_selection's business.
+static Status select_nodes(const JobRequest& req, Job& job) {
+  if (req.constraint.empty() && req.node_list.empty() && req.exclude.empty() && !req.exclusive) return {};
+  NodeSelection sel;
+  if (!req.constraint.empty()) {
+    auto c = parse_constraint(req.constraint);
+    if (!c) return make_error("--constraint", c.message());
+    sel.constraint = std::move(*c);
+  }
+  auto names = [](const char* option, std::vector<std::string> v) -> Result<std::vector<std::string>> {
+    for (const auto& n : v)
+      if (auto s = validate_name(option, n); !s) return s.error();
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+  };
+  auto list = names("--nodelist", req.node_list);
+  if (!list) return list.error();
+  auto exclude = names("--exclude", req.exclude);
+  if (!exclude) return exclude.error();
+  sel.node_list = std::move(*list);
+  sel.exclude = std::move(*exclude);
+  for (const auto& n : sel.node_list)
+    if (sel.excluded(n)) return make_error("--nodelist", "node " + n + " is also in --exclude");
+  sel.exclusive = req.exclusive;
+  const auto listed = static_cast<int>(sel.node_list.size());
+  if (req.nodes && *req.nodes < listed)
+    return make_error("--nodelist", std::to_string(listed) + " nodes listed, but the job asks for " +
+                                        std::to_string(*req.nodes) + (*req.nodes == 1 ? " node" : " nodes") +
+                                        " (--nodes); it gets every listed node, so ask for at least " +
+                                        std::to_string(listed) + ", or list fewer");
+  if (!req.nodes && listed > 1) {
+    if (!req.array.empty())
+      return make_error("--nodelist", "an array's tasks run on one node each, so each task would need all " +
+                                          std::to_string(listed) + " listed nodes; list one node");
+    job.nodes = listed;  // as sbatch: the job gets every listed node
+  }
+  job.selection = Boxed<NodeSelection>(std::move(sel));
+  return {};
+}
+
 Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const ClusterState& state,
                         const std::string& default_queue, std::int64_t id, std::int64_t now) {
   NewJob out;
@@ -408,6 +539,7 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
                         "(submit the array with one node per task, or one multi-node job per case)");
     job.nodes = *req.nodes;
   }
+  if (auto s = select_nodes(req, job); !s) return s.error();
   if (req.main_node && *req.main_node != 0)
     return make_error("nodeProperties.mainNode", std::to_string(*req.main_node) +
                                                      ": Drover runs the main command on node 0; give 0 or leave it out");

@@ -68,6 +68,12 @@ struct JobRequest {
   int nice = 0;                 // sbatch --nice: -10000..10000; below 0 for root or the admin
   std::string share_identifier; // AWS shareIdentifier (fair-share queues)
   std::string account;          // sbatch --account: the share when no shareIdentifier
+  // Node selection (Drover's nodeSelection: sbatch --constraint, --nodelist,
+  // --exclude, --exclusive). node_list without nodes: the job gets that many.
+  std::string constraint;
+  std::vector<std::string> node_list;
+  std::vector<std::string> exclude;
+  bool exclusive = false;
   std::string submit_options;  // JSON text: the options as asked, kept for drover show
   KeyValues tags;
 };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,18 @@ struct Node {
   bool admin_state = false;  // drained or downed by an admin: stays so until resumed
   bool connected = false;
   std::int64_t last_seen = 0;  // epoch ms
+  // Node features (--constraint matches them), sorted: what the agent reports
+  // (its --features or config file), unless an admin set them with `drover
+  // nodes update NODE --features`; both persisted.
+  std::vector<std::string> agent_features;
+  std::optional<std::vector<std::string>> admin_features;
   // Allocation, derived from the jobs placed on the node (never persisted).
   std::vector<bool> pu_used;   // by PU OS index
   std::vector<bool> gpu_used;  // by Gpu::index
   std::int64_t memory_used_mib = 0;
   int jobs_running = 0;
 
+  const std::vector<std::string>& features() const { return admin_features ? *admin_features : agent_features; }
   int pus_total() const { return topology.pu_count(); }
   int pus_free() const;
   int gpus_free() const;

@@ -1,5 +1,7 @@
 #include "proto/agent_messages.hpp"
 
+#include "core/node_selection.hpp"
+
 #include <climits>
 #include <limits>
 #include <stdexcept>
@@ -179,6 +181,7 @@ Json to_json(const AgentHello& m) {
             {"exited", std::move(exited)}};
   if (!m.credential.empty()) j["credential"] = m.credential;
   if (!m.step_address.empty()) j["stepAddress"] = m.step_address;
+  if (!m.features.empty()) j["features"] = m.features;
   return j;
 }
 
@@ -243,6 +246,9 @@ Result<AgentHello> agent_hello_from_json(const Json& j) {
     auto topo = topology_from_json(j.contains("topology") ? j["topology"] : Json::object());
     if (!topo) throw std::runtime_error(topo.message());
     m.topology = std::move(*topo);
+    auto features = parse_features(join_features(strings(j, "features")));
+    if (!features) fail("features", features.message());
+    m.features = std::move(*features);
     const Json& running = list(j, "running");
     for (std::size_t i = 0; i < running.size(); ++i) {
       try {

@@ -92,6 +92,7 @@ struct AgentHello {
   // Where drover-launch reaches this agent (tcp:IP:PORT); empty: nowhere.
   std::string step_address;
   NodeTopology topology;
+  std::vector<std::string> features;  // node features (--constraint), sorted
   std::vector<RunningReport> running;
   std::vector<ExitReport> exited;
 };

@@ -288,6 +288,48 @@ bool parse_enabled(const Json& j) {
   fail("state", "'" + s + "' is not ENABLED or DISABLED");
 }
 
+// nodeSelection: {"constraint": "gpu&a100", "nodeList": ["n1"], "exclude": [...],
+// "exclusive": true}. Slurm's --exclusive=user|mcs|topo is refused by name.
+struct NodeSelectionFields {
+  std::string constraint;
+  std::vector<std::string> node_list;
+  std::vector<std::string> exclude;
+  bool exclusive = false;
+};
+NodeSelectionFields node_selection_fields(const Json& ns) {
+  NodeSelectionFields f;
+  static const char* kKnown[] = {"constraint", "nodeList", "exclude", "exclusive"};
+  for (const auto& [k, v] : ns.items())
+    if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
+      fail("nodeSelection." + k, "unknown field (known: constraint, nodeList, exclude, exclusive)");
+  try {
+    f.constraint = get_string(ns, "constraint");
+    f.node_list = get_strings(ns, "nodeList");
+    f.exclude = get_strings(ns, "exclude");
+    if (auto it = ns.find("exclusive"); it != ns.end() && it->is_string()) {
+      const std::string m = it->get<std::string>();
+      if (m != "node")
+        fail("exclusive", "'" + m + "' is not supported; only whole nodes (true, or \"node\"), as sbatch "
+                          "--exclusive without a value");
+      f.exclusive = true;
+    } else {
+      f.exclusive = get_bool(ns, "exclusive");
+    }
+  } catch (const FieldError& e) {
+    throw FieldError{"nodeSelection." + e.message};
+  }
+  return f;
+}
+
+Json to_json(const NodeSelection& s) {
+  Json j = Json::object();
+  if (!s.constraint.empty()) j["constraint"] = s.constraint.text();
+  if (!s.node_list.empty()) j["nodeList"] = s.node_list;
+  if (!s.exclude.empty()) j["exclude"] = s.exclude;
+  if (s.exclusive) j["exclusive"] = true;
+  return j;
+}
+
 }  // namespace
 
 Json to_json(const Resources& r) {
@@ -386,6 +428,7 @@ Json to_json(const Job& job) {
   if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
   if (job.kill_on_invalid_dep >= 0) j["killOnInvalidDependency"] = job.kill_on_invalid_dep > 0;
   if (job.begin_s) j["beginAt"] = job.begin_at();
+  if (job.selection) j["nodeSelection"] = to_json(*job.selection);
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
     for (const auto& d : job.depends_on) deps.push_back(to_json(d));
@@ -591,6 +634,9 @@ Json to_json(const Node& n) {
             {"jobsRunning", n.jobs_running}};
   if (!n.state_reason.empty()) j["stateReason"] = n.state_reason;
   if (n.admin_state) j["adminState"] = true;
+  j["features"] = n.features();
+  if (!n.agent_features.empty()) j["agentFeatures"] = n.agent_features;
+  if (n.admin_features) j["adminFeatures"] = *n.admin_features;
   return j;
 }
 
@@ -690,6 +736,19 @@ Result<Job> job_from_json(const Json& j) {
       job.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency") ? 1 : 0;
     if (const std::int64_t b = get_int(j, "beginAt"); b > 0)
       job.begin_s = static_cast<std::uint32_t>(std::min<std::int64_t>((b + 999) / 1000, UINT32_MAX));
+    if (const Json& ns = get_object(j, "nodeSelection"); !ns.empty()) {
+      NodeSelection sel;
+      const NodeSelectionFields f = node_selection_fields(ns);
+      if (!f.constraint.empty()) {
+        auto c = parse_constraint(f.constraint);
+        if (!c) fail("nodeSelection.constraint", c.message());
+        sel.constraint = std::move(*c);
+      }
+      sel.node_list = f.node_list;
+      sel.exclude = f.exclude;
+      sel.exclusive = f.exclusive;
+      if (!sel.empty()) job.selection = Boxed<NodeSelection>(std::move(sel));
+    }
     job.parameters = key_values(get_object(j, "parameters"), "parameters");
     job.tags = key_values(get_object(j, "tags"), "tags");
     job.terminate_requested = get_bool(j, "terminateRequested");
@@ -916,6 +975,8 @@ Result<Node> node_from_json(const Json& j) {
     n.state_reason = get_string(j, "stateReason");
     n.admin_state = get_bool(j, "adminState");
     n.last_seen = get_int(j, "lastSeen");
+    n.agent_features = get_strings(j, "agentFeatures");
+    if (j.contains("adminFeatures") && !j["adminFeatures"].is_null()) n.admin_features = get_strings(j, "adminFeatures");
     return n;
   });
 }
@@ -1008,6 +1069,13 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     r.nice = get_int32(j, "nice");
     r.share_identifier = get_string(j, "shareIdentifier");
     r.account = get_string(j, "account");
+    if (const Json& ns = get_object(j, "nodeSelection"); !ns.empty()) {
+      NodeSelectionFields f = node_selection_fields(ns);
+      r.constraint = std::move(f.constraint);
+      r.node_list = std::move(f.node_list);
+      r.exclude = std::move(f.exclude);
+      r.exclusive = f.exclusive;
+    }
     if (const Json& ap = get_object(j, "arrayProperties"); !ap.empty()) {
       // AWS Batch: {"size": N} runs indexes 0..N-1. Drover also takes Slurm's
       // ranges, [[first, last, step], ...], and a throttle.

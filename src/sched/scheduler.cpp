@@ -371,6 +371,37 @@ class Pass {
     return s > 0 ? s * 1000 : kNever;
   }
   void build();
+  // Node selection (--constraint, --nodelist, --exclude, --exclusive).
+  // Whether the job may use the slot's node (for a matching OR's `choice`).
+  static bool allowed(const Job& job, const Slot& s, int choice) {
+    return !job.selection || job.selection->allows(s.node->name, s.node->features(), choice);
+  }
+  // A single-node job: allowed, and the listed node if it lists one.
+  static bool eligible(const Job& job, const Slot& s) {
+    return !job.selection || (allowed(job, s, -1) && (job.selection->node_list.empty() ||
+                                                       job.selection->required(s.node->name)));
+  }
+  static bool exclusive(const Job& job) { return job.selection && job.selection->exclusive; }
+  // What the job takes on a node: its request; with --exclusive every PU and GPU.
+  static Resources request_on(const Job& job, const Node& n) {
+    if (!exclusive(job)) return job.request;
+    return {std::max(job.request.vcpus, n.pus_total()), job.request.memory_mib,
+            std::max(job.request.gpus, static_cast<int>(n.topology.gpus.size()))};
+  }
+  static Amount need_on(const Job& job, const Node& n) {
+    const Resources r = request_on(job, n);
+    return {r.vcpus, r.gpus, r.memory_mib};
+  }
+  // The alternatives of the job's matching OR ("[a|b]") to try: {-1} when none.
+  static std::vector<int> choices(const Job& job) {
+    const int n = job.selection ? job.selection->constraint.choices() : 0;
+    std::vector<int> v;
+    for (int i = 0; i < n; ++i) v.push_back(i);
+    if (v.empty()) v.push_back(-1);
+    return v;
+  }
+  // Why a job with a node selection waits when the pass says `why` for its queue.
+  const char* selection_wait(const Job& job, const std::vector<std::size_t>& envs, const char* why) const;
   bool try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index = -1);
   void take(std::size_t s, std::size_t env, const Job& job, const place::PlacementPlan& plan);
   bool try_start_nodes(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index);
@@ -532,10 +563,12 @@ bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs, std::
          pos = env.tree.find(pos + 1, need.pus)) {
       const std::size_t si = env.slots[pos];
       const Slot& s = slots_[si];
-      if (s.free.gpus < need.gpus || s.free.mem < need.mem) continue;
+      if (!eligible(job, s)) continue;
+      const Amount n = exclusive(job) ? need_on(job, *s.node) : need;
+      if (s.free.pus < n.pus || s.free.gpus < n.gpus || s.free.mem < n.mem || env.cap_left < n.pus) continue;
       // Starting here must not delay a reservation on this node.
-      if (s.reserved && !profiles_[s.profile].fits_until(end, need)) continue;
-      auto plan = s.place_job(job.request);
+      if (s.reserved && !profiles_[s.profile].fits_until(end, n)) continue;
+      auto plan = s.place_job(request_on(job, *s.node));
       if (!plan) continue;
       take(si, e, job, *plan);
       out_.starts.push_back({job.id, array_index, s.node->name, std::move(plan->cpus), std::move(plan->gpus), {}});
@@ -552,31 +585,52 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t end = add_sat(now_, limit_ms(job));
   const auto want = static_cast<std::size_t>(job.nodes);
-  std::vector<std::pair<std::size_t, place::PlacementPlan>> picked;
+  // --nodelist: the listed nodes are part of it, the others come after them.
+  const std::size_t listed = job.selection ? job.selection->node_list.size() : 0;
+  if (listed > want) return false;  // refused at submit
+  struct Pick {
+    std::size_t slot;
+    place::PlacementPlan plan;
+    bool listed;
+  };
+  std::vector<Pick> picked;
   for (std::size_t e : envs) {
     Env& env = envs_[e];
     if (!env.env->enabled || env.cap_left / job.nodes < need.pus) continue;
-    picked.clear();
-    for (std::size_t pos = env.tree.find(0, need.pus); pos != kNone && picked.size() < want;
-         pos = env.tree.find(pos + 1, need.pus)) {
-      const std::size_t si = env.slots[pos];
-      const Slot& s = slots_[si];
-      if (s.free.gpus < need.gpus || s.free.mem < need.mem) continue;
-      if (s.reserved && !profiles_[s.profile].fits_until(end, need)) continue;
-      auto plan = s.place_job(job.request);
-      if (plan) picked.emplace_back(si, std::move(*plan));
+    // A matching OR ("[a|b]"): all nodes with the same alternative.
+    for (const int choice : choices(job)) {
+      picked.clear();
+      std::size_t have_listed = 0, others = 0;
+      for (std::size_t pos = env.tree.find(0, need.pus);
+           pos != kNone && (have_listed < listed || others < want - listed);
+           pos = env.tree.find(pos + 1, need.pus)) {
+        const std::size_t si = env.slots[pos];
+        const Slot& s = slots_[si];
+        if (!allowed(job, s, choice)) continue;
+        const bool is_listed = listed > 0 && job.selection->required(s.node->name);
+        if (!is_listed && others >= want - listed) continue;
+        const Amount n = exclusive(job) ? need_on(job, *s.node) : need;
+        if (s.free.pus < n.pus || s.free.gpus < n.gpus || s.free.mem < n.mem) continue;
+        if (s.reserved && !profiles_[s.profile].fits_until(end, n)) continue;
+        auto plan = s.place_job(request_on(job, *s.node));
+        if (!plan) continue;
+        picked.push_back({si, std::move(*plan), is_listed});
+        ++(is_listed ? have_listed : others);
+      }
+      if (have_listed < listed || others < want - listed) continue;
+      std::int64_t pus = 0;
+      for (const auto& p : picked) pus += static_cast<std::int64_t>(p.plan.cpus.size());
+      if (env.env->max_vcpus > 0 && pus > env.cap_left) continue;
+      Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {}};
+      for (std::size_t i = 0; i < picked.size(); ++i) {
+        take(picked[i].slot, e, job, picked[i].plan);
+        if (i > 0)
+          d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
+                                  std::move(picked[i].plan.gpus)});
+      }
+      out_.starts.push_back(std::move(d));
+      return true;
     }
-    if (picked.size() < want) continue;
-    Decision d{job.id, array_index, slots_[picked[0].first].node->name, picked[0].second.cpus,
-               picked[0].second.gpus, {}};
-    for (std::size_t i = 0; i < picked.size(); ++i) {
-      take(picked[i].first, e, job, picked[i].second);
-      if (i > 0)
-        d.more_nodes.push_back({slots_[picked[i].first].node->name, std::move(picked[i].second.cpus),
-                                std::move(picked[i].second.gpus)});
-    }
-    out_.starts.push_back(std::move(d));
-    return true;
   }
   return false;
 }
@@ -637,10 +691,10 @@ std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs)
     if (!env.env->enabled) continue;
     for (std::size_t si : env.slots) {
       const Slot& s = slots_[si];
-      if (!s.usable || s.node->pus_total() < need.pus ||
+      if (!s.usable || s.node->pus_total() < need.pus || !eligible(job, s) ||
           !place::could_ever_fit(s.node->topology, job.request))
         continue;
-      const std::int64_t t = profile(si).earliest(duration, need);
+      const std::int64_t t = profile(si).earliest(duration, need_on(job, *s.node));
       if (t < best) {
         best = t;
         best_slot = si;
@@ -650,7 +704,7 @@ std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs)
   }
   if (best_slot == kNone) return kNever;
   Slot& s = slots_[best_slot];
-  profiles_[s.profile].take(best, add_sat(best, duration), need);
+  profiles_[s.profile].take(best, add_sat(best, duration), need_on(job, *s.node));
   s.reserved = true;
   return best;
 }
@@ -662,37 +716,82 @@ std::int64_t Pass::reserve_nodes(const Job& job, const std::vector<std::size_t>&
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t duration = limit_ms(job);
   const auto want = static_cast<std::size_t>(job.nodes);
+  const std::size_t listed = job.selection ? job.selection->node_list.size() : 0;
+  if (listed > want) return kNever;
   std::vector<std::pair<std::int64_t, std::size_t>> cand;  // (earliest, slot)
   std::vector<std::size_t> chosen;
+  std::int64_t best = kNever;
+  std::vector<std::size_t> best_chosen;
   for (std::size_t e : envs) {
     const Env& env = envs_[e];
     if (!env.env->enabled) continue;
-    cand.clear();
-    for (std::size_t si : env.slots) {
-      const Slot& s = slots_[si];
-      if (!s.usable || s.node->pus_total() < need.pus || !place::could_ever_fit(s.node->topology, job.request))
-        continue;
-      const std::int64_t t = profile(si).earliest(duration, need);
-      if (t != kNever) cand.emplace_back(t, si);
-    }
-    if (cand.size() < want) continue;
-    std::sort(cand.begin(), cand.end());
-    for (std::size_t k = want - 1; k < cand.size(); ++k) {
-      const std::int64_t t = cand[k].first;
-      if (k > want - 1 && t == cand[k - 1].first) continue;
-      const std::int64_t to = add_sat(t, duration);
-      chosen.clear();
-      for (std::size_t i = 0; i <= k && chosen.size() < want; ++i)
-        if (profiles_[slots_[cand[i].second].profile].fits_between(t, to, need)) chosen.push_back(cand[i].second);
-      if (chosen.size() < want) continue;
-      for (std::size_t si : chosen) {
-        profiles_[slots_[si].profile].take(t, to, need);
-        slots_[si].reserved = true;
+    for (const int choice : choices(job)) {
+      cand.clear();
+      std::size_t listed_here = 0;
+      for (std::size_t si : env.slots) {
+        const Slot& s = slots_[si];
+        if (!s.usable || s.node->pus_total() < need.pus || !allowed(job, s, choice) ||
+            !place::could_ever_fit(s.node->topology, job.request))
+          continue;
+        const std::int64_t t = profile(si).earliest(duration, need_on(job, *s.node));
+        if (t == kNever) continue;
+        cand.emplace_back(t, si);
+        listed_here += listed > 0 && job.selection->required(s.node->name);
       }
-      return t;
+      if (cand.size() < want || listed_here < listed) continue;
+      std::sort(cand.begin(), cand.end());
+      // The earliest T at which the listed nodes and enough others each have
+      // the job's need free for its whole time limit.
+      for (std::size_t k = 0; k < cand.size(); ++k) {
+        const std::int64_t t = cand[k].first;
+        if (t >= best) break;
+        if (k > 0 && t == cand[k - 1].first) continue;
+        const std::int64_t to = add_sat(t, duration);
+        chosen.clear();
+        std::size_t have_listed = 0, others = 0;
+        for (std::size_t i = 0; i < cand.size() && cand[i].first <= t; ++i) {
+          const Slot& s = slots_[cand[i].second];
+          const bool is_listed = listed > 0 && job.selection->required(s.node->name);
+          if (!is_listed && others >= want - listed) continue;
+          if (!profiles_[s.profile].fits_between(t, to, need_on(job, *s.node))) continue;
+          chosen.push_back(cand[i].second);
+          ++(is_listed ? have_listed : others);
+        }
+        if (have_listed < listed || others < want - listed) continue;
+        best = t;
+        best_chosen = chosen;
+        break;
+      }
     }
+    // The first environment (in the queue's order) where the job fits at all.
+    if (best == kNever) continue;
+    for (std::size_t si : best_chosen) {
+      profiles_[slots_[si].profile].take(best, add_sat(best, duration), need_on(job, *slots_[si].node));
+      slots_[si].reserved = true;
+    }
+    return best;
   }
   return kNever;
+}
+
+const char* Pass::selection_wait(const Job& job, const std::vector<std::size_t>& envs, const char* why) const {
+  if (why != std::string_view("Resources")) return why;
+  const NodeSelection& sel = *job.selection;
+  bool any_usable = false, any_match = false;
+  for (std::size_t e : envs) {
+    const Env& env = envs_[e];
+    if (!env.env->enabled) continue;
+    for (std::size_t si : env.slots) {
+      const Slot& s = slots_[si];
+      const bool ok = allowed(job, s, -1);
+      any_match |= ok;
+      // A listed node that cannot be used (down, drained, agent away).
+      if (sel.required(s.node->name) && (!s.usable || !ok)) return "ReqNodeNotAvail";
+      any_usable |= ok && s.usable;
+    }
+  }
+  if (!any_match) return "BadConstraints";  // no node has the features now (changed since submit)
+  return any_usable ? why : "ReqNodeNotAvail";
 }
 
 // ---- preemption ---------------------------------------------------------------------
@@ -839,6 +938,11 @@ std::optional<Pass::NodePlan> Pass::plan_node(std::size_t si, std::size_t pos, c
 // so that later jobs do not take it. Returns whether it is now waiting for
 // jobs to stop (reason "Preempting").
 bool Pass::try_preempt(const Job& job, const JobQueue& q, const std::vector<std::size_t>& envs) {
+  // Jobs that want whole nodes, named nodes or one alternative on all their
+  // nodes wait for room (and reserve it) instead of preempting.
+  if (job.selection && (job.selection->exclusive || !job.selection->node_list.empty() ||
+                        (job.nodes > 1 && job.selection->constraint.choices() > 0)))
+    return false;
   if (!freeable_indexed_) index_freeable();
   if (freeable_.empty()) return false;
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
@@ -864,7 +968,7 @@ bool Pass::try_preempt(const Job& job, const JobQueue& q, const std::vector<std:
     auto candidate = [&](std::size_t pos) {
       const Slot& s = slots_[env.slots[pos]];
       // A node that holds a reservation (of a job that came first) is left to it.
-      return s.usable && !s.reserved && s.node->pus_total() >= need.pus &&
+      return s.usable && !s.reserved && s.node->pus_total() >= need.pus && allowed(job, s, -1) &&
              place::could_ever_fit(s.node->topology, job.request);
     };
     // Nodes where the job fits now (a multi-node job may need some of them)...
@@ -872,7 +976,7 @@ bool Pass::try_preempt(const Job& job, const JobQueue& q, const std::vector<std:
     for (std::size_t pos = env.tree.find(0, need.pus); pos != kNone && fit_now.size() < want;
          pos = env.tree.find(pos + 1, need.pus)) {
       const Slot& s = slots_[env.slots[pos]];
-      if (s.reserved || s.free.gpus < need.gpus || s.free.mem < need.mem ||
+      if (s.reserved || !allowed(job, s, -1) || s.free.gpus < need.gpus || s.free.mem < need.mem ||
           !s.place_job(job.request))
         continue;
       fit_now.push_back(pos);
@@ -1146,9 +1250,11 @@ PassResult Pass::run() {
       }
       if (done || (arr && pos < 0)) continue;
       ++blocked;
+      // A node selection may leave the job nothing usable though its queue has.
+      const char* const why_job = job->selection ? selection_wait(*job, envs, why) : why;
       // The queue's first job that does not fit may have jobs of lower queues
       // stopped for it; it then waits for them instead of holding a reservation.
-      if (preempt_possible_ && blocked == 1 && why == std::string_view("Resources") &&
+      if (preempt_possible_ && blocked == 1 && why_job == std::string_view("Resources") &&
           try_preempt(*job, *q, envs)) {
         note(*job, "Preempting");
         if (mode == Backfill::None) queue_blocked = true;
@@ -1160,23 +1266,23 @@ PassResult Pass::run() {
       }
       switch (mode) {
         case Backfill::Greedy:
-          note(*job, why);
+          note(*job, why_job);
           break;
         case Backfill::None:
-          note(*job, why);
+          note(*job, why_job);
           queue_blocked = true;
           break;
         case Backfill::Easy:
         case Backfill::Conservative: {
-          const bool want = why == std::string_view("Resources") &&
+          const bool want = why_job == std::string_view("Resources") &&
                             (mode == Backfill::Easy
                                  ? !queue_reserved
                                  : (!policy_.max_reservations ||
                                     reserved_count < policy_.max_reservations));
           const std::int64_t t = want ? reserve(*job, envs) : kNever;
-          const char* reason = queue_reserved && why == std::string_view("Resources")
+          const char* reason = queue_reserved && why_job == std::string_view("Resources")
                                    ? "Priority"
-                                   : why;
+                                   : why_job;
           if (t != kNever) {
             ++reserved_count;
             queue_reserved = true;

@@ -67,7 +67,7 @@ Result<SimResult> simulate(const std::vector<SimJob>& input, const SimConfig& co
       }
       char name[32];
       std::snprintf(name, sizeof name, "sim%05d", ++node_no);
-      if (auto s = state.apply(NodeConnected{name, std::move(t), 0}); !s) return s.error();
+      if (auto s = state.apply(NodeConnected{name, std::move(t), 0, {}}); !s) return s.error();
       env.nodes.push_back(name);
     }
     total_pus += g.count * g.cpus;

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "core/job_request.hpp"
+#include "core/node_selection.hpp"
 #include "core/resources.hpp"
 #include "core/units.hpp"
 #include "script/begin_time.hpp"
@@ -302,6 +303,13 @@ Status set_kill_on_invalid_dep(SubmitOptions& o, std::string_view v, OptionConte
   return {};
 }
 
+Status set_constraint(SubmitOptions& o, std::string_view v, OptionContext&) {
+  auto c = parse_constraint(v);
+  if (!c) return Error{c.message() + "; e.g. gpu, gpu&a100, v100|a100, [rack1|rack2]"};
+  o.constraint = std::string(v);
+  return {};
+}
+
 Status set_exclusive(SubmitOptions& o, std::string_view v, OptionContext& c) {
   if (!c.has_value) {
     o.exclusive = "";
@@ -437,8 +445,9 @@ const OptionSpec kOptions[] = {
     {"comment", 0, Required, Honoured, "comment", "a comment kept with the job (drover show prints it)", "",
      &set_text<&O::comment>},
     {"consolidate-segments", 0, None, NotSupportedYet, "consolidate-segments", "", kNoEquivalent, nullptr},
-    {"constraint", 'C', Required, RecordedOnly, "constraint", "node features required",
-     "node features are not matched yet", &set_text<&O::constraint>},
+    {"constraint", 'C', Required, Honoured, "constraint",
+     "node features: gpu, gpu&a100 (all), v100|a100 (any), [rack1|rack2] (all nodes the same one)", "",
+     &set_constraint},
     {"container", 0, Required, NotSupportedYet, "container", "", "no OCI containers yet", nullptr},
     {"container-id", 0, Required, NotSupportedYet, "container-id", "", "no OCI containers yet", nullptr},
     {"contiguous", 0, None, NotSupportedYet, "contiguous", "", kNoEquivalent, nullptr},
@@ -459,10 +468,10 @@ const OptionSpec kOptions[] = {
      nullptr},
     {"error", 'e', Required, Honoured, "error", "stderr file pattern (default: with stdout)", "",
      &set_text<&O::error>},
-    {"exclude", 'x', Required, RecordedOnly, "exclude", "nodes not to use: node[01-04]",
-     "node lists are not used by the scheduler yet", &set_hostlist<&O::exclude>},
-    {"exclusive", 0, Optional, RecordedOnly, "exclusive", "whole nodes: --exclusive[=user|mcs|topo]",
-     "nodes are shared by placement for now", &set_exclusive},
+    {"exclude", 'x', Required, Honoured, "exclude", "nodes not to use: node[01-04]", "",
+     &set_hostlist<&O::exclude>},
+    {"exclusive", 0, Optional, Honoured, "exclusive",
+     "whole nodes: no other job runs there, the job gets all their CPUs and GPUs", "", &set_exclusive},
     {"export", 0, Required, Honoured, "export", "environment to pass: ALL, NONE or VAR[=VALUE],...", "",
      &set_export},
     {"export-file", 0, Required, NotSupportedYet, "export-file", "", "use --export or --env", nullptr},
@@ -515,8 +524,8 @@ const OptionSpec kOptions[] = {
     {"no-requeue", 0, None, Honoured, "requeue", "never requeue after a lost node or a preemption", "",
      &set_no_requeue},
     {"nodefile", 'F', Required, NotSupportedYet, "nodefile", "", "use --nodelist", nullptr},
-    {"nodelist", 'w', Required, RecordedOnly, "nodelist", "nodes to use: node[01-04]",
-     "node lists are not used by the scheduler yet", &set_hostlist<&O::nodelist>},
+    {"nodelist", 'w', Required, Honoured, "nodelist", "nodes the job gets (all of them): node[01-04]", "",
+     &set_hostlist<&O::nodelist>},
     {"nodes", 'N', Required, Honoured, "nodes", "nodes: N or MIN-MAX", "", &set_nodes},
     {"ntasks", 'n', Required, Honoured, "ntasks", "tasks (MPI ranks)", "",
      &set_count<&O::ntasks, 1, kMaxCount>},
@@ -539,7 +548,8 @@ const OptionSpec kOptions[] = {
     {"partition", 'p', Required, Honoured, "partition",
      "queues, first that can run the job (default: the cluster's default queue)", "", &set_partition},
     {"power", 0, Required, NotSupportedYet, "power", "", kNoEquivalent, nullptr},
-    {"prefer", 0, Required, NotSupportedYet, "prefer", "", "node features are not matched yet", nullptr},
+    {"prefer", 0, Required, NotSupportedYet, "prefer", "",
+     "soft feature preferences are not supported; --constraint is a requirement", nullptr},
     {"priority", 0, Required, Honoured, "priority", "priority 0-9999 (higher first), or TOP (9999)", "",
      &set_priority},
     {"profile", 0, Required, NotSupportedYet, "profile", "", kNoEquivalent, nullptr},

@@ -1251,6 +1251,28 @@ Result<Json> Head::op_update_node(const Caller& c, const Json& args) {
     for (const auto& [k, v] : state_.nodes()) known += (known.empty() ? "" : ", ") + k;
     return make_error("nodeName", "unknown node '" + name + "' (nodes: " + (known.empty() ? "none" : known) + ")");
   }
+  // Features (drover nodes update NODE --features a,b): null goes back to the agent's.
+  if (auto it = args.find("features"); it != args.end()) {
+    if (!action.empty()) return make_error("features", "change features and state in separate requests");
+    std::optional<std::vector<std::string>> features;
+    if (!it->is_null()) {
+      if (!it->is_array()) return make_error("features", "expected a list of names, e.g. [\"gpu\", \"a100\"], or null");
+      std::string joined;
+      for (const auto& f : *it) {
+        if (!f.is_string()) return make_error("features", "every element must be a string");
+        joined += (joined.empty() ? "" : ",") + f.get<std::string>();
+      }
+      auto parsed = parse_features(joined);
+      if (!parsed) return make_error("features", parsed.message());
+      features = std::move(*parsed);
+    }
+    if (auto s = apply(NodeFeaturesSet{name, features}); !s) return s.error();
+    log::info("node " + name + ": features " +
+              (features ? "set to '" + join_features(*features) + "'" : std::string("back to its agent's")) + " by " +
+              user_name(c.uid));
+    schedule_needed_ = full_pass_needed_ = true;
+    return proto::to_json(*state_.node(name));
+  }
   const std::string by = " by " + user_name(c.uid) + (reason.empty() ? std::string() : ": " + reason);
   if (action == "DRAIN") {
     if (reason.empty()) return make_error("reason", "say why the node is drained, e.g. --reason 'disk replacement'");
@@ -1479,7 +1501,7 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
     conn->send(proto::dump(Json{{"type", "welcome"}, {"credential", *cred}}));
   }
 
-  (void)apply(NodeConnected{node, hello.topology, now});
+  (void)apply(NodeConnected{node, hello.topology, now, hello.features});
   log::info("node " + node + " connected: " + std::to_string(hello.topology.pu_count()) + " PUs, " +
             std::to_string(hello.topology.memory_mib) + " MiB, " +
             std::to_string(hello.topology.gpus.size()) + " GPUs; " +

@@ -313,11 +313,43 @@ class Cluster {
     return wait_for_node();
   }
 
+  // Starts one more drover-noded on this machine as node `name` (its own state
+  // directory and log, noded-NAME.log) and waits until droverd sees it. The
+  // node still has to be put in a compute environment. Stopped at teardown.
+  std::string start_extra_agent(const std::string& name, const std::vector<std::string>& args = {}) {
+    std::ostringstream grace;
+    grace << config_.kill_grace_s;
+    std::vector<std::string> argv = {kBinDir + "/drover-noded", "--head", agent_socket(), "--name", name,
+                                     "--state-dir", dir_ + "/node-" + name, "--kill-grace", grace.str(),
+                                     "--cgroup-parent", tag_ + "-" + name};
+    cgroup_parents_.push_back(tag_ + "-" + name);
+    argv.insert(argv.end(), args.begin(), args.end());
+    const pid_t pid = spawn(argv, dir_ + "/noded-" + name + ".log");
+    if (pid < 0) return "cannot start drover-noded " + name;
+    extra_agents_.push_back(pid);
+    const bool ok = wait_until(
+        [&] {
+          if (!child_running(pid)) return true;
+          auto c = cli::ApiClient::connect(socket());
+          if (!c) return false;
+          auto r = c->call("ListNodes", Json::object(), 2000);
+          if (!r) return false;
+          for (const auto& n : (*r)["nodes"])
+            if (n.value("nodeName", "") == name && n.value("connected", false)) return true;
+          return false;
+        },
+        10000);
+    if (!child_running(pid)) return "drover-noded " + name + " exited:\n" + read_file(dir_ + "/noded-" + name + ".log");
+    return ok ? "" : "node " + name + " did not connect\n" + read_file(dir_ + "/noded-" + name + ".log");
+  }
+
   // Stops everything and removes what the test made. Idempotent.
   void teardown() {
     if (torn_down_) return;
     torn_down_ = true;
-    // The agent first, with SIGINT: it kills its jobs (as `drover down` does).
+    // The agents first, with SIGINT: they kill their jobs (as `drover down` does).
+    for (pid_t p : extra_agents_) stop_process(p, SIGINT, 5000);
+    extra_agents_.clear();
     if (agent_pid_ > 0) stop_process(agent_pid_, SIGINT, 5000);
     agent_pid_ = -1;
     if (head_pid_ > 0) stop_process(head_pid_, SIGTERM, 5000);
@@ -664,26 +696,28 @@ class Cluster {
 
   void remove_cgroups() {
     if (tag_.empty()) return;
-    for (const char* hierarchy : {"memory", "cpuset", "unified"}) {
-      const std::string parent = std::string("/sys/fs/cgroup/") + hierarchy + "/" + tag_;
-      std::error_code ec;
-      if (!fs::is_directory(parent, ec)) continue;
-      // Children (job_<id>) first; a cgroup directory is removed with rmdir only.
-      for (int round = 0; round < 100; ++round) {
-        bool busy = false;
-        for (const auto& e : fs::directory_iterator(parent, ec)) {
-          if (!e.is_directory()) continue;
-          for (const auto& line : split_lines(read_file(e.path().string() + "/cgroup.procs")))
-            ::kill(std::atoi(line.c_str()), SIGKILL);
-          if (::rmdir(e.path().c_str()) != 0) busy = true;
+    cgroup_parents_.push_back(tag_);
+    for (const auto& name : cgroup_parents_)
+      for (const char* hierarchy : {"memory", "cpuset", "unified"}) {
+        const std::string parent = std::string("/sys/fs/cgroup/") + hierarchy + "/" + name;
+        std::error_code ec;
+        if (!fs::is_directory(parent, ec)) continue;
+        // Children (job_<id>) first; a cgroup directory is removed with rmdir only.
+        for (int round = 0; round < 100; ++round) {
+          bool busy = false;
+          for (const auto& e : fs::directory_iterator(parent, ec)) {
+            if (!e.is_directory()) continue;
+            for (const auto& line : split_lines(read_file(e.path().string() + "/cgroup.procs")))
+              ::kill(std::atoi(line.c_str()), SIGKILL);
+            if (::rmdir(e.path().c_str()) != 0) busy = true;
+          }
+          if (!busy) break;
+          sleep_ms(20);
         }
-        if (!busy) break;
-        sleep_ms(20);
+        for (const auto& line : split_lines(read_file(parent + "/cgroup.procs")))
+          ::kill(std::atoi(line.c_str()), SIGKILL);
+        wait_until([&] { return ::rmdir(parent.c_str()) == 0 || errno == ENOENT; }, 2000);
       }
-      for (const auto& line : split_lines(read_file(parent + "/cgroup.procs")))
-        ::kill(std::atoi(line.c_str()), SIGKILL);
-      wait_until([&] { return ::rmdir(parent.c_str()) == 0 || errno == ENOENT; }, 2000);
-    }
   }
 
   static std::vector<std::string> split_lines(const std::string& text) {
@@ -711,6 +745,8 @@ class Cluster {
   std::string dir_;
   pid_t head_pid_ = -1;
   pid_t agent_pid_ = -1;
+  std::vector<pid_t> extra_agents_;
+  std::vector<std::string> cgroup_parents_;  // the extra agents'
   std::vector<TestUser> users_;
   bool torn_down_ = false;
   bool allow_leftovers_ = false;

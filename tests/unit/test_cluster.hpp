@@ -109,6 +109,7 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.array_parent, b.array_parent);
   EXPECT_EQ(a.array_index, b.array_index);
   EXPECT_TRUE(a.array == b.array) << "array parts differ";
+  EXPECT_TRUE(a.selection == b.selection) << "node selections differ";
 }
 
 // A job that is an array of `ranges`, at most `max_running` tasks at once.
@@ -135,8 +136,8 @@ class ClusterBuilder {
     auto s = state_.apply(e);
     ASSERT_TRUE(s) << s.message();
   }
-  void node(const std::string& name, NodeTopology t, std::int64_t at = 1) {
-    ok(NodeConnected{name, std::move(t), at});
+  void node(const std::string& name, NodeTopology t, std::int64_t at = 1, std::vector<std::string> features = {}) {
+    ok(NodeConnected{name, std::move(t), at, std::move(features)});
   }
   void env(const std::string& name, std::vector<std::string> nodes, int max_vcpus = 0,
            bool enabled = true) {

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "agent/node_agent.hpp"
+#include "core/node_selection.hpp"
 #include "transport/log.hpp"
 
 namespace po = boost::program_options;
@@ -16,19 +18,31 @@ int main(int argc, char** argv) {
   drover::agent::AgentConfig cfg;
   double grace_s = 30;
   double heartbeat_s = 10;
+  std::string features, config_file;
   po::options_description opts(
       "drover-noded: the Drover node agent; runs jobs on this node for droverd.\n"
       "Usually started by `drover up`. Example:\n"
       "  drover-noded --head /run/drover/agents.sock --name node01 --state-dir /var/lib/drover-node\n"
       "A node of a multi-node cluster, reachable by drover-launch from the others' jobs:\n"
       "  drover-noded --head tcp:10.0.0.1:6818 --name node02 --state-dir /var/lib/drover-node \\\n"
-      "               --listen tcp:0.0.0.0:6819\n\n"
+      "               --listen tcp:0.0.0.0:6819\n"
+      "The same from a config file (one `option = value` a line, options without the --):\n"
+      "  drover-noded --config /etc/drover/noded.conf\n"
+      "  # /etc/drover/noded.conf\n"
+      "  head = tcp:10.0.0.1:6818\n"
+      "  name = node02\n"
+      "  features = gpu,a100\n"
+      "  state-dir = /var/lib/drover-node\n"
+      "Options on the command line win over the file.\n\n"
       "Options");
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   opts.add_options()("help,h", "show this help")(
       "head", po::value(&cfg.head_address)->required(), "droverd's agent address (socket path or tcp:HOST:PORT)")(
       "name", po::value(&cfg.node_name)->default_value(host), "this node's name")(
+      "config", po::value(&config_file), "read options from this file (option = value lines)")(
+      "features", po::value(&features),
+      "this node's features, which jobs select with --constraint: gpu,a100,ib (comma-separated)")(
       "state-dir", po::value(&cfg.state_dir)->required(), "directory for job scripts")(
       "topology-xml", po::value(&cfg.topology_xml), "use an hwloc XML topology instead of this machine's (testing)")(
       "cgroup-parent", po::value(&cfg.cgroup_parent)->default_value("drover"),
@@ -52,11 +66,23 @@ int main(int argc, char** argv) {
       std::cout << opts << "\n";
       return 0;
     }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw std::runtime_error("cannot read config file " + path);
+      po::store(po::parse_config_file(in, opts), vm);  // the command line was stored first and wins
+    }
     po::notify(vm);
   } catch (const std::exception& e) {
     std::cerr << "drover-noded: " << e.what() << "\n(see drover-noded --help)\n";
     return 2;
   }
+  auto parsed_features = drover::parse_features(features);
+  if (!parsed_features) {
+    std::cerr << "drover-noded: --features: " << parsed_features.message() << "\n";
+    return 2;
+  }
+  cfg.features = std::move(*parsed_features);
   cfg.kill_grace_ms = static_cast<std::int64_t>(grace_s * 1000);
   cfg.heartbeat_ms = static_cast<std::int64_t>(heartbeat_s * 1000);
   drover::log::set_name("drover-noded[" + cfg.node_name + "]");
