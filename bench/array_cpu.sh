@@ -10,6 +10,9 @@
 # /proc/PID/stat) that droverd and drover-noded spent on it, and the tasks'
 # own (drover-noded's reaped children). CPU time is steadier than wall time on a
 # shared machine; the wall figure is printed with the load average beside it.
+# The client polls the array every BENCH_POLL_MS (50) ms, not every 2 ms as
+# run.sh does: each poll costs droverd CPU, and a per-task figure must not grow
+# with the wall time a loaded machine adds.
 set -euo pipefail
 
 BUILD=${1:-./build}
@@ -22,6 +25,7 @@ DROVER=$BUILD/drover
 API=$BUILD/bench/bench_api
 N=${BENCH_ARRAY_N:-5000}
 ROUNDS=${BENCH_ROUNDS:-3}
+POLL_MS=${BENCH_POLL_MS:-50}
 
 TMP=$(mktemp -d /tmp/drover-cpu.XXXXXX)
 STATE=$TMP/state
@@ -49,7 +53,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   read -r h0 _ < <(ticks "$HEAD")
   read -r a0 c0 < <(ticks "$AGENT")
   load=$(cut -d' ' -f1 /proc/loadavg)
-  out=$("$API" array "$N")
+  out=$("$API" --array-poll-ms "$POLL_MS" array "$N")
   read -r h1 _ < <(ticks "$HEAD")
   read -r a1 c1 < <(ticks "$AGENT")
   echo "$out" | awk -v r="$r" '$1 == "e2e_array_throughput" || $1 == "e2e_array_failed" { print "round" r "_" $0 }'
