@@ -48,6 +48,7 @@ struct Options {
   bool with_env = true;    // send this process's environment, as the CLI does
   int window = 256;        // pipelined: requests in flight
   int poll_us = 200;       // latency: pause between DescribeJobs polls
+  int array_poll_ms = 2;   // array: pause between DescribeJobs polls of the array
   int arrays = 100;        // array-accept: how many arrays
   std::int64_t n = 0;
 };
@@ -305,7 +306,7 @@ void BM_SubmitJobPipelined(benchmark::State& st) {
 }
 
 // One array of N trivial tasks: from the submit until the array has ended (polls
-// every 2 ms). Tasks are jobs of their own once started, so this is end-to-end
+// every --array-poll-ms, 2 ms). Tasks are jobs of their own once started, so this is end-to-end
 // job throughput with one submit.
 int run_array() {
   auto c = connect();
@@ -321,7 +322,7 @@ int run_array() {
     const std::string st = j.value("status", "");
     if (st == "SUCCEEDED" || st == "FAILED") break;
     if (seconds_since(t0) > 600) die("array: not ended after 600 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(g_opt.array_poll_ms));
   }
   const double s = seconds_since(t0);
   figure("e2e_array_throughput", static_cast<double>(g_opt.n) / s, "jobs/s");
@@ -354,7 +355,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: bench_api [--socket PATH] [--queue Q] [--command CMD] [--workdir DIR]\n"
                "                 [--window W] [--poll-us US] [--no-env] [--prefix P]\n"
-               "                 [--arrays K]\n"
+               "                 [--arrays K] [--array-poll-ms MS]\n"
                "                 submit N | pipelined N | e2e N | latency N | array N | array-accept N\n"
                "                 | gbench [--benchmark_...]\n");
   std::exit(2);
@@ -378,6 +379,7 @@ int main(int argc, char** argv) {
     else if (a == "--window") g_opt.window = std::max(1, std::atoi(value().c_str()));
     else if (a == "--poll-us") g_opt.poll_us = std::max(0, std::atoi(value().c_str()));
     else if (a == "--no-env") g_opt.with_env = false;
+    else if (a == "--array-poll-ms") g_opt.array_poll_ms = std::max(1, std::atoi(value().c_str()));
     else if (a == "--arrays") g_opt.arrays = std::max(1, std::atoi(value().c_str()));
     else if (a == "-h" || a == "--help") usage();
     else rest.push_back(a);

@@ -1,6 +1,7 @@
 // Starting a job process: everything that allocates (paths, argv, environment,
-// group lists, CPU masks) is prepared before fork(), because the agent may be
-// multithreaded and a forked child may then only use async-signal-safe calls.
+// group lists, CPU masks) is prepared before the spawn (child::spawn, a
+// vfork-style clone sharing the agent's memory), because the child may only use
+// async-signal-safe calls and must leave the agent's memory alone.
 // The child reports a failure before exec through a close-on-exec pipe, so the
 // parent learns "exec succeeded" (EOF, no data) or exactly what went wrong.
 #include "agent/job_launcher.hpp"
@@ -130,6 +131,18 @@ int lift_fd(int fd) {
                  err == ETIMEDOUT))
     err = EACCES;
   child::fail(error_fd, "cannot execute", plan.program.c_str(), err);
+}
+
+struct ChildStart {
+  const ChildPlan* plan;
+  int read_fd;   // the parent's end of the status pipe
+  int error_fd;  // the child's end
+};
+
+int child_main(void* arg) {
+  const auto* start = static_cast<const ChildStart*>(arg);
+  ::close(start->read_fd);
+  run_child(*start->plan, start->error_fd);
 }
 
 // ---- parent side ----------------------------------------------------------
@@ -319,17 +332,16 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
     pipe_fds[1] = lifted;
   }
 
-  const pid_t pid = ::fork();
+  // Returns once the child has exec'd or failed: the pipe then holds its
+  // message, or nothing.
+  ChildStart start{&plan, pipe_fds[0], pipe_fds[1]};
+  const pid_t pid = child::spawn(child_main, &start);
   if (pid < 0) {
     const int err = errno;
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
     discard_cgroup(*cgroup);
     return make_error("cannot start job process", errno_text(err));
-  }
-  if (pid == 0) {
-    ::close(pipe_fds[0]);
-    run_child(plan, pipe_fds[1]);
   }
 
   ::close(pipe_fds[1]);

@@ -1,7 +1,8 @@
 // As in job_launcher.cpp: everything that allocates or consults NSS (group
 // lists, the login shell, argv, environment, CPU masks) is prepared before
-// fork(); the child only makes async-signal-safe calls and reports a failure
-// before exec through a close-on-exec pipe.
+// the spawn (child::spawn, sharing the agent's memory until exec); the child only
+// makes async-signal-safe calls and reports a failure before exec through a
+// close-on-exec pipe.
 #include "agent/step_process.hpp"
 
 #include <fcntl.h>
@@ -61,6 +62,16 @@ struct ChildPlan : child::Confinement {
   child::close_inherited_on_exec(plan.max_fd);
   ::execve(plan.shell.c_str(), plan.argv.data(), plan.envp.data());
   child::fail(error_fd, "cannot execute", plan.shell.c_str(), errno);
+}
+
+struct ChildStart {
+  const ChildPlan* plan;
+  int error_fd, out_fd, err_fd;
+};
+
+int child_main(void* arg) {
+  const auto* start = static_cast<const ChildStart*>(arg);
+  run_child(*start->plan, start->error_fd, start->out_fd, start->err_fd);
 }
 
 // ---- parent side ----------------------------------------------------------
@@ -148,13 +159,13 @@ Result<SpawnedStep> spawn_step(const StepSpawnSpec& spec) {
     return make_error("cannot start step", st.message());
   }
 
-  const pid_t pid = ::fork();
+  ChildStart start{&plan, error_pipe[1], out[1], err[1]};
+  const pid_t pid = child::spawn(child_main, &start);
   if (pid < 0) {
     const int e = errno;
     close_all({out[0], out[1], err[0], err[1], error_pipe[0], error_pipe[1]});
     return make_error("cannot start step", errno_text(e));
   }
-  if (pid == 0) run_child(plan, error_pipe[1], out[1], err[1]);
 
   close_all({out[1], err[1], error_pipe[1]});
   std::string message;

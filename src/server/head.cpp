@@ -619,27 +619,40 @@ Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
       if (ref.message().find("no such job") != std::string::npos) continue;
       return ref.error();
     }
+    // Jobs in memory are described in place (a poll of a large array must not
+    // copy it); others are read from the store.
+    std::optional<Job> loaded;
+    auto lookup = [&](std::int64_t id) -> Result<const Job*> {
+      if (const Job* j = state_.job(id)) return j;
+      auto old = store_->load_job(id);
+      if (!old) return old.error();
+      if (!*old) return static_cast<const Job*>(nullptr);
+      loaded = std::move(**old);
+      return &*loaded;
+    };
     if (ref->id == 0) {
       // A task that has not started has no record: its array describes it.
-      auto parent = find_job(ref->parent);
+      auto parent = lookup(ref->parent);
       if (!parent) return parent.error();
       if (*parent) jobs.push_back(describe_unstarted_task(**parent, ref->indexes[0].first));
       continue;
     }
-    auto j = find_job(ref->id);
-    if (!j) return j.error();
-    if (!*j) continue;
-    Json job = proto::to_json(**j);
+    auto found = lookup(ref->id);
+    if (!found) return found.error();
+    if (!*found) continue;
+    const Job& j = **found;
+    Json job = proto::to_json(j);
     // What was asked at submit lives with the payload (only on disk).
-    const std::int64_t payload_id = (*j)->array_parent ? (*j)->array_parent : ref->id;
-    if (auto p = store_->payload(payload_id)) {
-      if (!p->submit_options.empty()) {
-        Json asked = Json::parse(p->submit_options, nullptr, false);
+    const std::int64_t payload_id = j.array_parent ? j.array_parent : ref->id;
+    if (auto p = payload(payload_id, j.array_parent || j.array)) {
+      const JobPayload& pay = **p;
+      if (!pay.submit_options.empty()) {
+        Json asked = Json::parse(pay.submit_options, nullptr, false);
         if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
       }
-      job["checkpointDirectory"] = checkpoint_directory(**j, *p);
-      if (!p->node_groups.empty() && job.contains("nodeProperties"))
-        job["nodeProperties"]["nodeRangeProperties"] = proto::to_json(*p)["nodeRangeProperties"];
+      job["checkpointDirectory"] = checkpoint_directory(j, pay);
+      if (!pay.node_groups.empty() && job.contains("nodeProperties"))
+        job["nodeProperties"]["nodeRangeProperties"] = proto::to_json(pay)["nodeRangeProperties"];
     }
     jobs.push_back(std::move(job));
   }
@@ -1565,16 +1578,41 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
   request_flush();
 }
 
+Result<std::shared_ptr<const JobPayload>> Head::payload(std::int64_t id, bool array) {
+  ++payload_clock_;
+  for (auto& c : payload_cache_)
+    if (c.id == id) {
+      c.used = payload_clock_;
+      return c.payload;
+    }
+  auto read = store_->payload(id);
+  if (!read) return read.error();
+  auto p = std::make_shared<const JobPayload>(std::move(*read));
+  if (!array) return p;
+  // A few arrays at a time, and not one whose script and environment are large.
+  constexpr std::size_t kEntries = 8, kMaxBytes = 1u << 20;
+  std::size_t bytes = p->script.size() + p->submit_options.size();
+  for (const auto& [k, v] : p->environment) bytes += k.size() + v.size();
+  for (const auto& arg : p->command) bytes += arg.size();
+  if (bytes > kMaxBytes) return p;
+  if (payload_cache_.size() >= kEntries)
+    payload_cache_.erase(std::min_element(payload_cache_.begin(), payload_cache_.end(),
+                                          [](const auto& a, const auto& b) { return a.used < b.used; }));
+  payload_cache_.push_back({id, p, payload_clock_});
+  return p;
+}
+
 void Head::launch(const Job& job) {
   const Attempt* a = job.current_attempt();
   // An array's tasks run what their array was given.
-  auto payload = store_->payload(job.array_parent ? job.array_parent : job.id);
-  if (!payload) {
-    log::error("cannot launch job " + std::to_string(job.id) + ": " + payload.message());
+  auto read = payload(job.array_parent ? job.array_parent : job.id, job.array_parent != 0);
+  if (!read) {
+    log::error("cannot launch job " + std::to_string(job.id) + ": " + read.message());
     (void)apply(JobExited{job.id, transport::epoch_ms(), std::nullopt, 0,
-                           "cannot launch: " + payload.message()});
+                           "cannot launch: " + read.message()});
     return;
   }
+  const JobPayload* payload = read->get();
   std::string ce;
   if (const JobQueue* q = state_.queue(job.queue))
     for (const auto& name : q->compute_environments)

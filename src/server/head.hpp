@@ -109,6 +109,10 @@ class Head {
   void on_exit_report(const std::string& node, const proto::ExitReport& r);
   void send_to_agent(const std::string& node, proto::Json msg);
   void launch(const Job& job);
+  // A job's payload from the store. An array's (array = true) is kept in a
+  // small cache, so that its tasks' launches and descriptions do not read and
+  // parse it each time; payloads never change after submit.
+  Result<std::shared_ptr<const JobPayload>> payload(std::int64_t id, bool array);
 
   Status apply(const Event& e);
   void request_flush();
@@ -161,6 +165,13 @@ class Head {
   std::vector<std::pair<std::string, proto::Json>> agent_out_;
   std::vector<std::pair<std::int64_t, JobPayload>> new_payloads_;
   std::vector<std::int64_t> to_launch_;
+  struct CachedPayload {
+    std::int64_t id;
+    std::shared_ptr<const JobPayload> payload;
+    std::uint64_t used;  // payload_clock_ at the last use
+  };
+  std::vector<CachedPayload> payload_cache_;  // arrays' payloads, least recently used dropped
+  std::uint64_t payload_clock_ = 0;
   bool flush_queued_ = false;
   bool schedule_needed_ = true;
   // Only new jobs arrived since the last pass (no resources freed, nothing

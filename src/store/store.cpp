@@ -12,13 +12,20 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
-// RAII for prepared statements.
+// A prepared statement: owned (finalized at the end of its scope), or one of
+// the Store's cached ones (reset and its bindings cleared at the end of scope).
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
+  Stmt(sqlite3* db, const char* sql) : db_(db), owned_(true) {
     if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(sqlite3* db, sqlite3_stmt* cached) : db_(db), s_(cached), owned_(false) {}
+  ~Stmt() {
+    if (owned_) sqlite3_finalize(s_);
+    else if (s_) reset();
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
   bool ok() const { return s_ != nullptr; }
   Stmt& bind(int i, std::int64_t v) {
     sqlite3_bind_int64(s_, i, v);
@@ -43,6 +50,7 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* s_ = nullptr;
+  bool owned_;
 };
 
 Error db_error(sqlite3* db, const std::string& what) { return make_error(what, sqlite3_errmsg(db)); }
@@ -102,7 +110,31 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool synchro
   return s;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* Store::prepared(const char* sql) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  // Not cached when it fails: the caller's Stmt reports it (ok() is false).
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  prepared_.emplace(sql, stmt);
+  return stmt;
+}
+
+Status Store::run(const char* sql) {
+  Stmt st(db_, prepared(sql));
+  if (!st.ok()) return db_error(db_, "database error");
+  const int rc = st.step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db_, "database error");
+  return {};
+}
 
 Status Store::exec(const char* sql) {
   char* err = nullptr;
@@ -170,7 +202,7 @@ Status Store::load(ClusterState& state) {
 Status Store::set_durable(bool durable) {
   durable = durable && synchronous_full_;
   if (durable == durable_now_) return {};
-  if (auto s = exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) return s;
+  if (auto s = run(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) return s;
   durable_now_ = durable;
   return {};
 }
@@ -179,15 +211,17 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
                    const std::vector<std::pair<std::int64_t, JobPayload>>& payloads, bool durable) {
   if (dirty.empty() && payloads.empty()) return {};
   if (auto s = set_durable(durable); !s) return s;
-  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  // Statements stay prepared across commits (parsing them was a large part of a
+  // small commit's cost).
+  if (auto s = run("BEGIN IMMEDIATE"); !s) return s;
   auto rollback = [&](Error e) -> Status {
     (void)exec("ROLLBACK");
     return e;
   };
   {
-    Stmt put(db_, "INSERT OR REPLACE INTO jobs (id, state, uid, queue, stopped_at, doc) "
-                  "VALUES (?, ?, ?, ?, ?, ?)");
-    std::optional<Stmt> task;
+    Stmt put(db_, prepared("INSERT OR REPLACE INTO jobs (id, state, uid, queue, stopped_at, doc) "
+                           "VALUES (?, ?, ?, ?, ?, ?)"));
+    if (!put.ok()) return rollback(db_error(db_, "cannot save jobs"));
     for (auto id : dirty.jobs) {
       const Job* j = state.job(id);
       if (!j) continue;
@@ -199,19 +233,21 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
       // An array task's id by its index (written with each save of the task; the
       // first one sticks).
       if (j->array_parent) {
-        if (!task) task.emplace(db_, "INSERT OR IGNORE INTO array_tasks (parent, idx, id) VALUES (?, ?, ?)");
-        task->bind(1, j->array_parent).bind(2, j->array_index).bind(3, j->id);
-        if (task->step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save array task " + std::to_string(id)));
-        task->reset();
+        Stmt task(db_, prepared("INSERT OR IGNORE INTO array_tasks (parent, idx, id) VALUES (?, ?, ?)"));
+        if (!task.ok()) return rollback(db_error(db_, "cannot save array task " + std::to_string(id)));
+        task.bind(1, j->array_parent).bind(2, j->array_index).bind(3, j->id);
+        if (task.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save array task " + std::to_string(id)));
       }
     }
-    Stmt pay(db_, "INSERT OR REPLACE INTO payloads (id, doc) VALUES (?, ?)");
+    Stmt pay(db_, prepared("INSERT OR REPLACE INTO payloads (id, doc) VALUES (?, ?)"));
+    if (!pay.ok()) return rollback(db_error(db_, "cannot save state"));
     for (const auto& [id, p] : payloads) {
       pay.bind(1, id).bind(2, proto::dump(proto::to_json(p)));
       if (pay.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job payload"));
       pay.reset();
     }
-    Stmt def(db_, "INSERT OR REPLACE INTO definitions (name, revision, doc) VALUES (?, ?, ?)");
+    Stmt def(db_, prepared("INSERT OR REPLACE INTO definitions (name, revision, doc) VALUES (?, ?, ?)"));
+    if (!def.ok()) return rollback(db_error(db_, "cannot save state"));
     for (const auto& [name, rev] : dirty.definitions) {
       const JobDefinition* d = state.definition(name, rev);
       if (!d) continue;
@@ -219,21 +255,24 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
       if (def.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save job definition"));
       def.reset();
     }
-    Stmt q(db_, "INSERT OR REPLACE INTO queues (name, doc) VALUES (?, ?)");
+    Stmt q(db_, prepared("INSERT OR REPLACE INTO queues (name, doc) VALUES (?, ?)"));
+    if (!q.ok()) return rollback(db_error(db_, "cannot save state"));
     for (const auto& name : dirty.queues)
       if (const auto* x = state.queue(name)) {
         q.bind(1, name).bind(2, proto::dump(proto::to_json(*x)));
         if (q.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save queue"));
         q.reset();
       }
-    Stmt e(db_, "INSERT OR REPLACE INTO environments (name, doc) VALUES (?, ?)");
+    Stmt e(db_, prepared("INSERT OR REPLACE INTO environments (name, doc) VALUES (?, ?)"));
+    if (!e.ok()) return rollback(db_error(db_, "cannot save state"));
     for (const auto& name : dirty.environments)
       if (const auto* x = state.environment(name)) {
         e.bind(1, name).bind(2, proto::dump(proto::to_json(*x)));
         if (e.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save compute environment"));
         e.reset();
       }
-    Stmt n(db_, "INSERT OR REPLACE INTO nodes (name, doc) VALUES (?, ?)");
+    Stmt n(db_, prepared("INSERT OR REPLACE INTO nodes (name, doc) VALUES (?, ?)"));
+    if (!n.ok()) return rollback(db_error(db_, "cannot save state"));
     for (const auto& name : dirty.nodes)
       if (const auto* x = state.node(name)) {
         n.bind(1, name).bind(2, proto::dump(proto::to_json(*x)));
@@ -241,12 +280,13 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
         n.reset();
       }
   }
-  if (auto s = exec("COMMIT"); !s) return rollback(s.error());
+  if (auto s = run("COMMIT"); !s) return rollback(s.error());
   return {};
 }
 
 Result<JobPayload> Store::payload(std::int64_t job_id) {
-  Stmt q(db_, "SELECT doc FROM payloads WHERE id = ?");
+  Stmt q(db_, prepared("SELECT doc FROM payloads WHERE id = ?"));
+  if (!q.ok()) return db_error(db_, "cannot read state");
   q.bind(1, job_id);
   if (q.step() != SQLITE_ROW) return make_error("job " + std::to_string(job_id), "no stored command");
   auto j = proto::Json::parse(q.text(0), nullptr, false);
@@ -278,13 +318,15 @@ Result<std::vector<Job>> Store::history(const HistoryFilter& f) {
 }
 
 Result<std::int64_t> Store::find_task(std::int64_t parent, std::int64_t index) {
-  Stmt q(db_, "SELECT id FROM array_tasks WHERE parent = ? AND idx = ?");
+  Stmt q(db_, prepared("SELECT id FROM array_tasks WHERE parent = ? AND idx = ?"));
+  if (!q.ok()) return db_error(db_, "cannot read state");
   q.bind(1, parent).bind(2, index);
   return q.step() == SQLITE_ROW ? q.integer(0) : std::int64_t{0};
 }
 
 Result<std::optional<Job>> Store::load_job(std::int64_t id) {
-  Stmt q(db_, "SELECT doc FROM jobs WHERE id = ?");
+  Stmt q(db_, prepared("SELECT doc FROM jobs WHERE id = ?"));
+  if (!q.ok()) return db_error(db_, "cannot read state");
   q.bind(1, id);
   if (q.step() != SQLITE_ROW) return std::optional<Job>{};
   auto j = proto::Json::parse(q.text(0), nullptr, false);

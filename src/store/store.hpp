@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "core/result.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace drover::store {
 
@@ -56,7 +58,13 @@ class Store {
   explicit Store(sqlite3* db) : db_(db) {}
   Status set_durable(bool durable);
   Status exec(const char* sql);
+  // A statement prepared once and kept (reset after each use); nullptr if it
+  // cannot be prepared. Keyed by the text's address: string literals only.
+  sqlite3_stmt* prepared(const char* sql);
+  // Runs a cached statement without parameters (BEGIN, COMMIT, PRAGMA).
+  Status run(const char* sql);
   sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> prepared_;
   bool synchronous_full_ = true;  // as opened
   bool durable_now_ = true;       // the connection's current setting
 };

@@ -62,6 +62,28 @@ TEST_F(ArrayTest, EveryTaskRunsWithItsIndexUnderTheThrottle) {
   EXPECT_TRUE(std::is_sorted(starts.begin(), starts.end())) << "tasks start in index order";
 }
 
+// The head keeps a few arrays' payloads in memory for their tasks' launches:
+// with more arrays than it keeps, every task still runs its own array's
+// command and is described with what its own array was submitted with.
+TEST_F(ArrayTest, ManyArraysEachRunTheirOwnCommand) {
+  std::vector<std::string> ids;
+  for (int k = 0; k < 10; ++k)
+    ids.push_back(cluster().submit({"--array=0-2", "--wrap", "echo array" + std::to_string(k) + " $SLURM_ARRAY_TASK_ID"}));
+  for (int k = 0; k < 10; ++k) {
+    ASSERT_FALSE(ids[k].empty());
+    EXPECT_EQ(cluster().wait_for_end(ids[k], 20000).value("status", ""), "SUCCEEDED") << k;
+  }
+  for (int k = 0; k < 10; ++k)
+    for (int i = 0; i < 3; ++i) {
+      const std::string name = ids[k] + "_" + std::to_string(i);
+      EXPECT_EQ(read_file(cluster().work_dir() + "/drover-" + name + ".out"),
+                "array" + std::to_string(k) + " " + std::to_string(i) + "\n");
+      const Json t = cluster().describe(name);
+      ASSERT_TRUE(t.contains("submitOptions")) << t.dump(2);
+      EXPECT_EQ(t["submitOptions"].value("wrap", ""), "echo array" + std::to_string(k) + " $SLURM_ARRAY_TASK_ID");
+    }
+}
+
 TEST_F(ArrayTest, AFailedTaskFailsTheArrayAndTheOthersStillRun) {
   const std::string a = cluster().submit({"--array=0-3", "--wrap", "test $SLURM_ARRAY_TASK_ID != 2"});
   const Json p = cluster().wait_for_end(a, 20000);

@@ -291,6 +291,48 @@ TEST_F(LauncherTest, BlockedAndIgnoredSignalsOfTheAgentAreReset) {
             "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
+// The child shares the agent's memory until exec (a vfork-style spawn): what it
+// changes for itself (signal mask and handlers, session, directory, failing
+// half-way) must not change the agent.
+TEST_F(LauncherTest, StartingAJobLeavesTheAgentAsItWas) {
+  sigset_t block, before;
+  sigemptyset(&block);
+  sigaddset(&block, SIGCHLD);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &block, &before), 0);
+  struct sigaction ignore {}, old_pipe {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGPIPE, &ignore, &old_pipe), 0);
+  char cwd_before[4096];
+  ASSERT_NE(::getcwd(cwd_before, sizeof cwd_before), nullptr);
+  const pid_t sid_before = ::getsid(0);
+
+  LaunchSpec ok = spec(40);
+  ok.argv = {"true"};
+  auto job = launch_job(ok, layout_);
+  LaunchSpec bad = spec(41);
+  bad.argv = {"/no/such/program"};
+  auto failed = launch_job(bad, layout_);
+
+  sigset_t now;
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, nullptr, &now), 0);
+  struct sigaction pipe_now {};
+  ASSERT_EQ(::sigaction(SIGPIPE, &old_pipe, &pipe_now), 0);
+  ASSERT_TRUE(job) << job.message();
+  JobGuard guard(*job);
+  EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.message().find("cannot execute /no/such/program"), std::string::npos) << failed.message();
+  EXPECT_EQ(sigismember(&now, SIGCHLD), 1);
+  EXPECT_EQ(sigismember(&now, SIGTERM), sigismember(&before, SIGTERM));
+  EXPECT_EQ(pipe_now.sa_handler, SIG_IGN);
+  char cwd_now[4096];
+  ASSERT_NE(::getcwd(cwd_now, sizeof cwd_now), nullptr);
+  EXPECT_STREQ(cwd_now, cwd_before);
+  EXPECT_EQ(::getsid(0), sid_before);
+  EXPECT_EQ(::geteuid(), ::getuid());
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
 TEST_F(LauncherTest, TheJobLeadsItsOwnSessionAndProcessGroup) {
   LaunchSpec s = spec(11);
   s.argv = {"sh", "-c", "echo $$; ps -o pgid= -o sid= -p $$"};
@@ -612,10 +654,19 @@ class OtherUserTest : public LauncherTest {
 TEST_F(OtherUserTest, RunsWithTheUsersIdentityAndGroups) {
   LaunchSpec s = user_spec(30);
   s.script = "#!/bin/sh\nid -u\nid -g\nid -G\ntouch made-by-job\n";
+  std::vector<gid_t> agent_groups(static_cast<std::size_t>(::getgroups(0, nullptr)));
+  agent_groups.resize(static_cast<std::size_t>(::getgroups(static_cast<int>(agent_groups.size()), agent_groups.data())));
   auto job = launch_job(s, layout_);
   ASSERT_TRUE(job) << job.message();
   JobGuard guard(*job);
   EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+  // The child shares the agent's memory until exec; its identity is its own.
+  EXPECT_EQ(::getuid(), 0u);
+  EXPECT_EQ(::geteuid(), 0u);
+  EXPECT_EQ(::getegid(), 0u);
+  std::vector<gid_t> groups_now(agent_groups.size() + 8);
+  groups_now.resize(static_cast<std::size_t>(::getgroups(static_cast<int>(groups_now.size()), groups_now.data())));
+  EXPECT_EQ(groups_now, agent_groups);
 
   std::istringstream out(read_text(s.stdout_path));
   uid_t uid = 0;
