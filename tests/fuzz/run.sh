@@ -10,7 +10,7 @@ seconds=${1:-60}
 work=${2:-$root/build-fuzz/work}
 bin=$root/build-fuzz/directives_fuzz
 # Rebuild when the target or the code under test changed since the last build.
-if [[ ! -x "$bin" ]] || [[ -n $(find "$root/src/script" "$root/src/core/units.cpp" "$root/src/core/units.hpp" \
+if [[ ! -x "$bin" ]] || [[ -n $(find "$root/src/script" "$root/src/core/units.cpp" "$root/src/core/units.hpp" "$root/src/core/node_selection.cpp" \
                                     "$root/tests/fuzz/directives_fuzz.cpp" -newer "$bin" -print -quit) ]]; then
   "$root/tests/fuzz/build.sh"
 fi
