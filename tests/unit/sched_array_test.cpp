@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sched/scheduler.hpp"
+#include "sched_test_support.hpp"
 #include "test_cluster.hpp"
 
 namespace drover::sched {
@@ -22,7 +23,9 @@ using drover::testing::ClusterBuilder;
 using drover::testing::make_test_array;
 using drover::testing::make_test_job;
 using drover::testing::make_topology;
-using Ids = std::vector<std::int64_t>;
+using test_support::Ids;
+using test_support::started;
+using test_support::reasons;
 
 constexpr std::int64_t kNow = 1000;  // ms
 
@@ -31,16 +34,6 @@ Ids task_indexes(const PassResult& r, std::int64_t parent) {
   Ids out;
   for (const auto& d : r.starts)
     if (d.job_id == parent) out.push_back(d.array_index);
-  return out;
-}
-Ids started(const PassResult& r) {
-  Ids ids;
-  for (const auto& d : r.starts) ids.push_back(d.job_id);
-  return ids;
-}
-std::map<std::int64_t, WaitReason> reasons(const PassResult& r) {
-  std::map<std::int64_t, WaitReason> out;
-  for (const auto& w : r.reasons) out[w.job_id] = w;
   return out;
 }
 Policy with(Backfill b) {

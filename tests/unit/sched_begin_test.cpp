@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sched/scheduler.hpp"
+#include "sched_test_support.hpp"
 #include "test_cluster.hpp"
 
 namespace drover::sched {
@@ -16,18 +17,10 @@ namespace {
 using drover::testing::ClusterBuilder;
 using drover::testing::make_test_array;
 using drover::testing::make_test_job;
-using Ids = std::vector<std::int64_t>;
+using test_support::Ids;
+using test_support::started_tasks;
+using test_support::reasons;
 
-Ids started(const PassResult& r) {
-  Ids ids;
-  for (const auto& d : r.starts) ids.push_back(d.array_index >= 0 ? d.array_index : d.job_id);
-  return ids;
-}
-std::map<std::int64_t, WaitReason> reasons(const PassResult& r) {
-  std::map<std::int64_t, WaitReason> out;
-  for (const auto& w : r.reasons) out[w.job_id] = w;
-  return out;
-}
 
 TEST(ScheduleBegin, NotBeforeItsTimeAndThenAtOnce) {
   ClusterBuilder c;
@@ -42,13 +35,13 @@ TEST(ScheduleBegin, NotBeforeItsTimeAndThenAtOnce) {
     Policy fifo;
     fifo.backfill = Backfill::None;  // even strict FIFO: a job that may not start yet blocks nothing
     const PassResult r = schedule(c.state(), now, fifo);
-    EXPECT_EQ(started(r), Ids{2}) << "at " << now;
+    EXPECT_EQ(started_tasks(r), Ids{2}) << "at " << now;
     const auto why = reasons(r);
     ASSERT_TRUE(why.count(1)) << "at " << now;
     EXPECT_EQ(why.at(1).reason, "BeginTime");
     EXPECT_EQ(why.at(1).estimated_start_ms, 2'000'000);
   }
-  EXPECT_EQ(started(schedule(c.state(), 2'000'000, {})), (Ids{1, 2}));
+  EXPECT_EQ(started_tasks(schedule(c.state(), 2'000'000, {})), (Ids{1, 2}));
   // Once it is past, the time no longer wakes the head.
   EXPECT_EQ(c.state().next_start_time(2'000'000), 0);
 }
@@ -60,7 +53,7 @@ TEST(ScheduleBegin, AnArraysTasksWaitForTheArraysTime) {
   a.begin_s = 5'000;
   c.submit(a);
   EXPECT_TRUE(schedule(c.state(), 4'999'000, {}).starts.empty());
-  EXPECT_EQ(started(schedule(c.state(), 5'000'000, {})), (Ids{0, 1, 2, 3}));
+  EXPECT_EQ(started_tasks(schedule(c.state(), 5'000'000, {})), (Ids{0, 1, 2, 3}));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sched/scheduler.hpp"
+#include "sched_test_support.hpp"
 #include "test_cluster.hpp"
 
 namespace drover::sched {
@@ -19,20 +20,12 @@ namespace {
 using drover::testing::ClusterBuilder;
 using drover::testing::make_test_array;
 using drover::testing::make_test_job;
-using Ids = std::vector<std::int64_t>;
+using test_support::Ids;
+using test_support::started_tasks;
+using test_support::reasons;
 
 constexpr std::int64_t kMinute = 60'000;
 
-Ids started(const PassResult& r) {
-  Ids ids;
-  for (const auto& d : r.starts) ids.push_back(d.array_index >= 0 ? d.array_index : d.job_id);
-  return ids;
-}
-std::map<std::int64_t, WaitReason> reasons(const PassResult& r) {
-  std::map<std::int64_t, WaitReason> out;
-  for (const auto& w : r.reasons) out[w.job_id] = w;
-  return out;
-}
 Policy easy() {
   Policy p;
   p.backfill = Backfill::Easy;
@@ -88,7 +81,7 @@ TEST(ScheduleDependencies, AfterMinutesStartsNotBeforeItsTime) {
     EXPECT_EQ(why.at(2).estimated_start_ms, due);  // drover jobs --start shows it
   }
   const PassResult r = schedule(c.state(), due, easy());
-  EXPECT_EQ(started(r), Ids{2});
+  EXPECT_EQ(started_tasks(r), Ids{2});
 }
 
 TEST(ScheduleDependencies, AWaitingJobDoesNotHoldBackTheQueue) {
@@ -105,7 +98,7 @@ TEST(ScheduleDependencies, AWaitingJobDoesNotHoldBackTheQueue) {
   Policy fifo;
   fifo.backfill = Backfill::None;  // strict FIFO: only a job that could start blocks
   const PassResult r = schedule(c.state(), 3000, fifo);
-  EXPECT_EQ(started(r), Ids{3});
+  EXPECT_EQ(started_tasks(r), Ids{3});
 }
 
 // ---- singleton ------------------------------------------------------------------------
@@ -118,21 +111,21 @@ TEST(ScheduleDependencies, SingletonWaitsForTheEarlierJobOfItsName) {
   c.submit(named(3, "fit", true));
   c.submit(named(4, "plot", true));
   PassResult r = schedule(c.state(), 1000, easy());
-  EXPECT_EQ(started(r), (Ids{1, 4}));  // 2 and 3: an earlier "fit" has not ended
+  EXPECT_EQ(started_tasks(r), (Ids{1, 4}));  // 2 and 3: an earlier "fit" has not ended
   EXPECT_EQ(reasons(r).at(2).reason, "Dependency");
   EXPECT_EQ(reasons(r).at(3).reason, "Dependency");
   apply(c, r, 1000);
   c.start(1, 1500);
   c.exit(1, 0, 2000);
   r = schedule(c.state(), 2000, easy());
-  EXPECT_EQ(started(r), Ids{2});  // 3 waits for 2, which started in this very pass
+  EXPECT_EQ(started_tasks(r), Ids{2});  // 3 waits for 2, which started in this very pass
   apply(c, r, 2000);
   c.start(2, 2500);
   r = schedule(c.state(), 3000, easy());
   EXPECT_TRUE(r.starts.empty());
   c.exit(2, 1, 4000);  // however it ended
   r = schedule(c.state(), 4000, easy());
-  EXPECT_EQ(started(r), Ids{3});
+  EXPECT_EQ(started_tasks(r), Ids{3});
 }
 
 TEST(ScheduleDependencies, SingletonIsHeldBackByALaterJobThatRuns) {
@@ -142,7 +135,7 @@ TEST(ScheduleDependencies, SingletonIsHeldBackByALaterJobThatRuns) {
   c.ok(JobHoldSet{1, true});
   c.submit(named(2, "fit", false));  // later, not a singleton: starts
   PassResult r = schedule(c.state(), 1000, easy());
-  EXPECT_EQ(started(r), Ids{2});
+  EXPECT_EQ(started_tasks(r), Ids{2});
   apply(c, r, 1000);
   c.ok(JobHoldSet{1, false});
   r = schedule(c.state(), 2000, easy());
@@ -158,7 +151,7 @@ TEST(ScheduleDependencies, ASingletonArrayRunsOneTaskAtATime) {
   a.depends_on = {Dependency{0, DependencyType::Singleton}};
   c.submit(a);
   PassResult r = schedule(c.state(), 1000, easy());
-  EXPECT_EQ(started(r), Ids{0});  // the next task waits at once, in the same pass
+  EXPECT_EQ(started_tasks(r), Ids{0});  // the next task waits at once, in the same pass
   EXPECT_EQ(reasons(r).at(1).reason, "Dependency");
   apply(c, r, 1000);
   r = schedule(c.state(), 1100, easy());
@@ -177,12 +170,12 @@ TEST(ScheduleDependencies, AnyOfWithSingletonStartsOnEither) {
   c.submit(j);
   c.ok(JobHoldSet{5, true});
   PassResult r = schedule(c.state(), 1000, easy());
-  EXPECT_EQ(started(r), Ids{1});  // 2: job 1 of its name goes first, and 5 has not succeeded
+  EXPECT_EQ(started_tasks(r), Ids{1});  // 2: job 1 of its name goes first, and 5 has not succeeded
   apply(c, r, 1000);
   c.start(1, 1100);
   c.exit(1, 0, 1200);
   r = schedule(c.state(), 1300, easy());
-  EXPECT_EQ(started(r), Ids{2});  // the singleton alternative
+  EXPECT_EQ(started_tasks(r), Ids{2});  // the singleton alternative
 }
 
 // ---- per-task dependencies ----------------------------------------------------------
@@ -200,7 +193,7 @@ TEST(ScheduleDependencies, OnlyReadyTasksOfAnAftercorrArrayStart) {
   EXPECT_EQ(reasons(r).at(2).reason, "Dependency");
   c.ok(JobHoldSet{1, false});
   r = schedule(c.state(), 1000, easy());
-  EXPECT_EQ(started(r), (Ids{0, 1, 2, 3}));  // array 1's tasks only
+  EXPECT_EQ(started_tasks(r), (Ids{0, 1, 2, 3}));  // array 1's tasks only
   const auto tasks = apply(c, r, 1000);
   const std::int64_t t1 = tasks.at({1, 1});
   c.start(t1, 1100);
@@ -218,7 +211,7 @@ TEST(ScheduleDependencies, SequentialArrayRunsInOrder) {
   a.depends_on = {Dependency{0, DependencyType::Sequential}};
   c.submit(a);
   PassResult r = schedule(c.state(), 1000, easy());
-  ASSERT_EQ(started(r), Ids{0});
+  ASSERT_EQ(started_tasks(r), Ids{0});
   apply(c, r, 1000);
   r = schedule(c.state(), 1100, easy());
   EXPECT_TRUE(r.starts.empty());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sched/scheduler.hpp"
+#include "sched_test_support.hpp"
 #include "test_cluster.hpp"
 
 namespace drover::sched {
@@ -20,7 +21,8 @@ namespace {
 using drover::testing::ClusterBuilder;
 using drover::testing::make_test_job;
 using drover::testing::make_topology;
-using Ids = std::vector<std::int64_t>;
+using test_support::Ids;
+using test_support::started;
 
 constexpr std::int64_t kNow = 10'000'000;  // ms
 constexpr PreemptMode kOff = PreemptMode::Off;
@@ -83,11 +85,6 @@ Ids victims(const PassResult& r) {
   Ids ids;
   for (const auto& p : r.preemptions) ids.push_back(p.job_id);
   std::sort(ids.begin(), ids.end());
-  return ids;
-}
-Ids started(const PassResult& r) {
-  Ids ids;
-  for (const auto& d : r.starts) ids.push_back(d.job_id);
   return ids;
 }
 std::string reason_of(const PassResult& r, std::int64_t id) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sched/scheduler.hpp"
+#include "sched_test_support.hpp"
 #include "test_cluster.hpp"
 
 namespace drover::sched {
@@ -17,15 +18,11 @@ using drover::testing::ClusterBuilder;
 using drover::testing::make_test_array;
 using drover::testing::make_test_job;
 using drover::testing::make_topology;
-using Ids = std::vector<std::int64_t>;
+using test_support::Ids;
+using test_support::started;
 
 constexpr std::int64_t kNow = 1'000'000;  // ms
 
-Ids started(const PassResult& r) {
-  Ids ids;
-  for (const auto& d : r.starts) ids.push_back(d.job_id);
-  return ids;
-}
 std::string reason_of(const PassResult& r, std::int64_t id) {
   for (const auto& w : r.reasons)
     if (w.job_id == id) return w.reason;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sched/scheduler.hpp"
+#include "sched_test_support.hpp"
 #include "test_cluster.hpp"
 
 namespace drover::sched {
@@ -20,20 +21,12 @@ namespace {
 using drover::testing::ClusterBuilder;
 using drover::testing::make_test_job;
 using drover::testing::make_topology;
-using Ids = std::vector<std::int64_t>;
+using test_support::Ids;
+using test_support::started;
+using test_support::reasons;
 
 constexpr std::int64_t kNow = 1000;  // ms
 
-Ids started(const PassResult& r) {
-  Ids ids;
-  for (const auto& d : r.starts) ids.push_back(d.job_id);
-  return ids;
-}
-std::map<std::int64_t, WaitReason> reasons(const PassResult& r) {
-  std::map<std::int64_t, WaitReason> out;
-  for (const auto& w : r.reasons) out[w.job_id] = w;
-  return out;
-}
 Policy with(Backfill b) {
   Policy p;
   p.backfill = b;
