@@ -14,7 +14,7 @@
 #include "cli/submit_request.hpp"
 #include "core/units.hpp"
 #include "script/dependency.hpp"
-#include "script/hostlist.hpp"
+#include "core/hostlist.hpp"
 #include "script/signal_spec.hpp"
 
 namespace drover::cli {
@@ -278,7 +278,7 @@ int cmd_show(const Global& g, const Args& args) {
         std::vector<std::string> v;
         if (ns.contains(k))
           for (const auto& x : ns[k]) v.push_back(x.get<std::string>());
-        return script::compress_hostlist(v);
+        return compress_hostlist(v);
       };
       std::string sel;
       if (ns.contains("constraint")) sel += "--constraint=" + str(ns, "constraint");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/hostlist.hpp"
+
 namespace drover {
 
 namespace {
@@ -20,19 +22,6 @@ std::vector<int> tasks_per_node(const Job& job) {
   std::vector<int> v(static_cast<std::size_t>(n), job.ntasks / n);
   for (int i = 0; i < job.ntasks % n; ++i) ++v[static_cast<std::size_t>(i)];
   return v;
-}
-
-std::string slurm_counts(const std::vector<int>& counts) {
-  std::string s;
-  for (std::size_t i = 0; i < counts.size();) {
-    std::size_t j = i;
-    while (j < counts.size() && counts[j] == counts[i]) ++j;
-    if (!s.empty()) s += ',';
-    s += std::to_string(counts[i]);
-    if (j - i > 1) s += "(x" + std::to_string(j - i) + ")";
-    i = j;
-  }
-  return s;
 }
 
 std::string mpi_hostfile(const Job& job) {
@@ -66,11 +55,16 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   const std::vector<int>* cpus = a ? (other ? &a->more_nodes[k - 1].cpus : &a->cpus) : nullptr;
   const std::vector<int>* gpus = a ? (other ? &a->more_nodes[k - 1].gpus : &a->gpus) : nullptr;
   const std::string node = other ? a->more_nodes[k - 1].node : ctx.node;
-  std::string nodelist = ctx.node;
+  // The attempt's nodes, main node first; SLURM_*NODELIST in hostlist form ("n[1-4]"),
+  // in that order (mpirun pairs SLURM_NODELIST with SLURM_TASKS_PER_NODE).
+  std::vector<std::string> node_names{ctx.node};
   if (a && !a->more_nodes.empty()) {
-    nodelist = a->node;
-    for (const auto& sl : a->more_nodes) nodelist += "," + sl.node;
+    node_names = {a->node};
+    for (const auto& sl : a->more_nodes) node_names.push_back(sl.node);
   }
+  std::string nodelist;
+  for (const auto& n : node_names) nodelist += (nodelist.empty() ? "" : ",") + n;
+  const std::string slurm_nodelist = compress_hostlist_in_order(node_names);
   const std::string num_nodes = std::to_string(a ? a->more_nodes.size() + 1 : 1);
   const std::string node_index = std::to_string(other ? k : 0);
   const auto per_node = tasks_per_node(job);
@@ -138,8 +132,8 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
       set("SLURM_ARRAY_TASK_STEP", std::to_string(ctx.array->step()));
       set("SLURM_ARRAY_TASK_COUNT", size);
     }
-    set("SLURM_JOB_NODELIST", nodelist);
-    set("SLURM_NODELIST", nodelist);
+    set("SLURM_JOB_NODELIST", slurm_nodelist);
+    set("SLURM_NODELIST", slurm_nodelist);
     set("SLURM_NNODES", num_nodes);
     set("SLURM_JOB_NUM_NODES", num_nodes);
     set("SLURMD_NODENAME", node);
@@ -148,10 +142,10 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("SLURM_CPUS_PER_TASK", cpus_per_task);
     // Open MPI's mpirun reads SLURM_NODELIST and SLURM_TASKS_PER_NODE to size its
     // allocation when SLURM_JOB_ID is set; without the latter it refuses to start.
-    set("SLURM_TASKS_PER_NODE", slurm_counts(per_node));
+    set("SLURM_TASKS_PER_NODE", format_tasks_per_node(per_node));
     set("SLURM_NTASKS_PER_NODE", std::to_string(per_node[std::min(k, per_node.size() - 1)]));
     set("SLURM_CPUS_ON_NODE", ncpus);
-    set("SLURM_JOB_CPUS_PER_NODE", slurm_counts(std::vector<int>(per_node.size(), std::stoi(ncpus))));
+    set("SLURM_JOB_CPUS_PER_NODE", format_tasks_per_node(std::vector<int>(per_node.size(), std::stoi(ncpus))));
     set("SLURM_SUBMIT_DIR", job.working_dir);
     if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
     set("SLURM_JOB_PARTITION", job.queue);

@@ -22,8 +22,6 @@ struct LaunchContext {
 // How many of the job's tasks run on each of its nodes: Slurm's block
 // distribution (the first ntasks % nodes nodes get one more).
 std::vector<int> tasks_per_node(const Job& job);
-// Slurm's compact count list, e.g. {2,2,1} -> "2(x2),1".
-std::string slurm_counts(const std::vector<int>& counts);
 // The Open MPI hostfile of the job's attempt: "node slots=N" per node.
 std::string mpi_hostfile(const Job& job);
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

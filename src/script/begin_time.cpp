@@ -3,7 +3,7 @@
 #include <cctype>
 #include <string>
 
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

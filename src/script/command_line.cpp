@@ -1,7 +1,7 @@
 #include "script/command_line.hpp"
 
 #include "script/option_table.hpp"
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

@@ -1,6 +1,6 @@
 #include "script/dependency.hpp"
 
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "script/option_table.hpp"
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

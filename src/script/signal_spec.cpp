@@ -1,6 +1,6 @@
 #include "script/signal_spec.hpp"
 
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

@@ -9,9 +9,9 @@
 #include "core/resources.hpp"
 #include "core/units.hpp"
 #include "script/begin_time.hpp"
-#include "script/hostlist.hpp"
+#include "core/hostlist.hpp"
 #include "script/option_table.hpp"
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 namespace drover::script {
 

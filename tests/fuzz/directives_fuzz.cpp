@@ -15,7 +15,7 @@
 #include "script/begin_time.hpp"
 #include "script/dependency.hpp"
 #include "script/directives.hpp"
-#include "script/hostlist.hpp"
+#include "core/hostlist.hpp"
 #include "script/signal_spec.hpp"
 
 using namespace drover::script;

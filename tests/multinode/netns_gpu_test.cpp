@@ -295,7 +295,7 @@ TEST_F(NetnsGpuTest, TwoNodeJobGetsAGpuOnEachNode) {
   if (::access(launch.c_str(), X_OK) != 0) GTEST_SKIP() << "no drover-launch built";
   // The other node is the one in the nodelist that is not this host.
   const std::string script =
-      kReport + "; for h in $(echo $SLURM_JOB_NODELIST | tr ',' ' '); do [ \"$h\" = \"$(hostname)\" ] || other=$h; "
+      kReport + "; for h in $(echo $DROVER_NODELIST | tr ',' ' '); do [ \"$h\" = \"$(hostname)\" ] || other=$h; "
                 "done; echo other=$other; " +
       launch + " $other '" + "echo host=$(hostname); echo cuda=${CUDA_VISIBLE_DEVICES-unset}; "
       "echo rocr=${ROCR_VISIBLE_DEVICES-unset}; echo ze=${ZE_AFFINITY_MASK-unset}; echo drover=${DROVER_GPUS-unset}; "

@@ -4,7 +4,9 @@
 // that node's drover-noded — no ssh — inside the job's cgroup and CPU binding.
 // Each rank reports its host and CPUs, checked against the job's placement.
 #include <regex>
+#include <set>
 
+#include "core/hostlist.hpp"
 #include "drover_netns.hpp"
 
 namespace drover::it {
@@ -110,6 +112,15 @@ TEST_F(NetnsMpiJobTest, TwoNodesTimesTwoRanks) {
   }
   for (const auto& [node, cpus] : plan) EXPECT_EQ(ranks_on[node], 2) << node << "\n" << out;
   EXPECT_TRUE(contains(out, "tasks=2(x2)")) << out;
+  // SLURM_JOB_NODELIST is a hostlist ("dnt123an[1-2]") naming exactly the plan's nodes,
+  // and mpirun, which reads it, started 4 ranks on them.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("nodes=(\\S+)"))) << out;
+  EXPECT_NE(m[1].str().find('['), std::string::npos) << m[1];
+  const auto listed = expand_hostlist(m[1].str());
+  ASSERT_TRUE(listed) << m[1];
+  EXPECT_EQ(std::set<std::string>(listed->begin(), listed->end()).size(), 2u) << m[1];
+  for (const auto& n : *listed) EXPECT_TRUE(plan.count(n)) << n << " in " << m[1];
   EXPECT_TRUE(contains(out, "hello from 4 ranks")) << out;
 }
 

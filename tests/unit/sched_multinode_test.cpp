@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "core/hostlist.hpp"
 #include "core/job_environment.hpp"
 #include "sched/scheduler.hpp"
 #include "test_cluster.hpp"
@@ -147,7 +148,11 @@ TEST(MultiNode, EnvironmentNamesEveryNodeAndThisNodesPart) {
     const std::string* v = find_value(kv, k);
     return v ? *v : std::string("<unset>");
   };
-  EXPECT_EQ(get(main, "SLURM_JOB_NODELIST"), "n1,n2");
+  // Hostlist form for Slurm's names, the plain list for Drover's.
+  EXPECT_EQ(get(main, "SLURM_JOB_NODELIST"), "n[1-2]");
+  EXPECT_EQ(get(main, "SLURM_NODELIST"), "n[1-2]");
+  EXPECT_EQ(get(other, "SLURM_JOB_NODELIST"), "n[1-2]");
+  EXPECT_EQ(get(main, "DROVER_NODELIST"), "n1,n2");
   EXPECT_EQ(get(main, "SLURM_NNODES"), "2");
   EXPECT_EQ(get(main, "SLURM_TASKS_PER_NODE"), "2,1");
   EXPECT_EQ(get(main, "SLURM_NODEID"), "0");
@@ -163,10 +168,30 @@ TEST(MultiNode, EnvironmentNamesEveryNodeAndThisNodesPart) {
   EXPECT_EQ(get(other, "DROVER_MAIN_NODE"), "n1");
 }
 
+// The main node comes first in SLURM_NODELIST, as mpirun pairs it with
+// SLURM_TASKS_PER_NODE: the hostlist keeps the attempt's order, merging neighbours only.
+TEST(MultiNode, NodelistKeepsTheMainNodeFirst) {
+  ClusterBuilder c;
+  for (const char* n : {"node01", "node02", "node03", "node07"}) c.node(n, make_topology(4, 1, 16384, 0));
+  c.env("ce", {"node01", "node02", "node03", "node07"});
+  c.queue("q", {"ce"});
+  Job j = multi(1, 4, 1);
+  j.ntasks = 5;
+  c.submit(j);
+  c.ok(JobDispatched{1, "node07", {0}, {}, kNow, -1, 0, {{"node01", {0}, {}}, {"node02", {0}, {}}, {"node03", {0}, {}}}});
+  const Job& job = *c.state().job(1);
+  const KeyValues env = job_environment(job, JobPayload{}, LaunchContext{"node07", "ce", "head", true, nullptr, 0});
+  EXPECT_EQ(*find_value(env, "SLURM_JOB_NODELIST"), "node[07,01-03]");
+  EXPECT_EQ(*find_value(env, "SLURM_TASKS_PER_NODE"), "2,1(x3)");
+  EXPECT_EQ(*find_value(env, "DROVER_NODELIST"), "node07,node01,node02,node03");
+  EXPECT_EQ(expand_hostlist(*find_value(env, "SLURM_NODELIST")).value(),
+            (std::vector<std::string>{"node07", "node01", "node02", "node03"}));
+}
+
 TEST(MultiNode, SlurmCountsAreCompact) {
-  EXPECT_EQ(slurm_counts({2, 2, 2}), "2(x3)");
-  EXPECT_EQ(slurm_counts({3, 3, 2}), "3(x2),2");
-  EXPECT_EQ(slurm_counts({4}), "4");
+  EXPECT_EQ(format_tasks_per_node({2, 2, 2}), "2(x3)");
+  EXPECT_EQ(format_tasks_per_node({3, 3, 2}), "3(x2),2");
+  EXPECT_EQ(format_tasks_per_node({4}), "4");
 }
 
 }  // namespace

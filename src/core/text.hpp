@@ -1,4 +1,4 @@
-// Small text helpers shared by the script module's parsers (internal to src/script).
+// Small text helpers shared by the parsers of user text (src/script, core/hostlist).
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@
 
 #include "core/result.hpp"
 
-namespace drover::script {
+namespace drover {
 
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
@@ -34,4 +34,4 @@ std::string quoted(std::string_view s, std::size_t max_chars = 80);
 // Levenshtein distance, capped: returns cap+1 as soon as it is certain to exceed cap.
 std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t cap);
 
-}  // namespace drover::script
+}  // namespace drover

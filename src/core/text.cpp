@@ -1,9 +1,9 @@
-#include "script/text.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-namespace drover::script {
+namespace drover {
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
@@ -114,4 +114,4 @@ std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t ca
   return std::min(prev[b.size()], cap + 1);
 }
 
-}  // namespace drover::script
+}  // namespace drover

@@ -9,7 +9,7 @@
 
 #include "core/result.hpp"
 
-namespace drover::script {
+namespace drover {
 
 // An expression that names more hosts than this is refused: no cluster has that many, and
 // "n[0-999999999]" must not make a submit allocate gigabytes.
@@ -39,4 +39,4 @@ std::string format_tasks_per_node(const std::vector<int>& counts);
 // And back; refuses what format_tasks_per_node could not have written.
 Result<std::vector<int>> parse_tasks_per_node(std::string_view text);
 
-}  // namespace drover::script
+}  // namespace drover

@@ -1,4 +1,4 @@
-#include "script/hostlist.hpp"
+#include "core/hostlist.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -6,9 +6,9 @@
 #include <optional>
 #include <tuple>
 
-#include "script/text.hpp"
+#include "core/text.hpp"
 
-namespace drover::script {
+namespace drover {
 
 namespace {
 
@@ -352,4 +352,4 @@ Result<std::vector<int>> parse_tasks_per_node(std::string_view text) {
   return out;
 }
 
-}  // namespace drover::script
+}  // namespace drover

@@ -1,6 +1,6 @@
 // Hostlist expressions: expansion (padding, groups, errors, limits), compression back to
 // the canonical short form, and SLURM_TASKS_PER_NODE's run-length syntax.
-#include "script/hostlist.hpp"
+#include "core/hostlist.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace drover::script {
+namespace drover {
 namespace {
 
 using Names = std::vector<std::string>;
@@ -174,4 +174,4 @@ TEST(TasksPerNode, ParseRoundTrips) {
 }
 
 }  // namespace
-}  // namespace drover::script
+}  // namespace drover
