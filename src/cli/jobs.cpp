@@ -304,6 +304,11 @@ int cmd_show(const Global& g, const Args& args) {
         line("nodes " + str(g, "targetNodes"), cmd.empty() ? "(the job's command)" : cmd);
       }
     if (j.contains("timeout")) line("time limit", format_duration(num(j["timeout"], "attemptDurationSeconds")));
+    if (j.contains("timeMinSeconds"))
+      line("time min", format_duration(num(j, "timeMinSeconds")) + " (the limit may be cut down to this to start sooner)");
+    if (j.contains("attempts") && !j["attempts"].empty() && j["attempts"].back().contains("timeLimitSeconds"))
+      line("this attempt's limit", format_duration(num(j["attempts"].back(), "timeLimitSeconds")) +
+                                       " (shortened to fit a backfill hole)");
     line("retry attempts", str(j["retryStrategy"], "attempts"));
     if (j.contains("checkpoint")) {
       const Json& ck = j["checkpoint"];

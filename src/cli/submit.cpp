@@ -271,6 +271,7 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   if (o.no_slurm_env) req["slurmEnvironment"] = false;
   if (o.hold) req["held"] = true;
   if (o.begin && o.begin->epoch) req["beginAt"] = *o.begin->epoch * 1000;  // a past time: at once
+  if (o.time_min_s && *o.time_min_s > 0) req["timeMinSeconds"] = *o.time_min_s;
   if (o.priority) req["schedulingPriority"] = *o.priority == "TOP" ? kMaxSchedulingPriority : std::stoi(*o.priority);
   if (o.nice) req["nice"] = *o.nice;
   if (o.account) req["account"] = *o.account;

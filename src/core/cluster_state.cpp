@@ -850,6 +850,9 @@ Status ClusterState::on(const JobDispatched& e) {
     return {};
   };
   if (auto s = check(e.node, e.cpus, e.gpus); !s) return s;
+  if (e.time_limit_s < 0 || (e.time_limit_s > 0 && job->timeout_seconds > 0 && e.time_limit_s > job->timeout_seconds))
+    return make_error(what, "time limit " + std::to_string(e.time_limit_s) + " s is not within the job's " +
+                                std::to_string(job->timeout_seconds) + " s");
   if (static_cast<int>(e.more_nodes.size()) + 1 != job->nodes)
     return make_error(what, "it needs " + std::to_string(job->nodes) + " nodes, " +
                                 std::to_string(e.more_nodes.size() + 1) + " were given");
@@ -901,6 +904,7 @@ Status ClusterState::on(const JobDispatched& e) {
   a.cpus = e.cpus;
   a.gpus = e.gpus;
   a.more_nodes = e.more_nodes;
+  a.time_limit_s = e.time_limit_s;
   job->attempts.push_back(std::move(a));
   job->status_reason.clear();
   set_state(*job, JobState::Starting);

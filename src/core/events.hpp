@@ -45,6 +45,7 @@ struct JobDispatched {
   std::int64_t array_index = -1;
   std::int64_t task_id = 0;
   std::vector<NodeSlice> more_nodes;  // multi-node jobs: the other nodes
+  std::int64_t time_limit_s = 0;      // --time-min: the attempt's shortened limit; 0: the job's
 };
 struct JobStarted { std::int64_t id = 0; std::int64_t at = 0; };
 // The attempt ended: normal exit, signal, timeout, OOM, or could not start.

@@ -79,6 +79,9 @@ struct Attempt {
   int signal = 0;          // terminating signal, 0 if exited normally
   std::string reason;      // container.reason: why the process ended (timeout, OOM...)
   std::string status_reason;
+  // sbatch --time-min: this attempt's time limit when the scheduler shortened it to
+  // start the job in a backfill hole (seconds); 0: the job's timeout_seconds.
+  std::int64_t time_limit_s = 0;
   bool operator==(const Attempt&) const = default;
 };
 
@@ -169,6 +172,10 @@ struct Job {
   // setting): whether a dependency that can never be satisfied fails the job
   // or leaves it PENDING with reason DependencyNeverSatisfied (a byte of padding).
   std::int8_t kill_on_invalid_dep = -1;
+  // sbatch --time-min, in whole minutes as Slurm keeps it (0: none): the scheduler
+  // may shorten an attempt's limit down to this to start it earlier in a backfill
+  // hole (Attempt::time_limit_s). Two bytes that were padding; at most 65535 min.
+  std::uint16_t time_min_minutes = 0;
   std::int32_t checkpoint_seconds = 0;  // signal this long before the stop
   // Order within the queue: higher priority - nice first, then FIFO. priority is
   // AWS Batch's schedulingPriority (0..9999; sbatch --priority); nice is
@@ -229,6 +236,12 @@ struct Job {
                              : static_cast<std::uint32_t>(std::min<std::int64_t>((ms + 999) / 1000, UINT32_MAX - 1));
   }
   std::int64_t begin_at() const { return std::int64_t{begin_s} * 1000; }  // epoch ms; 0: none
+  // The time limit of the current attempt (seconds; 0: none): the job's, or the
+  // shorter one the scheduler gave it (--time-min).
+  std::int64_t attempt_time_limit_s() const {
+    const Attempt* a = current_attempt();
+    return a && a->time_limit_s > 0 ? a->time_limit_s : timeout_seconds;
+  }
   bool has_dependency(DependencyType t) const {
     for (const auto& d : depends_on)
       if (d.type == t) return true;

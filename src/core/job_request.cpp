@@ -698,6 +698,19 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
     const JobQueue* q = state.queue(job.queue);
     job.timeout_seconds = q->default_time_limit_s > 0 ? q->default_time_limit_s : q->max_time_limit_s;
   }
+  if (req.time_min_seconds != 0) {
+    // Whole minutes, rounded up (never shorter than asked), as Slurm keeps it.
+    constexpr std::int64_t kMaxMinutes = UINT16_MAX;
+    if (req.time_min_seconds < 0 || req.time_min_seconds > kMaxMinutes * 60)
+      return make_error("timeMinSeconds", std::to_string(req.time_min_seconds) +
+                                              " is out of range; give 1 second to 45 days (e.g. 30:00)");
+    const std::int64_t minutes = (req.time_min_seconds + 59) / 60;
+    // Without a limit (UNLIMITED) the job may still be started with a finite one.
+    if (job.timeout_seconds > 0 && minutes * 60 > job.timeout_seconds)
+      return make_error("timeMinSeconds", std::to_string(minutes) + " min is longer than the time limit (" +
+                                              std::to_string(job.timeout_seconds) + " s); give at most the limit");
+    job.time_min_minutes = static_cast<std::uint16_t>(minutes);
+  }
 
   if (auto s = validate_dependencies(req.depends_on, req.depends_any, job, state); !s) return s.error();
   job.depends_on = req.depends_on;

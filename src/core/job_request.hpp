@@ -51,6 +51,9 @@ struct JobRequest {
   bool slurm_env = true;
   bool held = false;  // submit held: waits until released
   std::int64_t begin_at = 0;  // sbatch --begin: not before (epoch ms); 0 or past: at once
+  // sbatch --time-min (seconds, rounded up to whole minutes; 0: none): the limit
+  // may be shortened down to this to start the job earlier. At most the time limit.
+  std::int64_t time_min_seconds = 0;
   // Checkpointing: the signal sent before Drover stops the job (0: the job
   // does not checkpoint), how many seconds before, to the batch shell only,
   // and the checkpoint directory pattern (empty: kDefaultCheckpointPattern).

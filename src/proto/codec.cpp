@@ -386,6 +386,7 @@ Json to_json(const Attempt& a) {
   Json j = {{"container", std::move(c)}, {"startedAt", a.started_at}};
   if (a.stopped_at) j["stoppedAt"] = a.stopped_at;
   if (!a.status_reason.empty()) j["statusReason"] = a.status_reason;
+  if (a.time_limit_s) j["timeLimitSeconds"] = a.time_limit_s;  // shortened (--time-min)
   return j;
 }
 
@@ -428,6 +429,7 @@ Json to_json(const Job& job) {
   if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
   if (job.kill_on_invalid_dep >= 0) j["killOnInvalidDependency"] = job.kill_on_invalid_dep > 0;
   if (job.begin_s) j["beginAt"] = job.begin_at();
+  if (job.time_min_minutes) j["timeMinSeconds"] = std::int64_t{job.time_min_minutes} * 60;
   if (job.selection) j["nodeSelection"] = to_json(*job.selection);
   if (!job.depends_on.empty()) {
     Json deps = Json::array();
@@ -717,6 +719,7 @@ Result<Job> job_from_json(const Json& j) {
       at.started_at = get_int(a, "startedAt");
       at.stopped_at = get_int(a, "stoppedAt");
       at.status_reason = get_string(a, "statusReason");
+      at.time_limit_s = get_int(a, "timeLimitSeconds");
       job.attempts.push_back(std::move(at));
     }
     job.working_dir = get_string(j, "workingDirectory");
@@ -736,6 +739,8 @@ Result<Job> job_from_json(const Json& j) {
       job.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency") ? 1 : 0;
     if (const std::int64_t b = get_int(j, "beginAt"); b > 0)
       job.begin_s = static_cast<std::uint32_t>(std::min<std::int64_t>((b + 999) / 1000, UINT32_MAX));
+    if (const std::int64_t t = get_int(j, "timeMinSeconds"); t > 0)
+      job.time_min_minutes = static_cast<std::uint16_t>(std::min<std::int64_t>((t + 59) / 60, UINT16_MAX));
     if (const Json& ns = get_object(j, "nodeSelection"); !ns.empty()) {
       NodeSelection sel;
       const NodeSelectionFields f = node_selection_fields(ns);
@@ -1063,6 +1068,7 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     if (j.contains("killOnInvalidDependency") && !j["killOnInvalidDependency"].is_null())
       r.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency");
     r.begin_at = get_int(j, "beginAt");  // epoch ms (sbatch --begin)
+    r.time_min_seconds = get_int(j, "timeMinSeconds");  // sbatch --time-min
     // AWS: schedulingPriorityOverride; also accepted as schedulingPriority.
     for (const char* k : {"schedulingPriorityOverride", "schedulingPriority"})
       if (j.contains(k) && !j[k].is_null()) r.priority = get_int32(j, k);

@@ -76,6 +76,13 @@ class Profile {
     }
     return true;
   }
+  // Until when `need` stays free from now: the first step that does not cover it
+  // (now itself when it does not fit now); kNever when it always does.
+  std::int64_t free_until(const Amount& need) const {
+    for (const auto& s : steps_)
+      if (!covers(s.free, need)) return s.t;
+    return kNever;
+  }
   // Whether `need` is free all through [from, to).
   bool fits_between(std::int64_t from, std::int64_t to, const Amount& need) const {
     for (std::size_t i = 0; i < steps_.size(); ++i) {
@@ -403,7 +410,23 @@ class Pass {
   // Why a job with a node selection waits when the pass says `why` for its queue.
   const char* selection_wait(const Job& job, const std::vector<std::size_t>& envs, const char* why) const;
   bool try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index = -1);
-  void take(std::size_t s, std::size_t env, const Job& job, const place::PlacementPlan& plan);
+  // `end`: when the job is expected to end (now + its limit, or the shortened one).
+  void take(std::size_t s, std::size_t env, const Job& job, const place::PlacementPlan& plan, std::int64_t end);
+  // sbatch --time-min: the end of a shortened attempt that stops by `until` (when a
+  // reservation needs the room), in whole minutes and no shorter than the job's
+  // minimum; 0 when the job has no minimum or the hole is too short for it.
+  std::int64_t shortened_end(const Job& job, std::int64_t until) const {
+    if (!job.time_min_minutes || until == kNever) return 0;
+    const std::int64_t shortest = std::min<std::int64_t>(std::int64_t{job.time_min_minutes} * 60'000, limit_ms(job));
+    const std::int64_t hole = until - now_;
+    if (hole < shortest) return 0;
+    const std::int64_t minutes = hole / 60'000 * 60'000;
+    return now_ + std::max(minutes, shortest);
+  }
+  // The Decision's time_limit_s for an attempt that ends at `end`: 0 unless shortened.
+  std::int64_t shortened_limit_s(const Job& job, std::int64_t end) const {
+    return end != kNever && end < add_sat(now_, limit_ms(job)) ? (end - now_) / 1000 : 0;
+  }
   bool try_start_nodes(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index);
   std::int64_t reserve_nodes(const Job& job, const std::vector<std::size_t>& envs);
   Profile& profile(std::size_t s);
@@ -527,7 +550,8 @@ void Pass::build() {
   }
 }
 
-void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::PlacementPlan& plan) {
+void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::PlacementPlan& plan,
+                std::int64_t end) {
   Slot& s = slots_[si];
   if (!s.copy) s.copy = std::make_unique<Slot::Use>(Slot::Use{s.node->pu_used, s.node->gpu_used, s.node->memory_used_mib});
   Slot::Use& n = *s.copy;
@@ -547,7 +571,6 @@ void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::Pl
   s.free.mem -= a.mem;
   for (auto [e, pos] : s.in_envs) envs_[e].tree.set(pos, s.free.pus);
   envs_[env].cap_left -= a.pus;
-  const std::int64_t end = add_sat(now_, limit_ms(job));
   if (s.profile >= 0) profiles_[s.profile].take(now_, end, a);
   if (end != kNever) s.started.push_back({end, a});
 }
@@ -566,12 +589,18 @@ bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs, std::
       if (!eligible(job, s)) continue;
       const Amount n = exclusive(job) ? need_on(job, *s.node) : need;
       if (s.free.pus < n.pus || s.free.gpus < n.gpus || s.free.mem < n.mem || env.cap_left < n.pus) continue;
-      // Starting here must not delay a reservation on this node.
-      if (s.reserved && !profiles_[s.profile].fits_until(end, n)) continue;
+      // Starting here must not delay a reservation on this node; with --time-min,
+      // a shorter limit that ends before the reservation may do.
+      std::int64_t stop = end;
+      if (s.reserved && !profiles_[s.profile].fits_until(end, n)) {
+        stop = shortened_end(job, profiles_[s.profile].free_until(n));
+        if (!stop) continue;
+      }
       auto plan = s.place_job(request_on(job, *s.node));
       if (!plan) continue;
-      take(si, e, job, *plan);
-      out_.starts.push_back({job.id, array_index, s.node->name, std::move(plan->cpus), std::move(plan->gpus), {}});
+      take(si, e, job, *plan, stop);
+      out_.starts.push_back({job.id, array_index, s.node->name, std::move(plan->cpus), std::move(plan->gpus), {},
+                             shortened_limit_s(job, stop)});
       return true;
     }
   }
@@ -594,12 +623,14 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
     bool listed;
   };
   std::vector<Pick> picked;
+  std::int64_t stop = end;  // the earliest a picked node's reservation needs it back (--time-min)
   for (std::size_t e : envs) {
     Env& env = envs_[e];
     if (!env.env->enabled || env.cap_left / job.nodes < need.pus) continue;
     // A matching OR ("[a|b]"): all nodes with the same alternative.
     for (const int choice : choices(job)) {
       picked.clear();
+      stop = end;
       std::size_t have_listed = 0, others = 0;
       for (std::size_t pos = env.tree.find(0, need.pus);
            pos != kNone && (have_listed < listed || others < want - listed);
@@ -611,9 +642,14 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
         if (!is_listed && others >= want - listed) continue;
         const Amount n = exclusive(job) ? need_on(job, *s.node) : need;
         if (s.free.pus < n.pus || s.free.gpus < n.gpus || s.free.mem < n.mem) continue;
-        if (s.reserved && !profiles_[s.profile].fits_until(end, n)) continue;
+        std::int64_t by = stop;
+        if (s.reserved && !profiles_[s.profile].fits_until(stop, n)) {
+          by = shortened_end(job, profiles_[s.profile].free_until(n));
+          if (!by) continue;
+        }
         auto plan = s.place_job(request_on(job, *s.node));
         if (!plan) continue;
+        stop = std::min(stop, by);
         picked.push_back({si, std::move(*plan), is_listed});
         ++(is_listed ? have_listed : others);
       }
@@ -621,9 +657,10 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
       std::int64_t pus = 0;
       for (const auto& p : picked) pus += static_cast<std::int64_t>(p.plan.cpus.size());
       if (env.env->max_vcpus > 0 && pus > env.cap_left) continue;
-      Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {}};
+      Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {},
+                 shortened_limit_s(job, stop)};
       for (std::size_t i = 0; i < picked.size(); ++i) {
-        take(picked[i].slot, e, job, picked[i].plan);
+        take(picked[i].slot, e, job, picked[i].plan, stop);
         if (i > 0)
           d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
                                   std::move(picked[i].plan.gpus)});
@@ -647,7 +684,8 @@ Profile& Pass::profile(std::size_t si) {
       const Job& job = *state_.job(id);
       const Attempt* a = job.current_attempt();
       if (!a) continue;
-      std::int64_t end = add_sat(a->started_at > 0 ? a->started_at : now_, limit_ms(job));
+      const std::int64_t limit = a->time_limit_s > 0 ? a->time_limit_s * 1000 : limit_ms(job);
+      std::int64_t end = add_sat(a->started_at > 0 ? a->started_at : now_, limit);
       if (end == kNever) continue;
       end = std::max(end, now_ + 1);
       auto release = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus) {

@@ -18,6 +18,9 @@ struct Decision {
   std::vector<int> cpus;
   std::vector<int> gpus;
   std::vector<NodeSlice> more_nodes;  // multi-node jobs: the other nodes, in order
+  // sbatch --time-min: the shortened time limit of this attempt (seconds), so that
+  // it ends before a reservation needs its room; 0: the job's own limit.
+  std::int64_t time_limit_s = 0;
 };
 
 struct WaitReason {

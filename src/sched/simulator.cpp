@@ -129,11 +129,13 @@ Result<SimResult> simulate(const std::vector<SimJob>& input, const SimConfig& co
       SimJobResult& r = out.jobs[id - 1];
       const SimJob& sj = jobs[id - 1];
       r.node = d.node;
-      if (auto s = state.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus), now, -1, 0, {}});
+      if (auto s = state.apply(JobDispatched{id, d.node, std::move(d.cpus), std::move(d.gpus), now, -1, 0, {},
+                                             d.time_limit_s});
           !s)
         return s.error();
       if (auto s = state.apply(JobStarted{id, now}); !s) return s.error();
-      const std::int64_t run = sj.limit_s > 0 ? std::min(sj.run_s, sj.limit_s) : sj.run_s;
+      const std::int64_t limit = d.time_limit_s > 0 ? d.time_limit_s : sj.limit_s;
+      const std::int64_t run = limit > 0 ? std::min(sj.run_s, limit) : sj.run_s;
       r.start_s = now / 1000;
       r.end_s = r.start_s + run;
       busy += sj.procs;

@@ -579,8 +579,10 @@ const OptionSpec kOptions[] = {
      "vCPUs are hardware threads already", nullptr},
     {"time", 't', Required, Honoured, "time",
      "time limit: minutes, M:S, H:M:S, D-H, D-H:M, D-H:M:S or UNLIMITED", "", &set_time<&O::time_limit_s>},
-    {"time-min", 0, Required, RecordedOnly, "time-min", "shortest acceptable time limit",
-     "there is no backfill yet", &set_time<&O::time_min_s>},
+    {"time-min", 0, Required, Honoured, "time-min",
+     "shortest acceptable time limit: the limit may be cut down to it (whole minutes) to start sooner in a "
+     "backfill hole",
+     "", &set_time<&O::time_min_s>},
     {"tmp", 0, Required, NotSupportedYet, "tmp", "", "local disk is not scheduled", nullptr},
     {"tres-bind", 0, Required, NotSupportedYet, "tres-bind", "", kNoEquivalent, nullptr},
     {"tres-per-task", 0, Required, NotSupportedYet, "tres-per-task", "",

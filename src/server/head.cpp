@@ -411,7 +411,7 @@ void Head::flush() {
       const auto id = d.array_index >= 0 ? state_.allocate_job_id() : d.job_id;
       if (state_.apply(JobDispatched{d.job_id, d.node, std::move(d.cpus), std::move(d.gpus),
                                      transport::epoch_ms(), d.array_index, d.array_index >= 0 ? id : 0,
-                                     std::move(d.more_nodes)}))
+                                     std::move(d.more_nodes), d.time_limit_s}))
         to_launch_.push_back(id);
     }
     // Jobs of lower-priority queues that make room for a waiting job: they get
@@ -1675,7 +1675,7 @@ void Head::launch(const Job& job) {
       o.stderr_path = abs(job.stderr_path);
       o.cpus = a->cpus;
       o.gpus = a->gpus;
-      o.timeout_seconds = job.timeout_seconds;
+      o.timeout_seconds = job.attempt_time_limit_s();
       o.append_output = job.append_output;
       if (nodes.size() > 1) o.hostfile = mpi_hostfile(job);
     } else {
@@ -1692,7 +1692,7 @@ void Head::launch(const Job& job) {
     if (job.checkpoints()) {
       // Every node signals its own processes before the time limit (the
       // others only use the limit for that; the main node enforces it).
-      o.timeout_seconds = job.timeout_seconds;
+      o.timeout_seconds = job.attempt_time_limit_s();
       o.checkpoint_signal = job.checkpoint_signal;
       o.checkpoint_seconds = job.checkpoint_seconds;
       o.checkpoint_batch_only = job.checkpoint_signal_batch_only;
