@@ -5,12 +5,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -168,6 +171,117 @@ Status fill_cpuset_from_parent(const std::string& dir, const std::string& above)
   return {};
 }
 
+// "0-2,5\n" -> {0, 1, 2, 5}; what cpuset.mems and cpuset.cpus hold.
+std::vector<int> parse_index_list(const std::string& text) {
+  std::vector<int> out;
+  const char* p = text.c_str();
+  while (*p) {
+    char* end = nullptr;
+    const long first = std::strtol(p, &end, 10);
+    if (end == p) {
+      ++p;
+      continue;
+    }
+    long last = first;
+    p = end;
+    if (*p == '-') {
+      last = std::strtol(p + 1, &end, 10);
+      p = end;
+    }
+    for (long i = first; i <= last && i - first < 65536; ++i) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
+std::string format_index_list(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(x);
+  }
+  return s;
+}
+
+// ---- cgroup v2 device control: a BPF_PROG_TYPE_CGROUP_DEVICE program ----------
+// The kernel runs it for every open or mknod of a device file by a process in the
+// cgroup; it returns 0 to deny, 1 to allow. Ours denies exactly the listed
+// devices (any access) and allows everything else, like the v1 rules
+// "a *:* rwm" + "c M:m rwm" in devices.deny. Hand-assembled: five instructions
+// per rule, no libbpf needed.
+
+bpf_insn insn(std::uint8_t code, std::uint8_t dst, std::uint8_t src, std::int16_t off, std::int32_t imm) {
+  bpf_insn i{};
+  i.code = code;
+  i.dst_reg = dst & 0xf;
+  i.src_reg = src & 0xf;
+  i.off = off;
+  i.imm = imm;
+  return i;
+}
+
+std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& denied) {
+  std::vector<bpf_insn> p;
+  // struct bpf_cgroup_dev_ctx { u32 access_type /* access << 16 | type */; u32 major; u32 minor; }
+  p.push_back(insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, 0, 0));
+  p.push_back(insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff));
+  p.push_back(insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 4, 0));
+  p.push_back(insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 8, 0));
+  for (const auto& rule : denied) {
+    const int type = rule.type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR;
+    p.push_back(insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 4, type));
+    p.push_back(insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, 3, static_cast<std::int32_t>(rule.major)));
+    p.push_back(insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 2, static_cast<std::int32_t>(rule.minor)));
+    p.push_back(insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0));
+    p.push_back(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+  }
+  p.push_back(insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1));
+  p.push_back(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+  return p;
+}
+
+// Loads the program; returns its fd, or -1 with errno set.
+int load_device_program(const std::vector<DeviceRule>& denied) {
+  const auto program = device_program(denied);
+  static const char kLicense[] = "GPL";
+  bpf_attr attr{};
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = reinterpret_cast<std::uint64_t>(program.data());
+  attr.insn_cnt = static_cast<std::uint32_t>(program.size());
+  attr.license = reinterpret_cast<std::uint64_t>(kLicense);
+  return static_cast<int>(retry_eintr([&] { return ::syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr); }));
+}
+
+// Attaches a program denying `denied` to the cgroup directory. ALLOW_MULTI: a
+// program an ancestor has (systemd's, a container runtime's) still runs too,
+// and a device is only opened when every program allows it.
+Status attach_device_program(const std::string& dir, const std::vector<DeviceRule>& denied) {
+  const int prog = load_device_program(denied);
+  if (prog < 0)
+    return make_error("cannot deny device files in cgroup " + dir,
+                      "cannot load the BPF device program: " + errno_text(errno));
+  const int cg = retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (cg < 0) {
+    const int err = errno;
+    ::close(prog);
+    return make_error("cannot deny device files in cgroup " + dir, errno_text(err));
+  }
+  bpf_attr attr{};
+  attr.target_fd = static_cast<std::uint32_t>(cg);
+  attr.attach_bpf_fd = static_cast<std::uint32_t>(prog);
+  attr.attach_type = BPF_CGROUP_DEVICE;
+  attr.attach_flags = BPF_F_ALLOW_MULTI;
+  const long rc = retry_eintr([&] { return ::syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr); });
+  const int err = errno;
+  // The attachment holds the program; it goes with the cgroup.
+  ::close(cg);
+  ::close(prog);
+  if (rc != 0)
+    return make_error("cannot deny device files in cgroup " + dir,
+                      "BPF_PROG_ATTACH: " + errno_text(err) +
+                          (err == EPERM ? " (an ancestor cgroup's device program forbids more)" : ""));
+  return {};
+}
+
 CgroupLayout none(std::string why) {
   CgroupLayout layout;
   layout.why_none = std::move(why);
@@ -199,11 +313,20 @@ CgroupLayout detect_v2(const std::string& root, const std::vector<std::string>& 
   CgroupLayout layout;
   layout.mode = CgroupMode::V2;
   layout.v2_dir = dir;
+  // v2 has no device controller files; a job's device files are fenced by a BPF
+  // program, which needs CAP_BPF (or CAP_SYS_ADMIN) and a kernel that allows it.
+  const int probe = load_device_program({});
+  if (probe >= 0) {
+    ::close(probe);
+    layout.devices = true;
+  } else {
+    layout.why_no_devices = "cannot load a BPF_PROG_TYPE_CGROUP_DEVICE program: " + errno_text(errno);
+  }
   return layout;
 }
 
 CgroupLayout detect_v1(const std::string& memory_root, const std::string& cpuset_root,
-                       const std::vector<std::string>& parts) {
+                       const std::string& devices_root, const std::vector<std::string>& parts) {
   std::string memory = memory_root;
   for (const auto& part : parts) {
     memory += "/" + part;
@@ -234,6 +357,24 @@ CgroupLayout detect_v1(const std::string& memory_root, const std::string& cpuset
     }
     if (ok) layout.v1_cpuset = dir;
   }
+  // The devices hierarchy is optional too: without it jobs can open every GPU.
+  if (is_filesystem(devices_root, CGROUP_SUPER_MAGIC) && path_exists(devices_root + "/devices.deny")) {
+    std::string dir = devices_root;
+    int err = 0;
+    for (const auto& part : parts) {
+      dir += "/" + part;
+      if ((err = make_dir(dir)) != 0) break;
+    }
+    if (err == 0 && ::access(dir.c_str(), W_OK) != 0) err = errno;
+    if (err == 0) {
+      layout.v1_devices = dir;
+      layout.devices = true;
+    } else {
+      layout.why_no_devices = "cgroup v1 devices hierarchy not writable: " + dir + ": " + errno_text(err);
+    }
+  } else {
+    layout.why_no_devices = "no cgroup v1 devices hierarchy at " + devices_root;
+  }
   return layout;
 }
 
@@ -256,7 +397,7 @@ CgroupLayout detect_cgroups(const std::string& parent, const std::string& mount_
   const std::string memory_root = mount_root + "/memory";
   if (is_filesystem(memory_root, CGROUP_SUPER_MAGIC) &&
       path_exists(memory_root + "/memory.limit_in_bytes"))
-    return detect_v1(memory_root, mount_root + "/cpuset", parts);
+    return detect_v1(memory_root, mount_root + "/cpuset", mount_root + "/devices", parts);
 
   if (!v2_without_memory.empty())
     return none("cgroup v2 at " + v2_without_memory +
@@ -275,6 +416,7 @@ JobCgroup JobCgroup::open(const CgroupLayout& layout, const std::string& name) {
   if (layout.mode == CgroupMode::V1) {
     keep(layout.v1_memory);
     keep(layout.v1_cpuset);
+    keep(layout.v1_devices);
   } else if (layout.mode == CgroupMode::V2) {
     keep(layout.v2_dir);
   }
@@ -282,21 +424,35 @@ JobCgroup JobCgroup::open(const CgroupLayout& layout, const std::string& name) {
   return cgroup;
 }
 
+// The NUMA nodes of `wanted` that the parent's cpuset has (its file holds a list
+// such as "0-1"); all of them when `wanted` is empty or none is left.
+static std::vector<int> usable_mems(const std::vector<int>& wanted, const std::string& parent_file) {
+  if (wanted.empty()) return {};
+  auto text = read_text(parent_file);
+  if (!text) return {};
+  const auto parent = parse_index_list(*text);
+  std::vector<int> out;
+  for (int m : wanted)
+    if (std::find(parent.begin(), parent.end(), m) != parent.end() &&
+        std::find(out.begin(), out.end(), m) == out.end())
+      out.push_back(m);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::string& name,
-                                    std::int64_t memory_limit_mib, const std::vector<int>& cpus) {
+                                    const CgroupLimits& limits) {
   JobCgroup cgroup;
   if (layout.mode == CgroupMode::None) return cgroup;
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     return make_error("cannot create cgroup", "invalid name \"" + name + "\"");
+  if (!limits.denied_devices.empty() && !layout.devices)
+    return make_error("cannot deny device files to job cgroup " + name, layout.why_no_devices);
   cgroup.mode_ = layout.mode;
 
-  std::string cpu_list;
-  for (int cpu : cpus) {
-    if (!cpu_list.empty()) cpu_list += ',';
-    cpu_list += std::to_string(cpu);
-  }
+  const std::string cpu_list = format_index_list(limits.cpus);
   const std::string limit =
-      std::to_string(memory_limit_mib * static_cast<std::int64_t>(1024 * 1024));
+      std::to_string(limits.memory_limit_mib * static_cast<std::int64_t>(1024 * 1024));
 
   // On any failure the directories made so far go again; none holds a process yet.
   auto fail = [&](Error error) -> Result<JobCgroup> {
@@ -313,7 +469,7 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
   if (layout.mode == CgroupMode::V1) {
     const std::string memory = layout.v1_memory + "/" + name;
     if (auto st = make(memory); !st) return fail(st.error());
-    if (memory_limit_mib > 0) {
+    if (limits.memory_limit_mib > 0) {
       if (auto st = write_file(memory + "/memory.limit_in_bytes", limit); !st)
         return fail(st.error());
       // Without a memory+swap limit the job would be swapped out rather than
@@ -328,13 +484,27 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
       if (!cpu_list.empty()) {
         if (auto st = write_file(cpuset + "/cpuset.cpus", cpu_list); !st) return fail(st.error());
       }
+      cgroup.mems_ = usable_mems(limits.mems, layout.v1_cpuset + "/cpuset.mems");
+      if (!cgroup.mems_.empty()) {
+        if (auto st = write_file(cpuset + "/cpuset.mems", format_index_list(cgroup.mems_)); !st)
+          return fail(st.error());
+      }
       if (auto st = fill_cpuset_from_parent(cpuset, layout.v1_cpuset); !st)
         return fail(st.error());
+    }
+    if (!limits.denied_devices.empty()) {
+      // A new devices cgroup copies its parent's rules ("a *:* rwm" at the top):
+      // each deny adds an exception for one device.
+      const std::string devices = layout.v1_devices + "/" + name;
+      if (auto st = make(devices); !st) return fail(st.error());
+      for (const auto& rule : limits.denied_devices)
+        if (auto st = write_file(devices + "/devices.deny", rule.numbers() + " rwm"); !st)
+          return fail(st.error());
     }
   } else {
     const std::string dir = layout.v2_dir + "/" + name;
     if (auto st = make(dir); !st) return fail(st.error());
-    if (memory_limit_mib > 0) {
+    if (limits.memory_limit_mib > 0) {
       if (auto st = write_file(dir + "/memory.max", limit); !st) return fail(st.error());
       // Same reason as memsw on v1: swap would hide the limit.
       if (path_exists(dir + "/memory.swap.max")) (void)write_value(dir + "/memory.swap.max", "0");
@@ -342,6 +512,16 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
     // An empty cpuset.cpus means "the parent's set", which is what we want without cpus.
     if (!cpu_list.empty() && path_exists(dir + "/cpuset.cpus")) {
       if (auto st = write_file(dir + "/cpuset.cpus", cpu_list); !st) return fail(st.error());
+    }
+    if (path_exists(dir + "/cpuset.mems")) {
+      cgroup.mems_ = usable_mems(limits.mems, layout.v2_dir + "/cpuset.mems.effective");
+      if (!cgroup.mems_.empty()) {
+        if (auto st = write_file(dir + "/cpuset.mems", format_index_list(cgroup.mems_)); !st)
+          return fail(st.error());
+      }
+    }
+    if (!limits.denied_devices.empty()) {
+      if (auto st = attach_device_program(dir, limits.denied_devices); !st) return fail(st.error());
     }
   }
   return cgroup;

@@ -1,7 +1,9 @@
-// A job's control group: memory limit, CPU set, and the set of the job's
-// processes, so that every process of a job can be found and killed. Supports
-// cgroup v1 (memory + cpuset hierarchies, as mounted on these machines) and v2
-// (unified, with memory and cpuset controllers enabled in the parent).
+// A job's control group: memory limit, CPU set and memory nodes, the device files
+// it may not open (other jobs' GPUs), and the set of the job's processes, so that
+// every process of a job can be found and killed. Supports cgroup v1 (memory +
+// cpuset + devices hierarchies, as mounted on these machines) and v2 (unified,
+// with memory and cpuset controllers enabled in the parent; devices through a
+// BPF_PROG_TYPE_CGROUP_DEVICE program attached to the job's cgroup).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +19,19 @@ namespace drover::agent {
 
 enum class CgroupMode { None, V1, V2 };
 
+// A device file by its numbers, as the kernel's device controller sees it:
+// {'c', 195, 1, "/dev/nvidia1"} is "c 195:1". path is for messages only.
+struct DeviceRule {
+  char type = 'c';  // 'c' character device, 'b' block device
+  unsigned major = 0;
+  unsigned minor = 0;
+  std::string path;
+  bool operator==(const DeviceRule&) const = default;
+  std::string numbers() const {
+    return std::string(1, type) + " " + std::to_string(major) + ":" + std::to_string(minor);
+  }
+};
+
 // Where job cgroups are made: <mount>/<parent>/job_<id>. Detected once at start.
 struct CgroupLayout {
   CgroupMode mode = CgroupMode::None;
@@ -24,6 +39,10 @@ struct CgroupLayout {
   std::string v1_cpuset;  // e.g. /sys/fs/cgroup/cpuset/<parent>
   std::string v2_dir;     // e.g. /sys/fs/cgroup/<parent>
   std::string why_none;   // when mode is None: what was missing, for the log
+  // Device isolation: v1 through this devices hierarchy, v2 through BPF programs.
+  std::string v1_devices;        // e.g. /sys/fs/cgroup/devices/<parent>
+  bool devices = false;          // whether jobs can be denied device files
+  std::string why_no_devices;    // when not: why, for the log
 };
 
 // Finds a usable cgroup hierarchy and creates the parent directory `parent`
@@ -32,12 +51,28 @@ struct CgroupLayout {
 CgroupLayout detect_cgroups(const std::string& parent,
                             const std::string& mount_root = "/sys/fs/cgroup");
 
+// What a job's cgroup enforces.
+struct CgroupLimits {
+  std::int64_t memory_limit_mib = 0;  // 0: no limit
+  std::vector<int> cpus;              // PU OS indexes; empty: the parent's set
+  // NUMA node OS indexes for cpuset.mems; empty: the parent's. Nodes the parent
+  // lacks are left out (a node told its topology by an XML file may name NUMA
+  // nodes this machine does not have); if none is left, the parent's set.
+  std::vector<int> mems;
+  std::vector<DeviceRule> denied_devices;  // needs layout.devices; else an error
+};
+
 class JobCgroup {
  public:
-  // Creates <parent>/<name>; memory_limit_mib 0 means no limit; cpus empty means
-  // the parent's set. With mode None returns an object that does nothing.
+  // Creates <parent>/<name> with the limits. With mode None returns an object
+  // that does nothing.
   static Result<JobCgroup> create(const CgroupLayout& layout, const std::string& name,
-                                  std::int64_t memory_limit_mib, const std::vector<int>& cpus);
+                                  const CgroupLimits& limits);
+  // The same with a memory limit and CPUs only.
+  static Result<JobCgroup> create(const CgroupLayout& layout, const std::string& name,
+                                  std::int64_t memory_limit_mib, const std::vector<int>& cpus) {
+    return create(layout, name, CgroupLimits{memory_limit_mib, cpus, {}, {}});
+  }
   // Refers to an existing job cgroup without changing it, e.g. one left behind by
   // an earlier agent, so that it can be killed and removed. Directories that do not
   // exist are left out; with none the result does nothing.
@@ -60,10 +95,13 @@ class JobCgroup {
   Status remove() const;
   bool active() const { return mode_ != CgroupMode::None; }
   const std::vector<std::string>& dirs() const { return dirs_; }
+  // The NUMA nodes written to cpuset.mems by create (empty: the parent's set).
+  const std::vector<int>& mems() const { return mems_; }
 
  private:
   CgroupMode mode_ = CgroupMode::None;
-  std::vector<std::string> dirs_;  // every directory made for this job (v1: memory, cpuset)
+  std::vector<std::string> dirs_;  // every directory made for this job (v1: memory, cpuset, devices)
+  std::vector<int> mems_;
 };
 
 }  // namespace drover::agent

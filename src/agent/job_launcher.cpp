@@ -309,7 +309,8 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
 
   const std::string name = "job_" + std::to_string(spec.job_id);
   if (auto st = clear_stale_cgroup(cgroups, name); !st) return st.error();
-  auto cgroup = JobCgroup::create(cgroups, name, spec.memory_limit_mib, spec.cpus);
+  auto cgroup =
+      JobCgroup::create(cgroups, name, CgroupLimits{spec.memory_limit_mib, spec.cpus, spec.mems, spec.denied_devices});
   if (!cgroup) return cgroup.error();
   for (const auto& dir : cgroup->dirs()) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
 

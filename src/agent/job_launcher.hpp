@@ -29,6 +29,8 @@ struct LaunchSpec {
   bool append_output = false;
   std::vector<int> cpus;             // PU OS indexes to bind to; empty: no binding
   std::int64_t memory_limit_mib = 0; // 0: none
+  std::vector<int> mems;             // NUMA nodes for the cgroup's cpuset.mems; empty: the parent's
+  std::vector<DeviceRule> denied_devices;  // device files the job may not open (other jobs' GPUs)
   std::string job_dir;               // agent-owned scratch dir for this job (script)
   std::string make_dir;              // absolute; made (with its parents) as the job's user
                                      // before it starts, e.g. its checkpoint directory

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "place/discovery.hpp"
+#include "place/memory_nodes.hpp"
 #include "transport/log.hpp"
 #include "transport/munge_credential.hpp"
 
@@ -59,6 +60,7 @@ Status NodeAgent::start() {
               "): jobs run without memory limits or CPU sets, only CPU affinity");
   else
     log::info(std::string("cgroups: ") + (cgroups_.mode == CgroupMode::V1 ? "v1" : "v2"));
+  if (auto st = find_gpu_files(); !st) return st;
   clear_stale_jobs();
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir + "/jobs", ec);
@@ -94,6 +96,51 @@ Status NodeAgent::start_step_service() {
   log::info("step service (drover-launch) listening on " + step_server_->address() + ", MUNGE socket " +
             (config_.munge_socket.empty() ? "(default)" : config_.munge_socket));
   return {};
+}
+
+// Each GPU's device files, so that a job's cgroup denies those of the GPUs it
+// was not given. Said once at start when that cannot be done.
+Status NodeAgent::find_gpu_files() {
+  if (topology_.gpus.empty()) return {};
+  std::vector<std::string> missing;
+  if (!config_.gpu_devices.empty()) {
+    auto parsed = parse_gpu_devices_option(config_.gpu_devices, static_cast<int>(topology_.gpus.size()));
+    if (!parsed) return parsed.error();
+    gpu_files_ = std::move(*parsed);
+    for (const auto& g : topology_.gpus)
+      if (std::none_of(gpu_files_.begin(), gpu_files_.end(), [&](const auto& f) { return f.gpu == g.index; }))
+        missing.push_back("GPU " + std::to_string(g.index));
+  } else {
+    gpu_files_ = find_gpu_device_files(topology_, DeviceRoots{}, &missing);
+  }
+  std::string found;
+  for (const auto& g : gpu_files_)
+    for (const auto& f : g.files) found += (found.empty() ? "" : ", ") + std::to_string(g.gpu) + "=" + f.path;
+  if (!found.empty()) log::info("GPU device files: " + found);
+  if (!missing.empty()) {
+    std::string names;
+    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+    log::warn("no device file found for " + names +
+              ": jobs are not kept off it (set gpu-devices, e.g. gpu-devices = 0=/dev/nvidia0)");
+  }
+  if (!found.empty() && !cgroups_.devices) {
+    log::warn("GPU device isolation is not available (" +
+              (cgroups_.why_none.empty() ? cgroups_.why_no_devices : cgroups_.why_none) +
+              "): jobs see their GPUs through CUDA_VISIBLE_DEVICES and the like, but can open every GPU");
+    gpu_files_.clear();
+  }
+  return {};
+}
+
+// What a job's cgroup here enforces: memory, CPUs, the NUMA nodes of those CPUs,
+// and no access to the device files of GPUs it was not given.
+CgroupLimits NodeAgent::cgroup_limits(const proto::LaunchOrder& o) const {
+  CgroupLimits limits;
+  limits.memory_limit_mib = o.memory_mib;
+  limits.cpus = o.cpus;
+  limits.mems = place::memory_nodes(topology_, o.cpus, o.memory_mib);
+  limits.denied_devices = denied_device_files(gpu_files_, o.gpus);
+  return limits;
 }
 
 std::optional<StepTarget> NodeAgent::step_target(std::int64_t job_id) const {
@@ -132,7 +179,7 @@ void NodeAgent::clear_stale_jobs() {
   // does not adopt their jobs, so the head reports them lost once we say hello and
   // hands their CPUs and memory out again: what still runs of them must go first.
   std::set<std::string> names;
-  for (const std::string& base : {cgroups_.v1_memory, cgroups_.v1_cpuset, cgroups_.v2_dir}) {
+  for (const std::string& base : {cgroups_.v1_memory, cgroups_.v1_cpuset, cgroups_.v1_devices, cgroups_.v2_dir}) {
     if (base.empty()) continue;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
@@ -306,6 +353,9 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.stderr_path = o.stderr_path;
   spec.cpus = o.cpus;
   spec.memory_limit_mib = o.memory_mib;
+  const CgroupLimits limits = cgroup_limits(o);
+  spec.mems = limits.mems;
+  spec.denied_devices = limits.denied_devices;
   spec.append_output = o.append_output;
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
   if (o.checkpoint_signal && !o.member()) spec.make_dir = o.checkpoint_dir;
@@ -401,7 +451,7 @@ void NodeAgent::send_signal(RunningJob& j, int sig, bool batch_only, const std::
 // binding, and no process until mpirun starts one here through drover-launch.
 void NodeAgent::launch_member(const proto::LaunchOrder& o) {
   const auto now = transport::epoch_ms();
-  auto cg = JobCgroup::create(cgroups_, "job_" + std::to_string(o.job_id), o.memory_mib, o.cpus);
+  auto cg = JobCgroup::create(cgroups_, "job_" + std::to_string(o.job_id), cgroup_limits(o));
   if (!cg) {
     log::warn("job " + std::to_string(o.job_id) + " could not start here: " + cg.message());
     proto::ExitReport r;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "agent/cgroup.hpp"
+#include "agent/gpu_devices.hpp"
 #include "agent/job_launcher.hpp"
 #include "agent/step_server.hpp"
 #include "proto/agent_messages.hpp"
@@ -34,6 +35,9 @@ struct AgentConfig {
   // Step service for drover-launch (tcp:HOST:PORT); empty: none.
   std::string listen_address;
   std::string munge_socket;  // munged's socket (head over TCP, step service); empty: libmunge's default
+  // GPU device files by GPU index ("0=/dev/nvidia0,1=/dev/nvidia1"); empty: found
+  // from sysfs and the NVIDIA driver (gpu_devices.hpp).
+  std::string gpu_devices;
 };
 
 class NodeAgent {
@@ -84,12 +88,15 @@ class NodeAgent {
   void heartbeat();
   bool tcp_ = false;  // the head is over TCP: MUNGE both ways
   Status start_step_service();
+  Status find_gpu_files();
+  CgroupLimits cgroup_limits(const proto::LaunchOrder& o) const;
   std::optional<StepTarget> step_target(std::int64_t job_id) const;
 
   AgentConfig config_;
   transport::EventLoop loop_;
   NodeTopology topology_;
   CgroupLayout cgroups_;
+  std::vector<GpuDeviceFiles> gpu_files_;  // each GPU's device files, for device cgroups
   std::shared_ptr<transport::Connection> conn_;
   bool welcomed_ = false;
   std::map<std::int64_t, RunningJob> jobs_;       // by job id

@@ -158,8 +158,23 @@ void spill(const FreeView& view, int package, int need, std::vector<int>& out) {
   }
 }
 
-void place_cpus(const FreeView& view, int need, std::vector<int>& out) {
-  if (int d = best_fit(view.domain_free(), need); d >= 0) {
+void place_cpus(const FreeView& view, int need, std::int64_t memory_mib, std::vector<int>& out) {
+  int d = best_fit(view.domain_free(), need);
+  // Memory per NUMA domain: where the topology records it, prefer a domain whose
+  // memory holds the job's, so that its memory can be local too (the agent binds
+  // it to its PUs' domains, place/memory_nodes). Otherwise the best fit by PUs.
+  const auto& numa = view.topology().numa;
+  auto small = [&](int i) {
+    return memory_mib > 0 && static_cast<std::size_t>(i) < numa.size() && numa[i].memory_mib > 0 &&
+           numa[i].memory_mib < memory_mib;
+  };
+  if (d >= 0 && small(d)) {
+    Counts roomy;
+    roomy.assign(view.domain_free().size());
+    for (std::size_t i = 0; i < roomy.size(); ++i) roomy[i] = small(static_cast<int>(i)) ? 0 : view.domain_free()[i];
+    if (const int r = best_fit(roomy.view(), need); r >= 0) d = r;
+  }
+  if (d >= 0) {
     take_pus(view, [d](const Core& c) { return c.numa == d; }, need, out);
     return;
   }
@@ -298,7 +313,7 @@ std::optional<PlacementPlan> place_on_node(const NodeTopology& topo, const NodeU
   plan.cpus.reserve(static_cast<std::size_t>(request.vcpus));
 
   if (request.gpus == 0) {
-    place_cpus(view, request.vcpus, plan.cpus);
+    place_cpus(view, request.vcpus, request.memory_mib, plan.cpus);
   } else {
     std::vector<int> package_of_pu;
     for (const auto& c : topo.cores) {

@@ -698,7 +698,7 @@ class Cluster {
     if (tag_.empty()) return;
     cgroup_parents_.push_back(tag_);
     for (const auto& name : cgroup_parents_)
-      for (const char* hierarchy : {"memory", "cpuset", "unified"}) {
+      for (const char* hierarchy : {"memory", "cpuset", "devices", "unified"}) {
         const std::string parent = std::string("/sys/fs/cgroup/") + hierarchy + "/" + name;
         std::error_code ec;
         if (!fs::is_directory(parent, ec)) continue;

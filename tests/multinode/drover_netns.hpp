@@ -405,7 +405,7 @@ class NetnsDroverCluster {
         },
         2000);
     for (int k = 1; k <= node_count(); ++k)
-      for (const char* h : {"memory", "cpuset", "unified"})
+      for (const char* h : {"memory", "cpuset", "devices", "unified"})
         if (fs::is_directory(std::string("/sys/fs/cgroup/") + h + "/" + cgroup_parent(k)))
           netns::NetnsCluster::remove_cgroup_tree(std::string("/sys/fs/cgroup/") + h + "/" + cgroup_parent(k));
     const std::string left_logs = left.empty() ? "" : logs();

@@ -347,7 +347,7 @@ class NetnsCluster {
       for (const auto& b : bridges) (void)run_program({ipcmd, "link", "del", b});
     }
     (void)rewrite_hosts([](const std::string& p) { return is_stale(p); }, {});
-    for (const char* h : {"memory", "cpuset", "unified", "pids"}) sweep_cgroups(std::string("/sys/fs/cgroup/") + h);
+    for (const char* h : {"memory", "cpuset", "devices", "unified", "pids"}) sweep_cgroups(std::string("/sys/fs/cgroup/") + h);
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator("/tmp", ec)) {
       const std::string name = e.path().filename().string();

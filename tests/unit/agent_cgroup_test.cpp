@@ -61,7 +61,7 @@ int wait_for(pid_t pid) {
 }
 
 void remove_layout(const CgroupLayout& layout) {
-  for (const auto& dir : {layout.v1_memory, layout.v1_cpuset, layout.v2_dir})
+  for (const auto& dir : {layout.v1_memory, layout.v1_cpuset, layout.v1_devices, layout.v2_dir})
     if (!dir.empty()) ::rmdir(dir.c_str());
 }
 
@@ -113,6 +113,28 @@ TEST_F(CgroupTest, DetectsTheMountedHierarchyAndCreatesTheParent) {
     EXPECT_TRUE(fs::is_directory(layout_.v2_dir));
   }
   EXPECT_TRUE(layout_.why_none.empty());
+}
+
+TEST_F(CgroupTest, DetectsDeviceControlAndDeniesDevicesInAJobCgroup) {
+  if (layout_.mode == CgroupMode::V1 && is_filesystem("/sys/fs/cgroup/devices", CGROUP_SUPER_MAGIC)) {
+    ASSERT_TRUE(layout_.devices) << layout_.why_no_devices;
+    EXPECT_EQ(layout_.v1_devices.rfind("/sys/fs/cgroup/devices/drover-test-", 0), 0u) << layout_.v1_devices;
+    CgroupLimits limits;
+    limits.denied_devices = {{'c', 195, 1, "/dev/nvidia1"}, {'c', 226, 129, "/dev/dri/renderD129"}};
+    auto cgroup = JobCgroup::create(layout_, "job_9", limits);
+    ASSERT_TRUE(cgroup) << cgroup.message();
+    made_.push_back(*cgroup);
+    ASSERT_EQ(cgroup->dirs().size(), 3u);  // memory, cpuset, devices
+    EXPECT_EQ(cgroup->dirs().back(), layout_.v1_devices + "/job_9");
+    // Everything else stays allowed (devices.list shows only "a *:* rwm" in that mode,
+    // not the exceptions: agent_launcher_test's DeviceCgroupTest checks a job's opens).
+    EXPECT_EQ(read_text(layout_.v1_devices + "/job_9/devices.list"), "a *:* rwm\n");
+    EXPECT_EQ(JobCgroup::open(layout_, "job_9").dirs(), cgroup->dirs());
+  } else if (layout_.mode == CgroupMode::V2) {
+    EXPECT_TRUE(layout_.devices || !layout_.why_no_devices.empty());
+  } else {
+    GTEST_SKIP() << "no devices hierarchy here";
+  }
 }
 
 TEST_F(CgroupTest, DetectingTwiceReusesTheParent) {

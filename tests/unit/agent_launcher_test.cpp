@@ -3,6 +3,7 @@
 // directory and parent cgroup and removes both; the user tests make a temporary
 // user and group and delete them again.
 #include "agent/job_launcher.hpp"
+#include "agent/gpu_devices.hpp"
 #include "agent_test_support.hpp"
 
 #include <fcntl.h>
@@ -12,13 +13,17 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -107,7 +112,7 @@ class LauncherTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (const auto& dir : {layout_.v1_memory, layout_.v1_cpuset, layout_.v2_dir})
+    for (const auto& dir : {layout_.v1_memory, layout_.v1_cpuset, layout_.v1_devices, layout_.v2_dir})
       if (!dir.empty()) ::rmdir(dir.c_str());
     std::error_code ignored;
     fs::remove_all(tmp_, ignored);
@@ -128,7 +133,7 @@ class LauncherTest : public ::testing::Test {
 
   bool cgroup_exists(std::int64_t id) const {
     const std::string name = "/job_" + std::to_string(id);
-    for (const auto& base : {layout_.v1_memory, layout_.v1_cpuset, layout_.v2_dir})
+    for (const auto& base : {layout_.v1_memory, layout_.v1_cpuset, layout_.v1_devices, layout_.v2_dir})
       if (!base.empty() && fs::exists(base + name)) return true;
     return false;
   }
@@ -733,6 +738,127 @@ TEST_F(OtherUserTest, AnUnknownUserNameStillGetsItsPrimaryGroup) {
   JobGuard guard(*job);
   guard.wait();
   EXPECT_EQ(read_text(s.stdout_path), std::to_string(gid_) + "\n");
+}
+
+// ---- GPU device files and memory nodes, applied to real job processes ----------
+
+// Two fake GPUs: device files made here with the numbers of /dev/full (1:7) and
+// /dev/zero (1:5), so that an allowed open succeeds and a denied one fails with
+// EPERM from the device cgroup (not ENXIO, as for numbers with no driver).
+class DeviceCgroupTest : public LauncherTest {
+ protected:
+  void SetUp() override {
+    LauncherTest::SetUp();
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups and device files";
+    for (auto [name, minor] : {std::pair{"gpu0", 7u}, std::pair{"gpu1", 5u}})
+      ASSERT_EQ(::mknod((tmp_ + "/" + name).c_str(), S_IFCHR | 0666, ::makedev(1, minor)), 0)
+          << "mknod " << name << ": " << std::strerror(errno);
+    auto parsed = parse_gpu_devices_option("0=" + tmp_ + "/gpu0,1=" + tmp_ + "/gpu1", 2);
+    ASSERT_TRUE(parsed) << parsed.message();
+    gpus_ = *parsed;
+  }
+
+  // Runs a job given `job_gpus` under `layout`; returns what it could open.
+  std::string run_opening(std::int64_t id, const std::vector<int>& job_gpus, const CgroupLayout& layout) {
+    LaunchSpec s = spec(id);
+    s.argv = {"sh", "-c", "for f in gpu0 gpu1; do head -c 1 $f > /dev/null && echo \"$f opened\"; done 2>&1"};
+    s.denied_devices = denied_device_files(gpus_, job_gpus);
+    auto job = launch_job(s, layout);
+    if (!job) return "launch failed: " + job.message();
+    JobGuard guard(*job);
+    EXPECT_EQ(decode_wait_status(guard.wait()).signal, 0);
+    return read_text(s.stdout_path);
+  }
+
+  void expect_isolation(const CgroupLayout& layout) {
+    const std::string denied1 = "head: cannot open 'gpu1' for reading: Operation not permitted\n";
+    const std::string denied0 = "head: cannot open 'gpu0' for reading: Operation not permitted\n";
+    EXPECT_EQ(run_opening(30, {0}, layout), "gpu0 opened\n" + denied1);
+    EXPECT_EQ(run_opening(31, {1}, layout), denied0 + "gpu1 opened\n");
+    EXPECT_EQ(run_opening(32, {}, layout), denied0 + denied1);
+    EXPECT_EQ(run_opening(33, {0, 1}, layout), "gpu0 opened\ngpu1 opened\n");
+  }
+
+  std::vector<GpuDeviceFiles> gpus_;
+};
+
+TEST_F(DeviceCgroupTest, AJobOpensOnlyItsOwnGpusDeviceFiles) {
+  if (!layout_.devices) GTEST_SKIP() << "no device cgroup here: " << layout_.why_none << layout_.why_no_devices;
+  expect_isolation(layout_);
+}
+
+// cgroup v2 has no devices.deny: a BPF program attached to the job's cgroup does
+// it. Where this machine runs v1 for jobs but also mounts cgroup2 (hybrid), the
+// v2 path is exercised on that mount.
+TEST_F(DeviceCgroupTest, OnCgroupV2ABpfProgramDoesTheSame) {
+  CgroupLayout v2 = layout_;
+  std::string made;
+  if (layout_.mode != CgroupMode::V2) {
+    const std::string unified = "/sys/fs/cgroup/unified";
+    struct statfs fs {};
+    if (::statfs(unified.c_str(), &fs) != 0 || static_cast<long>(fs.f_type) != CGROUP2_SUPER_MAGIC)
+      GTEST_SKIP() << "no cgroup v2 mount here";
+    made = unified + "/drover-test-v2-" + std::to_string(::getpid());
+    ASSERT_EQ(::mkdir(made.c_str(), 0755), 0) << std::strerror(errno);
+    v2 = CgroupLayout{};
+    v2.mode = CgroupMode::V2;
+    v2.v2_dir = made;
+    v2.devices = true;
+  }
+  if (!v2.devices) GTEST_SKIP() << "no BPF device programs here: " << v2.why_no_devices;
+  expect_isolation(v2);
+  if (!made.empty()) {
+    EXPECT_EQ(::rmdir(made.c_str()), 0) << std::strerror(errno);
+  }
+}
+
+TEST_F(DeviceCgroupTest, WithoutDeviceControlAJobDenyingDevicesDoesNotStart) {
+  if (layout_.mode == CgroupMode::None) GTEST_SKIP() << "no cgroups: " << layout_.why_none;
+  CgroupLayout no_devices = layout_;
+  no_devices.devices = false;
+  no_devices.why_no_devices = "no cgroup v1 devices hierarchy at /nowhere";
+  LaunchSpec s = spec(34);
+  s.argv = {"true"};
+  s.denied_devices = denied_device_files(gpus_, {0});
+  auto job = launch_job(s, no_devices);
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.message(), "cannot deny device files to job cgroup job_34: no cgroup v1 devices hierarchy at /nowhere");
+  EXPECT_FALSE(cgroup_exists(34));
+}
+
+std::string parent_mems(const CgroupLayout& layout) {
+  const std::string file = layout.mode == CgroupMode::V1 ? layout.v1_cpuset + "/cpuset.mems"
+                                                         : layout.v2_dir + "/cpuset.mems.effective";
+  std::string text = read_text(file);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+TEST_F(LauncherTest, MemoryIsBoundToTheNumaNodesOfTheJob) {
+  const bool cpuset = (layout_.mode == CgroupMode::V1 && !layout_.v1_cpuset.empty()) ||
+                      (layout_.mode == CgroupMode::V2 && fs::exists(layout_.v2_dir + "/cpuset.mems.effective"));
+  if (!cpuset) GTEST_SKIP() << "no cpuset cgroup here: " << layout_.why_none;
+  auto mems_of_job = [&](std::int64_t id, std::vector<int> mems, std::vector<int>* written) {
+    LaunchSpec s = spec(id);
+    s.argv = {"grep", "Mems_allowed_list", "/proc/self/status"};
+    s.mems = std::move(mems);
+    auto job = launch_job(s, layout_);
+    if (!job) return "launch failed: " + job.message();
+    JobGuard guard(*job);
+    *written = job->cgroup.mems();
+    guard.wait();
+    return read_text(s.stdout_path);
+  };
+  std::vector<int> written;
+  // Node 0 exists on every machine: the job's memory is bound to it.
+  EXPECT_EQ(mems_of_job(40, {0}, &written), "Mems_allowed_list:\t0\n");
+  EXPECT_EQ(written, std::vector<int>{0});
+  // A node this machine lacks (the agent was given another node's topology) is
+  // left out; with none left the job keeps the agent's set.
+  EXPECT_EQ(mems_of_job(41, {999}, &written), "Mems_allowed_list:\t" + parent_mems(layout_) + "\n");
+  EXPECT_TRUE(written.empty());
+  EXPECT_EQ(mems_of_job(42, {0, 999}, &written), "Mems_allowed_list:\t0\n");
+  EXPECT_EQ(written, std::vector<int>{0});
 }
 
 }  // namespace

@@ -362,7 +362,7 @@ class StepServerTest : public ::testing::Test {
       (void)cgroup_.kill_all();
       (void)cgroup_.remove();
     }
-    for (const auto& d : {layout_.v1_memory, layout_.v1_cpuset, layout_.v2_dir})
+    for (const auto& d : {layout_.v1_memory, layout_.v1_cpuset, layout_.v1_devices, layout_.v2_dir})
       if (!d.empty()) ::rmdir(d.c_str());
     std::error_code ec;
     if (!dir_.empty()) fs::remove_all(dir_, ec);

@@ -152,6 +152,18 @@ TEST(Placement, BestFitNumaOnAsymmetricNode) {
   });
 }
 
+TEST(Placement, MemoryPerNumaDomainOnAsymmetricNode) {
+  // NUMA 0 = PUs 0-15 with 64 GiB, NUMA 1 = PUs 16-23 with 32 GiB.
+  const char* t = "asym-12core.xml";
+  const std::int64_t gib = 1024;
+  run({
+      {"memory fits the small domain", t, {}, {}, req(6, 0, 32 * gib), r(16, 21), {}},
+      {"memory too big for the small domain: the big one", t, {}, {}, req(6, 0, 40 * gib), r(0, 5), {}},
+      {"too big for any domain: best fit by PUs", t, {}, {}, req(6, 0, 70 * gib), r(16, 21), {}},
+      {"the big domain is full: the small one", t, r(0, 15), {}, req(6, 0, 40 * gib), r(16, 21), {}},
+  });
+}
+
 TEST(Placement, PackageBeforeNodeOnFourDomainNode) {
   // 8 PUs per domain; domains 0-1 in package 0 (PUs 0-15), 2-3 in package 1.
   const char* t = "4numa-8gpu.xml";

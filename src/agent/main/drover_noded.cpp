@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
       "munge-socket", po::value(&cfg.munge_socket),
       "munged's socket, for a head over TCP and for checking drover-launch's credentials "
       "(default: libmunge's, /run/munge/munge.socket.2)")(
+      "gpu-devices", po::value(&cfg.gpu_devices),
+      "each GPU's device files, when the agent does not find them itself (it reads the NVIDIA "
+      "driver's /proc/driver/nvidia/gpus and /sys/bus/pci/devices/*/drm): GPU=FILE[+FILE], "
+      "comma-separated, e.g. 0=/dev/nvidia0,1=/dev/nvidia1. A job may open only its own GPUs' files")(
       "heartbeat", po::value(&heartbeat_s)->default_value(10),
       "seconds between heartbeats to the head (keep well below droverd's --node-timeout)");
   po::variables_map vm;
