@@ -18,6 +18,7 @@
 #include "core/hostlist.hpp"
 #include "script/signal_spec.hpp"
 
+using namespace drover;
 using namespace drover::script;
 
 namespace {
