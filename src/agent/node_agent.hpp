@@ -90,6 +90,7 @@ class NodeAgent {
   transport::EventLoop loop_;
   NodeTopology topology_;
   CgroupLayout cgroups_;
+  ScriptCache scripts_;  // <state-dir>/scripts: batch scripts shared by an array's tasks
   std::shared_ptr<transport::Connection> conn_;
   bool welcomed_ = false;
   std::map<std::int64_t, RunningJob> jobs_;       // by job id

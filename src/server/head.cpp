@@ -197,8 +197,12 @@ Head::Head(HeadConfig config) : config_(std::move(config)) {
 }
 
 Head::~Head() {
-  // A clean stop leaves nothing that only the page cache holds.
-  if (store_) (void)store_->sync();
+  // A clean stop commits what waited for the sync timer and leaves nothing
+  // that only the page cache holds.
+  if (!store_) return;
+  if (auto s = store_->save(state_, state_.take_dirty(), new_payloads_, true); !s)
+    log::error("cannot save state: " + s.message());
+  (void)store_->sync();
 }
 
 std::string Head::agent_address() const {
@@ -334,7 +338,8 @@ Status Head::resolve_forgotten_dependencies(JobRequest& req) {
 }
 
 void Head::evict_finished() {
-  const auto n = state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
+  // Not while changes wait for a commit: a job evicted now would miss it.
+  const auto n = uncommitted_ ? 0 : state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
   if (n) log::info("forgot " + std::to_string(n) + " finished jobs (still in the store)");
   loop_.after(std::max<std::int64_t>(1000, config_.keep_finished_ms / 5), [this] { evict_finished(); });
 }
@@ -462,14 +467,24 @@ void Head::flush() {
   }
   auto dirty = state_.take_dirty();
   // fsync before the reply when a user asked for a change (a submit, a
-  // cancel, a queue ...): what was acknowledged is never lost. Launches, exits
-  // and wait reasons commit lazily: they survive a crash of droverd, and the
-  // sync timer makes them durable within sync_delay_ms. What a power loss
-  // takes in between, the agents' re-sync puts right: an exit is acknowledged
-  // only once durable (the agent keeps reporting it until then), and an
-  // attempt the head forgot is killed (its job runs again).
-  const bool durable = durable_turn_ || !new_payloads_.empty();
-  if (auto s = store_->save(state_, dirty, new_payloads_, durable); !s) {
+  // cancel, a queue ...): what was acknowledged is never lost. Launches and
+  // kills commit lazily (written, not fsync'd: they survive a crash of
+  // droverd) before they are sent. A turn that tells nobody anything (an
+  // exit, a "started", wait reasons) is not committed at once: the sync
+  // timer commits it, or the next turn that does commit. The timer makes
+  // everything durable within sync_delay_ms. What a crash takes in between,
+  // the agents' re-sync puts right: an exit is acknowledged only once
+  // durable (the agent keeps reporting it until then), a job that started is
+  // reported running again, and an attempt the head forgot is killed (its
+  // job runs again).
+  const bool durable = durable_turn_ || !new_payloads_.empty() || sync_due_;
+  const bool commit_now = durable || !to_launch_.empty() || !agent_out_.empty();
+  if (!commit_now) {
+    if (!dirty.empty()) {
+      state_.mark_dirty(dirty);
+      uncommitted_ = true;
+    }
+  } else if (auto s = store_->save(state_, dirty, new_payloads_, durable); !s) {
     // Nothing is acknowledged that is not on disk: report the failure, keep
     // the changes to retry on the next turn.
     log::error("cannot save state: " + s.message());
@@ -481,10 +496,17 @@ void Head::flush() {
       request_flush();
     });
     state_.mark_dirty(dirty);
+    uncommitted_ = true;
     return;
+  } else {
+    uncommitted_ = false;
+  }
+  if (sync_due_) {
+    // Lazy commits of earlier turns, when this one had nothing to write.
+    if (auto s = store_->sync(); !s) log::error(s.message());
   }
   new_payloads_.clear();
-  durable_turn_ = false;
+  durable_turn_ = sync_due_ = false;
   for (auto id : to_launch_)
     if (const Job* j = state_.job(id); j && j->state == JobState::Starting) launch(*j);
   to_launch_.clear();
@@ -496,28 +518,17 @@ void Head::flush() {
     if (it != agents_by_node_.end()) it->second->send(proto::dump(msg));
   }
   agent_out_.clear();
-  if (!store_->unsynced()) {
+  if (!uncommitted_ && !store_->unsynced()) {
     if (sync_timer_) loop_.cancel(sync_timer_);
     sync_timer_ = 0;
     send_held_acks();
   } else if (!sync_timer_) {
     sync_timer_ = loop_.after(config_.sync_delay_ms, [this] {
       sync_timer_ = 0;
-      sync_store();
+      sync_due_ = true;
+      request_flush();
     });
   }
-}
-
-void Head::sync_store() {
-  if (auto s = store_->sync(); !s) {
-    log::error(s.message() + "; trying again in 1 s");
-    sync_timer_ = loop_.after(1000, [this] {
-      sync_timer_ = 0;
-      sync_store();
-    });
-    return;
-  }
-  send_held_acks();
 }
 
 void Head::send_held_acks() {

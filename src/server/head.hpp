@@ -4,9 +4,10 @@
 // for everything that changed, then the replies and agent orders go out, so
 // nothing is acknowledged or launched before it is committed. A turn that
 // answered a user's change (a submit, a cancel, a new queue ...) commits
-// durably (fsync) before the reply leaves; other turns (launches, exits, wait
-// reasons) commit lazily and are made durable within sync_delay_ms, and an
-// agent's exit report is acknowledged only once it is durable.
+// durably (fsync) before the reply leaves; launches and kills commit lazily
+// (no fsync); a turn that tells nobody anything (exits, "started", wait
+// reasons) is committed by a later turn. Everything is durable within
+// sync_delay_ms, and an agent's exit report is acknowledged only once it is.
 #pragma once
 
 #include <sys/types.h>
@@ -126,8 +127,6 @@ class Head {
   // Dependencies on jobs no longer in memory: recalled from the store.
   Status resolve_forgotten_dependencies(JobRequest& req);
   void flush();
-  // Commits so far made durable (the timer after a lazy commit): held acks go out.
-  void sync_store();
   void send_held_acks();
   Result<std::optional<Job>> find_job(std::int64_t id);
   // A job named in a request: "123", an array task "123_5" or "123:5" (its own
@@ -179,6 +178,8 @@ class Head {
   // Exit reports' acknowledgements, held until what they acknowledge is durable.
   std::vector<std::pair<std::string, proto::Json>> held_acks_;
   std::uint64_t sync_timer_ = 0;
+  bool sync_due_ = false;     // the sync timer fired: commit and fsync everything
+  bool uncommitted_ = false;  // changes held back for a later commit
   // Ids below this are never given again after a restart (Store::reserve_job_ids):
   // array tasks get theirs in lazy commits. 0: not written by this head yet.
   std::int64_t id_floor_ = 0;
