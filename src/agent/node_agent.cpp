@@ -328,6 +328,10 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
       std::fclose(f);
       ::chmod(hostfile.c_str(), 0644);
     }
+    // The job's own directory, as a script written there would make it (with a
+    // shared script, none is).
+    (void)::chown(spec.job_dir.c_str(), o.uid, o.gid);
+    ::chmod(spec.job_dir.c_str(), 0700);
     std::string launcher = config_.launcher_path;
     if (launcher.empty()) {
       std::error_code e2;

@@ -43,9 +43,10 @@ class Store {
   Status load(ClusterState& state);
   // Writes the entities named in dirty (as they are in state now) and the new
   // payloads, all in one transaction. durable=false skips the fsync of this
-  // commit (WAL, synchronous=NORMAL): for changes nobody has been told about and
-  // that can be recovered if lost (a job's "started", wait reasons); the next
-  // durable commit makes them durable too.
+  // commit (WAL, synchronous=NORMAL): for changes that the agents' re-sync can
+  // put right if a power loss takes them (launches, exits, "started", wait
+  // reasons); the next durable commit or sync() makes them durable too.
+  // README.md says what droverd promises.
   Status save(const ClusterState& state, const DirtySet& dirty,
               const std::vector<std::pair<std::int64_t, JobPayload>>& payloads, bool durable = true);
   // Job ids below `floor` are never used again after a restart. Written with
