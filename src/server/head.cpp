@@ -338,8 +338,12 @@ Status Head::resolve_forgotten_dependencies(JobRequest& req) {
 }
 
 void Head::evict_finished() {
-  // Not while changes wait for a commit: a job evicted now would miss it.
-  const auto n = uncommitted_ ? 0 : state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
+  // Not while changes wait for a commit (a job evicted now would miss it): soon.
+  if (uncommitted_) {
+    loop_.after(config_.sync_delay_ms + 10, [this] { evict_finished(); });
+    return;
+  }
+  const auto n = state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
   if (n) log::info("forgot " + std::to_string(n) + " finished jobs (still in the store)");
   loop_.after(std::max<std::int64_t>(1000, config_.keep_finished_ms / 5), [this] { evict_finished(); });
 }
@@ -501,9 +505,12 @@ void Head::flush() {
   } else {
     uncommitted_ = false;
   }
-  if (sync_due_) {
+  if (durable && store_->unsynced()) {
     // Lazy commits of earlier turns, when this one had nothing to write.
-    if (auto s = store_->sync(); !s) log::error(s.message());
+    if (auto s = store_->sync(); !s) {
+      log::error(s.message());
+      for (auto& [weak, reply] : replies_) reply = proto::dump(error_reply("not saved: " + s.message()));
+    }
   }
   new_payloads_.clear();
   durable_turn_ = sync_due_ = false;
