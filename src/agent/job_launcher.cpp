@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "agent/child_setup.hpp"
@@ -165,33 +166,53 @@ std::vector<std::string> exec_candidates(const std::string& program, const KeyVa
 }
 
 
-// Writes the batch script into the agent's job directory, owned by the job's user,
-// who may then read (and run) it but not the agent's other jobs' scripts.
-Result<std::string> write_script(const LaunchSpec& spec) {
-  if (spec.job_dir.empty())
-    return make_error("cannot write job script", "no job directory given");
-  if (spec.script.rfind("#!", 0) != 0)
-    return make_error("cannot run job script",
-                      "its first line must name an interpreter, e.g. #!/bin/bash");
-  if (retry_eintr([&] { return ::mkdir(spec.job_dir.c_str(), 0700); }) != 0 && errno != EEXIST)
-    return make_error("cannot create job directory " + spec.job_dir, errno_text(errno));
+// Makes `dir` (agent-owned parent) the job user's own (0700) and returns an
+// fd of it, or -1 with errno set.
+int make_user_dir(const std::string& dir, std::uint32_t uid, std::uint32_t gid, std::string& what) {
+  if (retry_eintr([&] { return ::mkdir(dir.c_str(), 0700); }) != 0 && errno != EEXIST) {
+    what = "cannot create job directory " + dir;
+    return -1;
+  }
   // O_NOFOLLOW and fd-relative calls: the user owns the directory afterwards and
   // could plant links in it for a later attempt of the same job.
-  const int dir_fd = retry_eintr([&] {
-    return ::open(spec.job_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  });
-  if (dir_fd < 0) return make_error("cannot open job directory " + spec.job_dir, errno_text(errno));
+  const int dir_fd = retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+  if (dir_fd < 0) {
+    what = "cannot open job directory " + dir;
+    return -1;
+  }
+  if (::fchown(dir_fd, uid, gid) != 0)
+    what = "cannot give job directory " + dir + " to uid " + std::to_string(uid);
+  else if (::fchmod(dir_fd, 0700) != 0)
+    what = "cannot set the mode of " + dir;
+  else
+    return dir_fd;
+  const int err = errno;
+  ::close(dir_fd);
+  errno = err;
+  return -1;
+}
+
+Status check_interpreter(const std::string& script) {
+  if (script.rfind("#!", 0) != 0)
+    return make_error("cannot run job script", "its first line must name an interpreter, e.g. #!/bin/bash");
+  return {};
+}
+
+// Writes the batch script as <dir>/script, owned by the job's user, who may
+// then read (and run) it but not the agent's other jobs' scripts.
+Result<std::string> write_script_in(const std::string& dir, const std::string& script, std::uint32_t uid,
+                                    std::uint32_t gid) {
+  if (auto st = check_interpreter(script); !st) return st.error();
+  std::string what;
+  const int dir_fd = make_user_dir(dir, uid, gid, what);
+  if (dir_fd < 0) return make_error(what, errno_text(errno));
   auto fail = [&](const std::string& what) -> Result<std::string> {
     const int err = errno;
     ::close(dir_fd);
     return make_error(what, errno_text(err));
   };
-  if (::fchown(dir_fd, spec.uid, spec.gid) != 0)
-    return fail("cannot give job directory " + spec.job_dir + " to uid " +
-                std::to_string(spec.uid));
-  if (::fchmod(dir_fd, 0700) != 0) return fail("cannot set the mode of " + spec.job_dir);
 
-  const std::string path = spec.job_dir + "/script";
+  const std::string path = dir + "/script";
   if (::unlinkat(dir_fd, "script", 0) != 0 && errno != ENOENT)
     return fail("cannot replace job script " + path);
   const int fd = retry_eintr([&] {
@@ -205,20 +226,28 @@ Result<std::string> write_script(const LaunchSpec& spec) {
     return make_error(what, errno_text(err));
   };
   std::size_t done = 0;
-  while (done < spec.script.size()) {
+  while (done < script.size()) {
     const ssize_t n = retry_eintr(
-        [&] { return ::write(fd, spec.script.data() + done, spec.script.size() - done); });
+        [&] { return ::write(fd, script.data() + done, script.size() - done); });
     if (n < 0) return fail_file("cannot write job script " + path);
     done += static_cast<std::size_t>(n);
   }
-  if (::fchown(fd, spec.uid, spec.gid) != 0)
-    return fail_file("cannot give job script " + path + " to uid " + std::to_string(spec.uid));
+  if (::fchown(fd, uid, gid) != 0)
+    return fail_file("cannot give job script " + path + " to uid " + std::to_string(uid));
   // The umask may have removed bits from the 0700 given to open.
   if (::fchmod(fd, 0700) != 0) return fail_file("cannot set the mode of " + path);
   if (::close(fd) != 0 && errno != EINTR)
     return make_error("cannot write job script " + path, errno_text(errno));
   return path;
 }
+
+Result<std::string> write_script(const LaunchSpec& spec) {
+  if (spec.job_dir.empty())
+    return make_error("cannot write job script", "no job directory given");
+  return write_script_in(spec.job_dir, spec.script, spec.uid, spec.gid);
+}
+
+std::int64_t ns(const timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
 
 // A cgroup of the same name can only be left over from an earlier agent that
 // crashed while the job ran; its processes are orphans of a lost attempt.
@@ -239,6 +268,82 @@ void discard_cgroup(const JobCgroup& cgroup) {
 
 }  // namespace
 
+Result<std::string> ScriptCache::acquire(const std::string& script, std::uint32_t uid, std::uint32_t gid) {
+  ++clock_;
+  for (auto& e : entries_) {
+    if (e.stale || e.uid != uid || e.gid != gid || e.script != script) continue;
+    // Still the file written (its owner may have changed or replaced it)?
+    struct stat st {};
+    if (::lstat(e.path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0700 &&
+        st.st_uid == uid && st.st_gid == gid && st.st_dev == e.dev && st.st_ino == e.ino &&
+        ns(st.st_mtim) == e.mtime_ns && ns(st.st_ctim) == e.ctime_ns &&
+        static_cast<std::size_t>(st.st_size) == script.size()) {
+      ++e.users;
+      e.used = clock_;
+      return e.path;
+    }
+    e.stale = true;
+    break;
+  }
+  Entry e;
+  e.dir = dir_ + "/" + std::to_string(++next_name_);
+  auto path = write_script_in(e.dir, script, uid, gid);
+  if (!path) {
+    std::error_code ec;
+    std::filesystem::remove_all(e.dir, ec);
+    return path.error();
+  }
+  struct stat st {};
+  if (::lstat(path->c_str(), &st) != 0) return make_error("cannot use job script " + *path, errno_text(errno));
+  e.script = script;
+  e.uid = uid;
+  e.gid = gid;
+  e.path = *path;
+  e.dev = st.st_dev;
+  e.ino = st.st_ino;
+  e.mtime_ns = ns(st.st_mtim);
+  e.ctime_ns = ns(st.st_ctim);
+  e.users = 1;
+  e.used = clock_;
+  entries_.push_back(std::move(e));
+  drop_unused();
+  return *path;
+}
+
+void ScriptCache::release(const std::string& path) {
+  for (auto& e : entries_)
+    if (e.path == path && e.users > 0) {
+      --e.users;
+      break;
+    }
+  drop_unused();
+}
+
+void ScriptCache::drop_unused() {
+  // Files no job runs: stale ones at once, the rest beyond the newest few.
+  constexpr std::size_t kKeep = 16;
+  auto remove = [](const Entry& e) {
+    std::error_code ec;
+    std::filesystem::remove_all(e.dir, ec);
+  };
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->stale && it->users == 0) {
+      remove(*it);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  while (entries_.size() > kKeep) {
+    auto oldest = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->users == 0 && (oldest == entries_.end() || it->used < oldest->used)) oldest = it;
+    if (oldest == entries_.end()) return;
+    remove(*oldest);
+    entries_.erase(oldest);
+  }
+}
+
 Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgroups) {
   ChildPlan plan;
   const bool root = ::geteuid() == 0;
@@ -256,8 +361,24 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
 
   if (auto s = child::set_identity(plan, spec.uid, spec.gid, spec.user, root); !s) return s.error();
 
+  std::string shared_script;
+  // Whatever fails from here on gives the shared script back.
+  struct Release {
+    ScriptCache* cache;
+    std::string* path;
+    ~Release() {
+      if (cache && !path->empty()) cache->release(*path);
+    }
+  } release{spec.scripts, &shared_script};
   if (!spec.script.empty()) {
-    auto path = write_script(spec);
+    Result<std::string> path = Error{};
+    if (spec.scripts) {
+      if (auto st = check_interpreter(spec.script); !st) return st.error();
+      path = spec.scripts->acquire(spec.script, spec.uid, spec.gid);
+      if (path) shared_script = *path;
+    } else {
+      path = write_script(spec);
+    }
     if (!path) return path.error();
     plan.argv_storage = {*path};
     // With a script, argv holds the script's arguments (sbatch script.sh a b).
@@ -290,6 +411,13 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
   plan.working_dir = !spec.working_dir.empty() ? spec.working_dir
                      : !spec.job_dir.empty()   ? spec.job_dir
                                                : "/";
+  if (spec.working_dir.empty() && !spec.job_dir.empty() && (spec.script.empty() || spec.scripts)) {
+    // The job starts in its job directory, which no script made.
+    std::string what;
+    const int fd = make_user_dir(spec.job_dir, spec.uid, spec.gid, what);
+    if (fd < 0) return make_error(what, errno_text(errno));
+    ::close(fd);
+  }
   plan.stdout_path = spec.stdout_path.empty() ? "/dev/null" : spec.stdout_path;
   if (!spec.stderr_path.empty() && spec.stderr_path != plan.stdout_path)
     plan.stderr_path = spec.stderr_path;
@@ -354,7 +482,11 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
     message.append(buf, static_cast<std::size_t>(n));
   }
   ::close(pipe_fds[0]);
-  if (message.empty()) return LaunchedJob{pid, std::move(*cgroup)};
+  if (message.empty()) {
+    LaunchedJob launched{pid, std::move(*cgroup), shared_script};
+    shared_script.clear();  // the job holds it now
+    return launched;
+  }
 
   // The child has exited or is about to (_exit right after its message); reap it
   // here, as the agent never learned of this pid. With SIGCHLD ignored the kernel

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +16,38 @@
 #include "core/result.hpp"
 
 namespace drover::agent {
+
+// Batch scripts written once and shared by the jobs that run the same script as
+// the same user and group (an array's tasks): <dir>/<n>/script, in a directory
+// of the user's (0700) as a job's own script is. A file that changed since it
+// was written (its owner may change it) is not used again: the next job gets a
+// fresh copy. A file goes when no running job uses it and newer ones are kept.
+class ScriptCache {
+ public:
+  explicit ScriptCache(std::string dir) : dir_(std::move(dir)) {}
+  // The file holding `script` for a job of uid:gid, written if needed; the
+  // job uses it until release(path).
+  Result<std::string> acquire(const std::string& script, std::uint32_t uid, std::uint32_t gid);
+  void release(const std::string& path);
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string script;
+    std::uint32_t uid, gid;
+    std::string dir, path;
+    dev_t dev;
+    ino_t ino;
+    std::int64_t mtime_ns, ctime_ns;
+    int users = 0;
+    bool stale = false;      // changed on disk: used by no new job
+    std::uint64_t used = 0;  // clock_ at the last acquire
+  };
+  void drop_unused();
+  std::string dir_;
+  std::vector<Entry> entries_;
+  std::uint64_t clock_ = 0, next_name_ = 0;
+};
 
 struct LaunchSpec {
   std::int64_t job_id = 0;
@@ -32,6 +66,7 @@ struct LaunchSpec {
   std::vector<int> mems;             // NUMA nodes for the cgroup's cpuset.mems; empty: the parent's
   std::vector<DeviceRule> denied_devices;  // device files the job may not open (other jobs' GPUs)
   std::string job_dir;               // agent-owned scratch dir for this job (script)
+  ScriptCache* scripts = nullptr;    // the script from here, not written to job_dir
   std::string make_dir;              // absolute; made (with its parents) as the job's user
                                      // before it starts, e.g. its checkpoint directory
 };
@@ -39,6 +74,7 @@ struct LaunchSpec {
 struct LaunchedJob {
   pid_t pid = -1;      // main process; leader of its own session and process group
   JobCgroup cgroup;
+  std::string shared_script;  // from LaunchSpec::scripts: release it when the job ends
 };
 
 // Starts the job. Errors say what failed and why, e.g.

@@ -41,7 +41,8 @@ std::int64_t newest_checkpoint_ms(const std::string& dir) {
 }
 }  // namespace
 
-NodeAgent::NodeAgent(AgentConfig config) : config_(std::move(config)) {}
+NodeAgent::NodeAgent(AgentConfig config)
+    : config_(std::move(config)), scripts_(config_.state_dir + "/scripts") {}
 
 NodeAgent::~NodeAgent() {
   if (sigchld_fd_ >= 0) {
@@ -66,6 +67,11 @@ Status NodeAgent::start() {
   std::filesystem::create_directories(config_.state_dir + "/jobs", ec);
   if (ec) return make_error("cannot create " + config_.state_dir + "/jobs", ec.message());
   ::chmod((config_.state_dir + "/jobs").c_str(), 0711);
+  // Shared scripts of an earlier agent: their jobs were cleared above.
+  std::filesystem::remove_all(config_.state_dir + "/scripts", ec);
+  std::filesystem::create_directories(config_.state_dir + "/scripts", ec);
+  if (ec) return make_error("cannot create " + config_.state_dir + "/scripts", ec.message());
+  ::chmod((config_.state_dir + "/scripts").c_str(), 0711);
 
   sigset_t set;
   sigemptyset(&set);
@@ -358,6 +364,8 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.denied_devices = limits.denied_devices;
   spec.append_output = o.append_output;
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
+  // An array's tasks run one script: one file for all of them, not one each.
+  spec.scripts = &scripts_;
   if (o.checkpoint_signal && !o.member()) spec.make_dir = o.checkpoint_dir;
   if (!o.hostfile.empty()) {
     // The main node of a multi-node job: mpirun finds the allocation in the
@@ -370,6 +378,10 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
       std::fclose(f);
       ::chmod(hostfile.c_str(), 0644);
     }
+    // The job's own directory, as a script written there would make it (with a
+    // shared script, none is).
+    (void)::chown(spec.job_dir.c_str(), o.uid, o.gid);
+    ::chmod(spec.job_dir.c_str(), 0700);
     std::string launcher = config_.launcher_path;
     if (launcher.empty()) {
       std::error_code e2;
@@ -625,6 +637,7 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   log::info("job " + std::to_string(id) + " ended: " +
             (es.signal ? "signal " + std::to_string(es.signal) : "exit " + std::to_string(es.exit_code)) +
             (r.reason.empty() ? "" : " (" + r.reason + ")"));
+  if (!j.launched.shared_script.empty()) scripts_.release(j.launched.shared_script);
   jobs_.erase(it);
   if (step_server_) step_server_->kill_steps(id);
   report(r);

@@ -97,6 +97,7 @@ class NodeAgent {
   NodeTopology topology_;
   CgroupLayout cgroups_;
   std::vector<GpuDeviceFiles> gpu_files_;  // each GPU's device files, for device cgroups
+  ScriptCache scripts_;  // <state-dir>/scripts: batch scripts shared by an array's tasks
   std::shared_ptr<transport::Connection> conn_;
   bool welcomed_ = false;
   std::map<std::int64_t, RunningJob> jobs_;       // by job id

@@ -4,6 +4,7 @@
 // changed so the server can persist exactly that.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -100,6 +101,9 @@ class ClusterState {
 
   std::int64_t allocate_job_id() { return next_job_id_++; }
   std::int64_t next_job_id() const { return next_job_id_; }
+  // Ids below `floor` are never handed out (after a restart: ids that may have
+  // been given to array tasks whose start was not yet durable).
+  void raise_next_job_id(std::int64_t floor) { next_job_id_ = std::max(next_job_id_, floor); }
 
   DirtySet take_dirty();
   // Drops finished jobs that stopped before `stopped_before` from memory (they

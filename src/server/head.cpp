@@ -35,6 +35,15 @@ std::string ipv4_of(const std::string& address) {
 // The scheduling mode of queues that choose none (JobQueue::backfill unset).
 constexpr sched::Backfill kDefaultBackfill = sched::Backfill::Easy;
 
+constexpr std::int64_t kTaskIdsAhead = 1024;
+
+// Operations that change nothing: their replies need no fsync.
+bool is_read_op(const std::string& op) {
+  return op == "DescribeJobs" || op == "ListJobs" || op == "ReadLog" || op == "ListJobHistory" ||
+         op == "DescribeJobDefinitions" || op == "DescribeJobQueues" ||
+         op == "DescribeComputeEnvironments" || op == "ListNodes" || op == "Status";
+}
+
 // A queue's document as users see it: `backfill` says the mode that applies,
 // also where the queue leaves it to the default.
 Json queue_json(const JobQueue& q) {
@@ -187,7 +196,14 @@ Head::Head(HeadConfig config) : config_(std::move(config)) {
   hostname_ = host;
 }
 
-Head::~Head() = default;
+Head::~Head() {
+  // A clean stop commits what waited for the sync timer and leaves nothing
+  // that only the page cache holds.
+  if (!store_) return;
+  if (auto s = store_->save(state_, state_.take_dirty(), new_payloads_, true); !s)
+    log::error("cannot save state: " + s.message());
+  (void)store_->sync();
+}
 
 std::string Head::agent_address() const {
   return agent_listener_ ? agent_listener_->address().to_string() : config_.agent_address;
@@ -322,6 +338,11 @@ Status Head::resolve_forgotten_dependencies(JobRequest& req) {
 }
 
 void Head::evict_finished() {
+  // Not while changes wait for a commit (a job evicted now would miss it): soon.
+  if (uncommitted_) {
+    loop_.after(config_.sync_delay_ms + 10, [this] { evict_finished(); });
+    return;
+  }
   const auto n = state_.evict_finished(transport::epoch_ms() - config_.keep_finished_ms);
   if (n) log::info("forgot " + std::to_string(n) + " finished jobs (still in the store)");
   loop_.after(std::max<std::int64_t>(1000, config_.keep_finished_ms / 5), [this] { evict_finished(); });
@@ -407,8 +428,14 @@ void Head::flush() {
     for (const auto& r : pass.reasons)
       (void)state_.apply(JobPendingReasonSet{r.job_id, r.reason, r.estimated_start_ms});
     for (auto& d : pass.starts) {
-      // An array's task gets its own id when it starts.
+      // An array's task gets its own id when it starts. That id is committed
+      // lazily, so a power loss could forget it: ids up to a floor written
+      // durably ahead (one fsync per 1,024 tasks) are never given again.
       const auto id = d.array_index >= 0 ? state_.allocate_job_id() : d.job_id;
+      if (d.array_index >= 0 && id >= id_floor_) {
+        id_floor_ = id + kTaskIdsAhead;
+        store_->reserve_job_ids(id_floor_);
+      }
       if (state_.apply(JobDispatched{d.job_id, d.node, std::move(d.cpus), std::move(d.gpus),
                                      transport::epoch_ms(), d.array_index, d.array_index >= 0 ? id : 0,
                                      std::move(d.more_nodes), d.time_limit_s}))
@@ -443,12 +470,25 @@ void Head::flush() {
     }
   }
   auto dirty = state_.take_dirty();
-  // fsync only when someone will be told: a reply, a launch, an ack to an agent.
-  // A turn that only recorded "started" or wait reasons may be lost with the
-  // machine (not with droverd): the agent reports its running jobs again.
-  const bool durable = !replies_.empty() || !to_launch_.empty() || !agent_out_.empty() ||
-                       !new_payloads_.empty();
-  if (auto s = store_->save(state_, dirty, new_payloads_, durable); !s) {
+  // fsync before the reply when a user asked for a change (a submit, a
+  // cancel, a queue ...): what was acknowledged is never lost. Launches and
+  // kills commit lazily (written, not fsync'd: they survive a crash of
+  // droverd) before they are sent. A turn that tells nobody anything (an
+  // exit, a "started", wait reasons) is not committed at once: the sync
+  // timer commits it, or the next turn that does commit. The timer makes
+  // everything durable within sync_delay_ms. What a crash takes in between,
+  // the agents' re-sync puts right: an exit is acknowledged only once
+  // durable (the agent keeps reporting it until then), a job that started is
+  // reported running again, and an attempt the head forgot is killed (its
+  // job runs again).
+  const bool durable = durable_turn_ || !new_payloads_.empty() || sync_due_;
+  const bool commit_now = durable || !to_launch_.empty() || !agent_out_.empty();
+  if (!commit_now) {
+    if (!dirty.empty()) {
+      state_.mark_dirty(dirty);
+      uncommitted_ = true;
+    }
+  } else if (auto s = store_->save(state_, dirty, new_payloads_, durable); !s) {
     // Nothing is acknowledged that is not on disk: report the failure, keep
     // the changes to retry on the next turn.
     log::error("cannot save state: " + s.message());
@@ -460,9 +500,20 @@ void Head::flush() {
       request_flush();
     });
     state_.mark_dirty(dirty);
+    uncommitted_ = true;
     return;
+  } else {
+    uncommitted_ = false;
+  }
+  if (durable && store_->unsynced()) {
+    // Lazy commits of earlier turns, when this one had nothing to write.
+    if (auto s = store_->sync(); !s) {
+      log::error(s.message());
+      for (auto& [weak, reply] : replies_) reply = proto::dump(error_reply("not saved: " + s.message()));
+    }
   }
   new_payloads_.clear();
+  durable_turn_ = sync_due_ = false;
   for (auto id : to_launch_)
     if (const Job* j = state_.job(id); j && j->state == JobState::Starting) launch(*j);
   to_launch_.clear();
@@ -474,6 +525,25 @@ void Head::flush() {
     if (it != agents_by_node_.end()) it->second->send(proto::dump(msg));
   }
   agent_out_.clear();
+  if (!uncommitted_ && !store_->unsynced()) {
+    if (sync_timer_) loop_.cancel(sync_timer_);
+    sync_timer_ = 0;
+    send_held_acks();
+  } else if (!sync_timer_) {
+    sync_timer_ = loop_.after(config_.sync_delay_ms, [this] {
+      sync_timer_ = 0;
+      sync_due_ = true;
+      request_flush();
+    });
+  }
+}
+
+void Head::send_held_acks() {
+  for (auto& [node, msg] : held_acks_) {
+    auto it = agents_by_node_.find(node);
+    if (it != agents_by_node_.end()) it->second->send(proto::dump(msg));
+  }
+  held_acks_.clear();
 }
 
 // ---- API -----------------------------------------------------------------------
@@ -543,6 +613,9 @@ void Head::on_api_message(const ConnPtr& conn, std::string frame) {
     r = make_error("internal error in " + op, e.what());
     log::error("request " + op + " failed: " + e.what());
   }
+  // A change a user asked for is durable before its reply leaves; answers to
+  // questions need not wait for an fsync.
+  if (!is_read_op(op)) durable_turn_ = true;
   reply(r ? ok_reply(std::move(*r)) : error_reply(r.message()));
 }
 
@@ -1455,7 +1528,7 @@ void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
     send_kill(*j, "Node " + node + " lost its part of the job" + (r.reason.empty() ? "" : ": " + r.reason));
   }
   // Acknowledge in every case (also stale or duplicate reports) once durable.
-  agent_out_.emplace_back(node, Json{{"type", "ack_exit"}, {"jobId", r.job_id}, {"attempt", r.attempt}});
+  held_acks_.emplace_back(node, Json{{"type", "ack_exit"}, {"jobId", r.job_id}, {"attempt", r.attempt}});
   request_flush();
 }
 

@@ -2,7 +2,12 @@
 // the scheduling loop. Single-threaded on an EventLoop. Every turn of the loop
 // ends with flush(): one scheduling pass if anything changed, one transaction
 // for everything that changed, then the replies and agent orders go out, so
-// nothing is acknowledged or launched before it is durable.
+// nothing is acknowledged or launched before it is committed. A turn that
+// answered a user's change (a submit, a cancel, a new queue ...) commits
+// durably (fsync) before the reply leaves; launches and kills commit lazily
+// (no fsync); a turn that tells nobody anything (exits, "started", wait
+// reasons) is committed by a later turn. Everything is durable within
+// sync_delay_ms, and an agent's exit report is acknowledged only once it is.
 #pragma once
 
 #include <sys/types.h>
@@ -34,6 +39,8 @@ struct HeadConfig {
   // Create queue "default" and environment "local" holding this node if absent.
   std::string init_local_node;
   bool synchronous_full = true;
+  // Lazy commits (launches, exits) are fsync'd at most this long after them.
+  std::int64_t sync_delay_ms = 100;
   std::size_t max_request_bytes = 16u << 20;
   uid_t admin_uid = 0;            // besides root, who may manage queues and nodes
   // Finished jobs stay in memory this long (like Slurm's MinJobAge), then only
@@ -120,6 +127,7 @@ class Head {
   // Dependencies on jobs no longer in memory: recalled from the store.
   Status resolve_forgotten_dependencies(JobRequest& req);
   void flush();
+  void send_held_acks();
   Result<std::optional<Job>> find_job(std::int64_t id);
   // A job named in a request: "123", an array task "123_5" or "123:5" (its own
   // id once it has started), or tasks by index ranges ("arrayIndexes").
@@ -165,6 +173,16 @@ class Head {
   std::vector<std::pair<std::string, proto::Json>> agent_out_;
   std::vector<std::pair<std::int64_t, JobPayload>> new_payloads_;
   std::vector<std::int64_t> to_launch_;
+  // This turn answered a change a user asked for: its commit must be durable.
+  bool durable_turn_ = false;
+  // Exit reports' acknowledgements, held until what they acknowledge is durable.
+  std::vector<std::pair<std::string, proto::Json>> held_acks_;
+  std::uint64_t sync_timer_ = 0;
+  bool sync_due_ = false;     // the sync timer fired: commit and fsync everything
+  bool uncommitted_ = false;  // changes held back for a later commit
+  // Ids below this are never given again after a restart (Store::reserve_job_ids):
+  // array tasks get theirs in lazy commits. 0: not written by this head yet.
+  std::int64_t id_floor_ = 0;
   struct CachedPayload {
     std::int64_t id;
     std::shared_ptr<const JobPayload> payload;

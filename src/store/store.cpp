@@ -83,6 +83,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool synchro
     return e;
   }
   std::unique_ptr<Store> s(new Store(db));
+  s->synchronous_full_ = s->durable_now_ = synchronous_full;
   sqlite3_busy_timeout(db, 5000);
   // SQLite opens lazily: a directory or a file that is not a database fails here.
   auto failed = [&](const Status& st) {
@@ -196,6 +197,8 @@ Status Store::load(ClusterState& state) {
       }); !s)
     return s;
   state.finish_restore();
+  Stmt floor(db_, "SELECT value FROM meta WHERE key='jobIdFloor'");
+  if (floor.ok() && floor.step() == SQLITE_ROW) state.raise_next_job_id(floor.integer(0));
   return {};
 }
 
@@ -209,7 +212,8 @@ Status Store::set_durable(bool durable) {
 
 Status Store::save(const ClusterState& state, const DirtySet& dirty,
                    const std::vector<std::pair<std::int64_t, JobPayload>>& payloads, bool durable) {
-  if (dirty.empty() && payloads.empty()) return {};
+  if (dirty.empty() && payloads.empty() && !id_floor_) return {};
+  durable = durable || id_floor_ != 0;
   if (auto s = set_durable(durable); !s) return s;
   // Statements stay prepared across commits (parsing them was a large part of a
   // small commit's cost).
@@ -279,8 +283,31 @@ Status Store::save(const ClusterState& state, const DirtySet& dirty,
         if (n.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save node"));
         n.reset();
       }
+    if (id_floor_) {
+      Stmt f(db_, prepared("INSERT OR REPLACE INTO meta (key, value) VALUES ('jobIdFloor', ?)"));
+      if (!f.ok()) return rollback(db_error(db_, "cannot save state"));
+      f.bind(1, id_floor_);
+      if (f.step() != SQLITE_DONE) return rollback(db_error(db_, "cannot save the job id floor"));
+    }
   }
   if (auto s = run("COMMIT"); !s) return rollback(s.error());
+  id_floor_ = 0;
+  // A durable commit's fsync of the WAL covers the lazy commits before it.
+  unsynced_ = synchronous_full_ && !durable;
+  return {};
+}
+
+Status Store::sync() {
+  if (!unsynced_) return {};
+  // The WAL holds every commit not yet checkpointed, and a checkpoint syncs the
+  // WAL first: syncing the WAL makes every commit so far durable.
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+      !wal->pMethods)
+    return make_error("cannot sync state database", "no write-ahead log open");
+  if (const int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+    return make_error("cannot sync state database", sqlite3_errstr(rc));
+  unsynced_ = false;
   return {};
 }
 

@@ -1,7 +1,9 @@
 // Durable state of the head in SQLite (WAL mode). The server applies events to
 // ClusterState, then saves what they changed in one transaction before any
-// reply leaves: a request is acknowledged only once it is on disk (group commit:
-// every request of one event-loop turn shares one fsync).
+// reply leaves. A commit is either durable (fsync'd: it survives a power loss;
+// group commit: every request of one event-loop turn shares one fsync) or lazy
+// (written, not fsync'd: it survives a crash of droverd, and the next durable
+// commit or sync() makes it, and every commit before it, durable too).
 #pragma once
 
 #include <cstdint>
@@ -37,15 +39,25 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Loads every stored entity into an empty state.
+  // Loads every stored entity into an empty state (and the id floor below).
   Status load(ClusterState& state);
   // Writes the entities named in dirty (as they are in state now) and the new
   // payloads, all in one transaction. durable=false skips the fsync of this
-  // commit (WAL, synchronous=NORMAL): for changes nobody has been told about and
-  // that can be recovered if lost (a job's "started", wait reasons); the next
-  // durable commit makes them durable too.
+  // commit (WAL, synchronous=NORMAL): for changes that the agents' re-sync can
+  // put right if a power loss takes them (launches, exits, "started", wait
+  // reasons); the next durable commit or sync() makes them durable too.
+  // README.md says what droverd promises.
   Status save(const ClusterState& state, const DirtySet& dirty,
               const std::vector<std::pair<std::int64_t, JobPayload>>& payloads, bool durable = true);
+  // Job ids below `floor` are never used again after a restart. Written with
+  // the next save, which is then durable whatever it is asked to be.
+  void reserve_job_ids(std::int64_t floor) { id_floor_ = floor; }
+  // Makes every commit so far durable (one fsync of the WAL), without a
+  // transaction. Does nothing when nothing is waiting for it.
+  Status sync();
+  // Whether a commit is not durable yet (always false when opened with
+  // synchronous_full false: then nothing ever is, across a power loss).
+  bool unsynced() const { return unsynced_; }
   Result<JobPayload> payload(std::int64_t job_id);
   // Finished jobs, newest first.
   Result<std::vector<Job>> history(const HistoryFilter& filter);
@@ -67,6 +79,8 @@ class Store {
   std::unordered_map<const char*, sqlite3_stmt*> prepared_;
   bool synchronous_full_ = true;  // as opened
   bool durable_now_ = true;       // the connection's current setting
+  bool unsynced_ = false;         // a lazy commit since the last fsync
+  std::int64_t id_floor_ = 0;     // to write with the next save; 0: none
 };
 
 }  // namespace drover::store

@@ -146,5 +146,39 @@ TEST_F(HeadRestartTest, AgentCrashLeavesNoOrphanedJobProcesses) {
   EXPECT_TRUE(cluster().wait_for_state(next, "SUCCEEDED"));
 }
 
+// Exits and task starts commit lazily (no fsync; an exit waits for the next
+// commit or the sync timer): a crash right after an array ended loses none of
+// its tasks' exits (the agent reports each until the head has it on disk), and
+// the tasks' ids are never handed out again.
+TEST_F(HeadRestartTest, AnArrayThatJustEndedStaysEndedAfterACrash) {
+  const std::string a = cluster().submit({"--array=0-19", "--wrap", "true"});
+  ASSERT_FALSE(a.empty());
+  const Json p = cluster().wait_for_end(a, 20000);
+  ASSERT_EQ(p.value("status", ""), "SUCCEEDED") << p.dump(2);
+  std::set<long long> task_ids;
+  for (int i = 0; i < 20; ++i) task_ids.insert(std::stoll(cluster().describe(a + "_" + std::to_string(i)).value("jobId", "0")));
+  // At once: the last exits are not committed or not fsync'd yet.
+  cluster().kill_head(SIGKILL);
+  ASSERT_EQ(cluster().restart_head(), "");
+
+  const Json after = cluster().wait_for_end(a, 20000);
+  EXPECT_EQ(after.value("status", ""), "SUCCEEDED") << after.dump(2);
+  EXPECT_EQ(after["arrayProperties"]["statusSummary"].value("SUCCEEDED", 0), 20) << after.dump(2);
+  for (int i = 0; i < 20; ++i) {
+    const Json t = cluster().describe(a + "_" + std::to_string(i));
+    EXPECT_EQ(t.value("status", ""), "SUCCEEDED") << t.dump(2);
+    EXPECT_EQ(t["attempts"].size(), 1u) << t.dump(2);
+  }
+  // New jobs and tasks get ids none of those had.
+  const std::string b = cluster().submit({"--array=0-3", "--wrap", "true"});
+  ASSERT_EQ(cluster().wait_for_end(b, 20000).value("status", ""), "SUCCEEDED");
+  EXPECT_EQ(task_ids.count(std::stoll(b)), 0u);
+  for (int i = 0; i < 4; ++i) {
+    const long long id = std::stoll(cluster().describe(b + "_" + std::to_string(i)).value("jobId", "0"));
+    EXPECT_EQ(task_ids.count(id), 0u) << "task id " << id << " handed out twice";
+    EXPECT_GT(id, *task_ids.rbegin());
+  }
+}
+
 }  // namespace
 }  // namespace drover::it

@@ -202,6 +202,52 @@ TEST_F(LauncherTest, ARetryRewritesTheScript) {
   EXPECT_EQ(read_text(s.stdout_path), "second\n");
 }
 
+// An array's tasks run one script file (ScriptCache), not one each; a file its
+// owner changed is not used again, and files go once no job runs them.
+TEST_F(LauncherTest, JobsRunningTheSameScriptShareOneFileUntilItChanges) {
+  ScriptCache cache(tmp_ + "/scripts");
+  fs::create_directories(tmp_ + "/scripts");
+  const std::string text = "#!/bin/sh\necho \"$0\"\n";
+  auto run = [&](std::int64_t id) {
+    LaunchSpec s = spec(id);
+    s.script = text;
+    s.scripts = &cache;
+    s.stdout_path = tmp_ + "/out" + std::to_string(id);
+    auto job = launch_job(s, layout_);
+    EXPECT_TRUE(job) << job.message();
+    if (!job) return std::string();
+    const std::string path = job->shared_script;
+    JobGuard guard(*job);
+    EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+    EXPECT_EQ(read_text(s.stdout_path), path + "\n");
+    EXPECT_FALSE(fs::exists(s.job_dir)) << "no job directory is needed for a shared script";
+    return path;
+  };
+  const std::string first = run(11);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(run(12), first);
+  struct stat st {};
+  ASSERT_EQ(::stat(first.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(st.st_uid, ::getuid());
+  // Its owner changes it: the next job gets a fresh copy of what was submitted.
+  { std::ofstream(first, std::ios::app) << "echo changed\n"; }
+  const std::string second = run(13);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(read_text(second), text);
+  // The jobs above end (11 and 12 ran the first file): the changed one goes,
+  // the other is kept for later jobs.
+  for (const auto& p : {first, first, second}) cache.release(p);
+  EXPECT_FALSE(fs::exists(first));
+  EXPECT_TRUE(fs::exists(second));
+  EXPECT_EQ(cache.size(), 1u);
+  // Another script, or the same one for another group, is another file.
+  auto other = cache.acquire("#!/bin/sh\ntrue\n", ::getuid(), ::getgid());
+  ASSERT_TRUE(other) << other.message();
+  EXPECT_NE(*other, second);
+  EXPECT_EQ(cache.size(), 2u);
+}
+
 TEST_F(LauncherTest, AScriptWithoutInterpreterLineIsRefused) {
   LaunchSpec s = spec(5);
   s.script = "echo hi\n";

@@ -515,3 +515,46 @@ TEST_F(StoreTest, NotADatabaseIsAClearError) {
 
 }  // namespace
 }  // namespace drover::store
+
+namespace drover::store {
+namespace {
+
+// A lazy commit (durable=false) is written but waits for an fsync: unsynced()
+// says so until a durable commit or sync(); opened without synchronous_full
+// nothing ever waits. The job id floor is kept across reopening.
+TEST_F(StoreTest, LazyCommitsWaitForSyncAndTheIdFloorSurvivesReopening) {
+  {
+    auto opened = Store::open(path_, true);
+    ASSERT_TRUE(opened) << opened.message();
+    Store& store = **opened;
+    ClusterBuilder c;
+    c.node("n1", make_topology(2), 100);
+    c.env("ce", {"n1"}, 64);
+    c.queue("q", {"ce"}, 10);
+    EXPECT_FALSE(store.unsynced());
+    ASSERT_TRUE(store.save(c.state(), c.state().take_dirty(), {}, false));
+    EXPECT_TRUE(store.unsynced());
+    ASSERT_TRUE(store.sync());
+    EXPECT_FALSE(store.unsynced());
+    ASSERT_TRUE(store.save(c.state(), DirtySet{{}, {}, {"q"}}, {}, false));
+    EXPECT_TRUE(store.unsynced());
+    // The id floor is always written durably.
+    store.reserve_job_ids(5000);
+    ASSERT_TRUE(store.save(c.state(), DirtySet{}, {}, false));
+    EXPECT_FALSE(store.unsynced());
+  }
+  auto again = Store::open(path_, true);
+  ASSERT_TRUE(again) << again.message();
+  ClusterState loaded;
+  ASSERT_TRUE((*again)->load(loaded));
+  EXPECT_EQ(loaded.next_job_id(), 5000);
+  EXPECT_TRUE(loaded.queue("q"));
+
+  auto normal = Store::open(path_, false);
+  ASSERT_TRUE(normal) << normal.message();
+  ASSERT_TRUE((*normal)->save(loaded, DirtySet{{}, {}, {"q"}}, {}, false));
+  EXPECT_FALSE((*normal)->unsynced());
+}
+
+}  // namespace
+}  // namespace drover::store
