@@ -13,6 +13,7 @@
 #include "core/job_definition.hpp"
 #include "core/node_selection.hpp"
 #include "core/resources.hpp"
+#include "core/task_distribution.hpp"
 
 namespace drover {
 
@@ -169,6 +170,9 @@ struct Job {
   // setting): whether a dependency that can never be satisfied fails the job
   // or leaves it PENDING with reason DependencyNeverSatisfied (a byte of padding).
   std::int8_t kill_on_invalid_dep = -1;
+  // sbatch -m/--distribution: how the job's tasks are laid out over its nodes
+  // and each node's sockets, TaskDistribution::pack() (the other padding byte).
+  std::uint8_t distribution = 0;
   std::int32_t checkpoint_seconds = 0;  // signal this long before the stop
   // Order within the queue: higher priority - nice first, then FIFO. priority is
   // AWS Batch's schedulingPriority (0..9999; sbatch --priority); nice is
@@ -211,6 +215,7 @@ struct Job {
     return attempts.empty() ? nullptr : &attempts.back();
   }
   bool checkpoints() const { return checkpoint_signal != 0; }
+  TaskDistribution task_distribution() const { return TaskDistribution::unpack(distribution); }
   // Whether an interrupted attempt (lost node, preemption) goes back to the queue.
   bool requeues_when_interrupted() const { return requeue < 0 ? checkpoints() : requeue > 0; }
   // Attempts that ended for good (failed, timed out...), not counting those
