@@ -210,6 +210,25 @@ void BM_PlaceOnNode(benchmark::State& st) {
 }
 BENCHMARK(BM_PlaceOnNode)->Args({0, 1})->Args({0, 4})->Args({1, 1})->Args({1, 8})->Unit(benchmark::kNanosecond);
 
+// What the head adds at launch for a job of many tasks: place::place_tasks
+// splitting one whole node's plan among its tasks (4 PUs each; with one GPU
+// per task when <gpus per task> is 1), per node of the job.
+//   BM_PlaceTasks/<topology>/<tasks>/<gpus per task>
+void BM_PlaceTasks(benchmark::State& st) {
+  const NodeTopology& t = topology(static_cast<int>(st.range(0)));
+  const int tasks = static_cast<int>(st.range(1));
+  std::vector<int> cpus, gpus;
+  for (const auto& c : t.cores) cpus.insert(cpus.end(), c.pus.begin(), c.pus.end());
+  for (const auto& g : t.gpus) gpus.push_back(g.index);
+  const place::TaskRequest r{tasks, kPusPerRank, static_cast<int>(st.range(2)), CoreDistribution::Block};
+  for (auto _ : st) {
+    auto split = place::place_tasks(t, cpus, gpus, r);
+    if (!split) die("no split");
+    benchmark::DoNotOptimize(split);
+  }
+}
+BENCHMARK(BM_PlaceTasks)->Args({0, 4, 1})->Args({1, 8, 1})->Args({1, 8, 0})->Unit(benchmark::kNanosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -392,6 +394,27 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
     set_value(spec.environment, "OMPI_MCA_plm", "rsh");
     set_value(spec.environment, "OMPI_MCA_plm_rsh_agent", launcher);
     if (!config_.munge_socket.empty()) set_value(spec.environment, "DROVER_MUNGE_SOCKET", config_.munge_socket);
+  }
+  if (!o.rankfile.empty()) {
+    // Each rank on its own PUs of the plan: a plain `mpirun` reads this rankfile
+    // (PU OS indexes, so physical, hardware threads as CPUs). `mpirun -np K` with
+    // K up to the job's tasks uses its first K lines.
+    const std::string rankfile = spec.job_dir + "/rankfile";
+    std::error_code ec;
+    std::filesystem::create_directories(spec.job_dir, ec);
+    if (FILE* f = ::fopen(rankfile.c_str(), "we")) {
+      const bool ok = std::fwrite(o.rankfile.data(), 1, o.rankfile.size(), f) == o.rankfile.size();
+      if (std::fclose(f) == 0 && ok) {
+        ::chmod(rankfile.c_str(), 0644);
+        set_value(spec.environment, "DROVER_RANKFILE", rankfile);
+        set_value(spec.environment, "OMPI_MCA_rmaps_rank_file_path", rankfile);
+        set_value(spec.environment, "OMPI_MCA_rmaps_rank_file_physical", "1");
+        set_value(spec.environment, "OMPI_MCA_hwloc_base_use_hwthreads_as_cpus", "1");
+      }
+    } else {
+      log::warn("job " + std::to_string(o.job_id) + ": cannot write " + rankfile + ": " + std::strerror(errno) +
+                "; its ranks are bound by mpirun");
+    }
   }
   auto launched = launch_job(spec, cgroups_);
   const auto now = transport::epoch_ms();

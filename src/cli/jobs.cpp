@@ -296,6 +296,8 @@ int cmd_show(const Global& g, const Args& args) {
     if (j.contains("nodeProperties"))
       res = str(j["nodeProperties"], "numNodes") + " nodes, each " + res + "; " + str(j, "ntasks") + " tasks";
     line("resources", res);
+    // -m/--distribution, when asked: block:block (compact) is the default.
+    if (j.contains("distribution")) line("distribution", str(j, "distribution") + " (nodes:cores)");
     if (j.contains("nodeProperties") && j["nodeProperties"].contains("nodeRangeProperties"))
       for (const auto& g : j["nodeProperties"]["nodeRangeProperties"]) {
         std::string cmd;

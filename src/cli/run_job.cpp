@@ -302,6 +302,16 @@ int run_in_allocation(const script::SubmitOptions& o, const script::CommandLine&
       ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     }
     if (job_nodes == 1) ::setenv("OMPI_MCA_plm", "^slurm", 1);
+    // The job's rankfile binds its first ranks to their planned PUs; it cannot
+    // place more ranks than the job has tasks, nor keep to fewer nodes.
+    const int job_tasks = positive_env("DROVER_NTASKS", 1);
+    if (!env_or("OMPI_MCA_rmaps_rank_file_path", "").empty() && (ntasks > job_tasks || nodes < job_nodes)) {
+      ::unsetenv("OMPI_MCA_rmaps_rank_file_path");
+      if (!o.quiet)
+        std::cerr << "drover run: " << ntasks << " tasks on " << nodes << " of the job's " << job_nodes
+                  << " nodes differ from its plan (" << job_tasks
+                  << " tasks): they share the job's CPUs instead of one set each\n";
+    }
     words = mpirun_words(ntasks, false, hosts);
   }
   words.insert(words.end(), cl.operands.begin(), cl.operands.end());

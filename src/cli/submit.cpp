@@ -237,6 +237,7 @@ Result<Json> build_request(const SubmitOptions& o, const script::CommandLine& cl
   }
   if (o.requeue) req["requeue"] = *o.requeue;
   if (o.kill_on_invalid_dep) req["killOnInvalidDependency"] = *o.kill_on_invalid_dep;
+  if (o.distribution) req["distribution"] = *o.distribution;
 
   // The job's environment: --export decides what of ours is carried, --env adds.
   Json environment = Json::object();

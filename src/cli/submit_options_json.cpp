@@ -53,6 +53,7 @@ Json to_json(const SubmitOptions& o) {
   opt("ntasks", o.ntasks);
   opt("ntasksPerNode", o.ntasks_per_node);
   opt("cpusPerTask", o.cpus_per_task);
+  opt("distribution", o.distribution);
   opt("memPerNodeMiB", o.mem_per_node_mib);
   opt("memPerCpuMiB", o.mem_per_cpu_mib);
   opt("memPerGpuMiB", o.mem_per_gpu_mib);

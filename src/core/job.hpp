@@ -13,10 +13,11 @@
 #include "core/job_definition.hpp"
 #include "core/node_selection.hpp"
 #include "core/resources.hpp"
+#include "core/task_distribution.hpp"
 
 namespace drover {
 
-enum class JobState { Submitted, Pending, Runnable, Starting, Running, Succeeded, Failed };
+enum class JobState : std::uint8_t { Submitted, Pending, Runnable, Starting, Running, Succeeded, Failed };
 
 const char* to_string(JobState s);
 std::optional<JobState> parse_job_state(const std::string& s);  // case-insensitive
@@ -141,7 +142,10 @@ struct Job {
   std::string queue;
   std::string definition;  // "" when submitted without one
   int definition_revision = 0;
-  JobState state = JobState::Submitted;
+  JobState state = JobState::Submitted;  // one byte, then padding that the next uses
+  // sbatch -m/--distribution: how the job's tasks are laid out over its nodes
+  // and each node's sockets, TaskDistribution::pack().
+  std::uint8_t distribution = 0;
   std::string status_reason;
   std::int64_t created_at = 0;  // epoch ms
   std::int64_t started_at = 0;  // of the latest attempt
@@ -218,6 +222,7 @@ struct Job {
     return attempts.empty() ? nullptr : &attempts.back();
   }
   bool checkpoints() const { return checkpoint_signal != 0; }
+  TaskDistribution task_distribution() const { return TaskDistribution::unpack(distribution); }
   // Whether an interrupted attempt (lost node, preemption) goes back to the queue.
   bool requeues_when_interrupted() const { return requeue < 0 ? checkpoints() : requeue > 0; }
   // Attempts that ended for good (failed, timed out...), not counting those

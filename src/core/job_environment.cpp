@@ -35,6 +35,65 @@ std::string mpi_hostfile(const Job& job) {
   return out;
 }
 
+std::vector<int> rank_nodes(const Job& job) {
+  const auto counts = tasks_per_node(job);
+  std::vector<int> out;
+  out.reserve(static_cast<std::size_t>(std::max(0, job.ntasks)));
+  if (job.task_distribution().nodes == NodeDistribution::Block) {
+    for (std::size_t n = 0; n < counts.size(); ++n) out.insert(out.end(), static_cast<std::size_t>(counts[n]), static_cast<int>(n));
+    return out;
+  }
+  auto left = counts;
+  for (bool placed = true; placed;) {
+    placed = false;
+    for (std::size_t n = 0; n < left.size(); ++n) {
+      if (left[n] == 0) continue;
+      --left[n];
+      out.push_back(static_cast<int>(n));
+      placed = true;
+    }
+  }
+  return out;
+}
+
+int cpus_per_task(const Job& job) {
+  const auto counts = tasks_per_node(job);
+  const int most = std::max(1, *std::max_element(counts.begin(), counts.end()));
+  return std::max(1, job.request.vcpus / most);
+}
+
+int gpus_per_task(const Job& job) {
+  if (job.request.gpus <= 0) return 0;
+  for (int n : tasks_per_node(job))
+    if (n > 0 && job.request.gpus % n != 0) return 0;
+  const auto counts = tasks_per_node(job);
+  const int most = std::max(1, *std::max_element(counts.begin(), counts.end()));
+  return job.request.gpus / most;
+}
+
+std::string mpi_rankfile(const Job& job, const std::vector<std::vector<std::vector<int>>>& task_cpus) {
+  const Attempt* a = job.current_attempt();
+  if (!a) return {};
+  const auto nodes = attempt_nodes(*a);
+  const auto counts = tasks_per_node(job);
+  if (task_cpus.size() != nodes.size() || counts.size() != nodes.size()) return {};
+  for (std::size_t n = 0; n < nodes.size(); ++n)
+    if (task_cpus[n].size() != static_cast<std::size_t>(counts[n])) return {};
+  std::vector<std::size_t> next(nodes.size(), 0);
+  std::string out;
+  int rank = 0;
+  for (int n : rank_nodes(job)) {
+    const auto k = static_cast<std::size_t>(n);
+    const auto& cpus = task_cpus[k][next[k]++];
+    if (cpus.empty()) return {};
+    // One node: "localhost", which mpirun always takes for itself; a node name
+    // that is not the host's own (a node "n1" on host "vm") would send it to ssh.
+    out += "rank " + std::to_string(rank++) + "=" + (nodes.size() == 1 ? std::string("localhost") : nodes[k]) +
+           " slot=" + join(cpus) + "\n";
+  }
+  return out;
+}
+
 std::string checkpoint_directory(const Job& job, const JobPayload& payload) {
   const std::string& pattern = payload.checkpoint_dir.empty() ? kDefaultCheckpointPattern : payload.checkpoint_dir;
   const Attempt* a = job.current_attempt();
@@ -83,7 +142,7 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   set("DROVER_MAIN_NODE", a ? a->node : ctx.node);
   set("DROVER_CPUS", ncpus);
   const std::string ntasks = std::to_string(job.ntasks);
-  const std::string cpus_per_task = std::to_string(std::max(1, job.request.vcpus / std::max(1, job.ntasks)));
+  const std::string cpus_per_task = std::to_string(drover::cpus_per_task(job));
   set("DROVER_NTASKS", ntasks);
   set("DROVER_CPUS_PER_TASK", cpus_per_task);
   set("DROVER_SUBMIT_DIR", job.working_dir);
@@ -143,6 +202,7 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     // Open MPI's mpirun reads SLURM_NODELIST and SLURM_TASKS_PER_NODE to size its
     // allocation when SLURM_JOB_ID is set; without the latter it refuses to start.
     set("SLURM_TASKS_PER_NODE", format_tasks_per_node(per_node));
+    set("SLURM_DISTRIBUTION", to_string(job.task_distribution()));
     set("SLURM_NTASKS_PER_NODE", std::to_string(per_node[std::min(k, per_node.size() - 1)]));
     set("SLURM_CPUS_ON_NODE", ncpus);
     set("SLURM_JOB_CPUS_PER_NODE", format_tasks_per_node(std::vector<int>(per_node.size(), std::stoi(ncpus))));

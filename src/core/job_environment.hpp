@@ -25,6 +25,23 @@ std::vector<int> tasks_per_node(const Job& job);
 // The Open MPI hostfile of the job's attempt: "node slots=N" per node.
 std::string mpi_hostfile(const Job& job);
 
+// Which node (index into the attempt's nodes) runs each rank, rank 0 first:
+// the job's first distribution level. Block: ranks 0..k-1 on node 0, ...;
+// cyclic: rank r on node r mod N while each node's count (tasks_per_node) lasts.
+std::vector<int> rank_nodes(const Job& job);
+// PUs per task: the node's vCPUs over the most tasks any node runs (at least 1).
+int cpus_per_task(const Job& job);
+// GPUs per task when every node's GPUs split evenly among its tasks, else 0
+// (the tasks share them). --gpus-per-task asks for exactly such a split.
+int gpus_per_task(const Job& job);
+// The Open MPI rankfile of the job's attempt: "rank R=NODE slot=PU,PU" per
+// rank, PU OS indexes (mpirun needs rmaps_rank_file_physical and
+// hwloc_base_use_hwthreads_as_cpus to read them so); NODE is "localhost" for a
+// one-node job, the node's name otherwise. task_cpus[node][task]
+// holds each node's tasks' PUs in local task order; empty when a node's list
+// does not match its task count.
+std::string mpi_rankfile(const Job& job, const std::vector<std::vector<std::vector<int>>>& task_cpus);
+
 // The job's checkpoint directory, absolute ($DROVER_CHECKPOINT_DIR).
 std::string checkpoint_directory(const Job& job, const JobPayload& payload);
 

@@ -678,6 +678,7 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
   out.payload.checkpoint_dir = req.checkpoint_dir;
   if (req.requeue) job.requeue = *req.requeue ? 1 : 0;
   if (req.kill_on_invalid_dep) job.kill_on_invalid_dep = *req.kill_on_invalid_dep ? 1 : 0;
+  job.distribution = req.distribution.pack();
 
   // Queue: the first of the given queues (sbatch's comma list of partitions) that
   // exists, accepts jobs and has a node that could ever run this one.

@@ -62,7 +62,8 @@ struct JobRequest {
   bool checkpoint_batch_only = false;
   std::string checkpoint_dir;
   std::optional<bool> requeue;  // sbatch --requeue / --no-requeue
-  std::optional<bool> kill_on_invalid_dep;  // sbatch --kill-on-invalid-dep; unset: the queue's
+  std::optional<bool> kill_on_invalid_dep;
+  TaskDistribution distribution;  // sbatch -m/--distribution  // sbatch --kill-on-invalid-dep; unset: the queue's
   // An array: its indexes (empty: not an array) and at most how many of its
   // tasks run at once (0: no limit).
   std::vector<IndexRange> array;

@@ -300,6 +300,15 @@ std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& re
   return place_on_node(node.topology, {node.pu_used, node.gpu_used, node.memory_used_mib}, request);
 }
 
+std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request, const TaskRequest& tasks) {
+  auto plan = place_on_node(node, request);
+  if (!plan) return std::nullopt;
+  auto split = place_tasks(node.topology, plan->cpus, plan->gpus, tasks);
+  if (!split) return std::nullopt;
+  plan->tasks = std::move(*split);
+  return plan;
+}
+
 std::optional<PlacementPlan> place_on_node(const NodeTopology& topo, const NodeUse& use, const Resources& request) {
   if (request.vcpus < 1 || request.gpus < 0 || request.memory_mib < 0) return std::nullopt;
   if (request.memory_mib > topo.memory_mib - use.memory_used_mib) return std::nullopt;

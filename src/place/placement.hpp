@@ -7,12 +7,16 @@
 
 #include "core/node.hpp"
 #include "core/resources.hpp"
+#include "place/task_placement.hpp"
 
 namespace drover::place {
 
 struct PlacementPlan {
   std::vector<int> cpus;  // PU OS indexes, ascending
   std::vector<int> gpus;  // Gpu::index values, ascending
+  // Each task's share of cpus and gpus (place_tasks), when asked with a
+  // TaskRequest; empty otherwise (the scheduler needs only the node's share).
+  std::vector<TaskPlacement> tasks;
 };
 
 // Compact placement: GPUs first (the free GPUs that share a NUMA domain, then the
@@ -21,6 +25,9 @@ struct PlacementPlan {
 // hardware threads of another core. nullopt when the node cannot fit the request
 // now (PUs, GPUs or memory).
 std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request);
+// The same, and the plan split among the node's tasks; nullopt also when the
+// plan cannot hold them (request.vcpus below tasks x cpus_per_task).
+std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request, const TaskRequest& tasks);
 
 // What of a node is in use: the node's own record, or a scheduler pass's working
 // copy of it (so that a pass need not copy the node's topology).

@@ -132,6 +132,7 @@ Json to_json(const LaunchOrder& m) {
     j["numNodes"] = m.num_nodes;
     if (!m.hostfile.empty()) j["hostfile"] = m.hostfile;
   }
+  if (!m.rankfile.empty()) j["rankfile"] = m.rankfile;
   if (!m.script.empty()) j["script"] = m.script;
   if (m.checkpoint_signal) {
     j["checkpointSignal"] = m.checkpoint_signal;
@@ -216,6 +217,7 @@ Result<LaunchOrder> launch_order_from_json(const Json& j) {
     if (m.num_nodes < 1 || m.node_index < 0 || m.node_index >= m.num_nodes)
       fail("nodeIndex", std::to_string(m.node_index) + " is not a node of " + std::to_string(m.num_nodes));
     m.hostfile = text(j, "hostfile");
+    m.rankfile = text(j, "rankfile");
     m.checkpoint_signal = number<int>(j, "checkpointSignal", 0);
     if (m.checkpoint_signal < 0 || m.checkpoint_signal > 64)
       fail("checkpointSignal", std::to_string(m.checkpoint_signal) + " is not a signal number");

@@ -42,6 +42,9 @@ struct LaunchOrder {
   int node_index = 0;
   int num_nodes = 1;
   std::string hostfile;
+  // The main node of a job with more than one task: an Open MPI rankfile that
+  // binds each rank to its own PUs of the plan ("rank R=NODE slot=PU,...").
+  std::string rankfile;
   // Jobs that checkpoint (main node): the signal to send checkpoint_seconds
   // before the time limit, to the batch shell only or to the rest of the
   // job's processes, and the checkpoint directory, made as the job's owner.

@@ -428,6 +428,7 @@ Json to_json(const Job& job) {
                        {"batchShellOnly", job.checkpoint_signal_batch_only}};
   if (job.requeue >= 0) j["requeue"] = job.requeue > 0;
   if (job.kill_on_invalid_dep >= 0) j["killOnInvalidDependency"] = job.kill_on_invalid_dep > 0;
+  if (!job.task_distribution().is_default()) j["distribution"] = to_string(job.task_distribution());
   if (job.begin_s) j["beginAt"] = job.begin_at();
   if (job.time_min_minutes) j["timeMinSeconds"] = std::int64_t{job.time_min_minutes} * 60;
   if (job.selection) j["nodeSelection"] = to_json(*job.selection);
@@ -737,6 +738,11 @@ Result<Job> job_from_json(const Json& j) {
     if (j.contains("requeue") && !j["requeue"].is_null()) job.requeue = get_bool(j, "requeue") ? 1 : 0;
     if (j.contains("killOnInvalidDependency") && !j["killOnInvalidDependency"].is_null())
       job.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency") ? 1 : 0;
+    if (const std::string d = get_string(j, "distribution"); !d.empty()) {
+      auto parsed = parse_distribution(d);
+      if (!parsed) fail("distribution", parsed.message());
+      job.distribution = parsed->pack();
+    }
     if (const std::int64_t b = get_int(j, "beginAt"); b > 0)
       job.begin_s = static_cast<std::uint32_t>(std::min<std::int64_t>((b + 999) / 1000, UINT32_MAX));
     if (const std::int64_t t = get_int(j, "timeMinSeconds"); t > 0)
@@ -1067,6 +1073,12 @@ Result<JobRequest> job_request_from_json(const Json& j) {
     if (j.contains("requeue") && !j["requeue"].is_null()) r.requeue = get_bool(j, "requeue");
     if (j.contains("killOnInvalidDependency") && !j["killOnInvalidDependency"].is_null())
       r.kill_on_invalid_dep = get_bool(j, "killOnInvalidDependency");
+    // sbatch -m: "cyclic", "block:cyclic" (nodes[:cores]); absent: block:block.
+    if (const std::string d = get_string(j, "distribution"); !d.empty()) {
+      auto parsed = parse_distribution(d);
+      if (!parsed) fail("distribution", "'" + d + "': " + parsed.message());
+      r.distribution = *parsed;
+    }
     r.begin_at = get_int(j, "beginAt");  // epoch ms (sbatch --begin)
     r.time_min_seconds = get_int(j, "timeMinSeconds");  // sbatch --time-min
     // AWS: schedulingPriorityOverride; also accepted as schedulingPriority.

@@ -7,6 +7,7 @@
 #include "core/job_request.hpp"
 #include "core/node_selection.hpp"
 #include "core/resources.hpp"
+#include "core/task_distribution.hpp"
 #include "core/units.hpp"
 #include "script/begin_time.hpp"
 #include "core/hostlist.hpp"
@@ -303,6 +304,13 @@ Status set_kill_on_invalid_dep(SubmitOptions& o, std::string_view v, OptionConte
   return {};
 }
 
+Status set_distribution(SubmitOptions& o, std::string_view v, OptionContext&) {
+  auto d = parse_distribution(v);
+  if (!d) return d.error();
+  o.distribution = std::string(v);
+  return {};
+}
+
 Status set_constraint(SubmitOptions& o, std::string_view v, OptionContext&) {
   auto c = parse_constraint(v);
   if (!c) return Error{c.message() + "; e.g. gpu, gpu&a100, v100|a100, [rack1|rack2]"};
@@ -464,8 +472,9 @@ const OptionSpec kOptions[] = {
      "start after other jobs: afterok:ID[:ID], afterany:ID, afternotok:ID, after:ID[+MIN], ID_TASK, "
      "aftercorr:ARRAY, singleton; ',' all, '?' any", "",
      &set_dependency},
-    {"distribution", 'm', Required, NotSupportedYet, "distribution", "", "tasks are laid out by mpirun",
-     nullptr},
+    {"distribution", 'm', Required, Honoured, "distribution",
+     "how ranks are laid out: NODES[:CORES], block (default) or cyclic, cores also fcyclic; e.g. cyclic, "
+     "block:cyclic", "", &set_distribution},
     {"error", 'e', Required, Honoured, "error", "stderr file pattern (default: with stdout)", "",
      &set_text<&O::error>},
     {"exclude", 'x', Required, Honoured, "exclude", "nodes not to use: node[01-04]", "",

@@ -113,6 +113,7 @@ struct SubmitOptions {
   std::optional<int> ntasks;
   std::optional<int> ntasks_per_node;
   std::optional<int> cpus_per_task;
+  std::optional<std::string> distribution;  // -m, checked: "cyclic", "block:cyclic"...
   // At most one of the three memory requests is set; MiB, 0 = all of a node's memory.
   std::optional<std::int64_t> mem_per_node_mib;
   std::optional<std::int64_t> mem_per_cpu_mib;

@@ -188,6 +188,36 @@ Json job_summary(const Job& j) {
   return s;
 }
 
+// Each rank's PUs from the plan, as an Open MPI rankfile: the attempt's PUs
+// and GPUs on every node split among that node's tasks (place_tasks over the
+// node's topology), ranks over nodes by the job's distribution. Empty (mpirun
+// then binds as it likes, inside the job's cpuset) when a node is unknown or
+// its plan cannot hold its tasks, which a plan made for the job never is.
+std::string rankfile_of(const Job& job, const Attempt& a, const ClusterState& state) {
+  const auto nodes = attempt_nodes(a);
+  const auto counts = tasks_per_node(job);
+  if (counts.size() != nodes.size()) return {};
+  std::vector<std::vector<std::vector<int>>> task_cpus(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (counts[i] == 0) continue;
+    const Node* node = state.node(nodes[i]);
+    if (!node) return {};
+    const auto& cpus = i == 0 ? a.cpus : a.more_nodes[i - 1].cpus;
+    const auto& gpus = i == 0 ? a.gpus : a.more_nodes[i - 1].gpus;
+    const place::TaskRequest request{counts[i], cpus_per_task(job), gpus_per_task(job),
+                                     job.task_distribution().cores};
+    auto tasks = place::place_tasks(node->topology, cpus, gpus, request);
+    if (!tasks) {
+      log::warn("job " + std::to_string(job.id) + ": no rankfile: " + std::to_string(cpus.size()) + " PUs on " +
+                nodes[i] + " cannot hold " + std::to_string(counts[i]) + " tasks of " +
+                std::to_string(request.cpus_per_task));
+      return {};
+    }
+    for (auto& t : *tasks) task_cpus[i].push_back(std::move(t.cpus));
+  }
+  return mpi_rankfile(job, task_cpus);
+}
+
 }  // namespace
 
 Head::Head(HeadConfig config) : config_(std::move(config)) {
@@ -1712,6 +1742,8 @@ void Head::launch(const Job& job) {
     for (const auto& n : nodes)
       if (auto it = step_address_.find(n); it != step_address_.end())
         addresses += (addresses.empty() ? "" : ",") + n + "=" + it->second;
+  // More than one task: each rank gets its own PUs of the plan (mpirun reads the rankfile).
+  const std::string rankfile = job.ntasks > 1 ? rankfile_of(job, *a, state_) : std::string();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     proto::LaunchOrder o;
     o.job_id = job.id;
@@ -1751,6 +1783,7 @@ void Head::launch(const Job& job) {
       o.timeout_seconds = job.attempt_time_limit_s();
       o.append_output = job.append_output;
       if (nodes.size() > 1) o.hostfile = mpi_hostfile(job);
+      o.rankfile = rankfile;
     } else {
       o.cpus = a->more_nodes[i - 1].cpus;
       o.gpus = a->more_nodes[i - 1].gpus;

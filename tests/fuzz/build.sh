@@ -17,6 +17,6 @@ mkdir -p "$out"
 "$cxx" -std=c++20 -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I "$root/src" \
-  "$root"/src/script/*.cpp "$root/src/core/units.cpp" "$root/src/core/text.cpp" "$root/src/core/hostlist.cpp" "$root/src/core/node_selection.cpp" "$root/tests/fuzz/directives_fuzz.cpp" \
+  "$root"/src/script/*.cpp "$root/src/core/units.cpp" "$root/src/core/text.cpp" "$root/src/core/hostlist.cpp" "$root/src/core/node_selection.cpp" "$root/src/core/task_distribution.cpp" "$root/tests/fuzz/directives_fuzz.cpp" \
   -o "$out/directives_fuzz"
 echo "built $out/directives_fuzz"

@@ -87,41 +87,59 @@ TEST_F(NetnsMpiJobTest, OneRankPerNodeBoundToThePlannedCpus) {
   EXPECT_EQ(cluster().wait_for_end(filler).value("status", ""), "SUCCEEDED");
 }
 
+// 2 nodes x 2 ranks: the job's rankfile puts every rank on its own PU of the
+// plan. Each node's plan is 2 PUs for 2 tasks of 1 PU; whatever the node's
+// shape (two packages, one SMT core, two cores), task 0 of a node gets its
+// lower PU and task 1 the higher. Block: ranks 0,1 on the main node, 2,3 on
+// the other; -m cyclic: ranks 0,2 on the main node, 1,3 on the other.
 TEST_F(NetnsMpiJobTest, TwoNodesTimesTwoRanks) {
-  std::vector<std::string> args = mpi_env();
-  for (const char* a : {"-N", "2", "--ntasks-per-node", "2", "-t", "1:00", "--wrap"}) args.push_back(a);
-  args.push_back("echo \"nodes=$SLURM_JOB_NODELIST tasks=$SLURM_TASKS_PER_NODE\"; " + mpirun() + kExamplesBin +
-                 "/mpi_hello");
-  const std::string id = cluster().submit(args);
-  const Json j = cluster().wait_for_end(id, 60000);
-  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << cluster().job_output(id) << cluster().logs();
-  const auto plan = placement(j);
-  ASSERT_EQ(plan.size(), 2u);
-  const std::string out = cluster().job_output(id);
-  std::map<std::string, int> ranks_on;
-  std::regex line("rank (\\d) of 4 on (\\S+) cpus (\\S+)");
-  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it) {
-    const std::string host = (*it)[2];
-    ++ranks_on[host];
-    ASSERT_TRUE(plan.count(host)) << host << " is not a node of the job:\n" << out;
-    // Every CPU a rank may use is one the plan gave the job on that node.
-    std::stringstream cpus(expand((*it)[3]));
-    std::string c;
-    const std::string allowed = "," + plan.at(host) + ",";
-    while (std::getline(cpus, c, ',')) EXPECT_TRUE(contains(allowed, "," + c + ",")) << c << " on " << host << "\n" << out;
+  for (const std::string dist : {"block", "cyclic"}) {
+    SCOPED_TRACE("-m " + dist);
+    std::vector<std::string> args = mpi_env();
+    for (const char* a : {"-N", "2", "--ntasks-per-node", "2", "-t", "1:00"}) args.push_back(a);
+    args.push_back("-m");
+    args.push_back(dist);
+    args.push_back("--wrap");
+    args.push_back("echo \"nodes=$SLURM_JOB_NODELIST tasks=$SLURM_TASKS_PER_NODE dist=$SLURM_DISTRIBUTION\"; " +
+                   mpirun() + kExamplesBin + "/mpi_hello");
+    const std::string id = cluster().submit(args);
+    const Json j = cluster().wait_for_end(id, 60000);
+    ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << cluster().job_output(id) << cluster().logs();
+    const auto plan = placement(j);
+    ASSERT_EQ(plan.size(), 2u);
+    const Json& c = j["attempts"].back()["container"];
+    const std::string main = c.value("nodeName", "");
+    const std::string other = c["otherNodes"][0].value("nodeName", "");
+    // rank -> (node, its PU): local task k of a node gets the node's k-th PU.
+    auto pu = [&](const std::string& node, int k) {
+      std::stringstream ss(plan.at(node));
+      std::string x;
+      for (int i = 0; i <= k; ++i) std::getline(ss, x, ',');
+      return x;
+    };
+    std::map<int, std::pair<std::string, std::string>> expected;
+    if (dist == "block")
+      expected = {{0, {main, pu(main, 0)}}, {1, {main, pu(main, 1)}}, {2, {other, pu(other, 0)}}, {3, {other, pu(other, 1)}}};
+    else
+      expected = {{0, {main, pu(main, 0)}}, {1, {other, pu(other, 0)}}, {2, {main, pu(main, 1)}}, {3, {other, pu(other, 1)}}};
+    const std::string out = cluster().job_output(id);
+    std::map<int, std::pair<std::string, std::string>> seen;
+    std::regex line("rank (\\d) of 4 on (\\S+) cpus (\\S+)");
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it)
+      seen[std::stoi((*it)[1])] = {(*it)[2], expand((*it)[3])};
+    EXPECT_EQ(seen, expected) << out << j.dump(2);
+    EXPECT_TRUE(contains(out, "tasks=2(x2) dist=" + dist + ":block")) << out;
+    // SLURM_JOB_NODELIST is a hostlist ("dnt123an[1-2]") naming exactly the plan's nodes,
+    // and mpirun, which reads it, started 4 ranks on them.
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(out, m, std::regex("nodes=(\\S+)"))) << out;
+    EXPECT_NE(m[1].str().find('['), std::string::npos) << m[1];
+    const auto listed = expand_hostlist(m[1].str());
+    ASSERT_TRUE(listed) << m[1];
+    EXPECT_EQ(std::set<std::string>(listed->begin(), listed->end()).size(), 2u) << m[1];
+    for (const auto& n : *listed) EXPECT_TRUE(plan.count(n)) << n << " in " << m[1];
+    EXPECT_TRUE(contains(out, "hello from 4 ranks")) << out;
   }
-  for (const auto& [node, cpus] : plan) EXPECT_EQ(ranks_on[node], 2) << node << "\n" << out;
-  EXPECT_TRUE(contains(out, "tasks=2(x2)")) << out;
-  // SLURM_JOB_NODELIST is a hostlist ("dnt123an[1-2]") naming exactly the plan's nodes,
-  // and mpirun, which reads it, started 4 ranks on them.
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(out, m, std::regex("nodes=(\\S+)"))) << out;
-  EXPECT_NE(m[1].str().find('['), std::string::npos) << m[1];
-  const auto listed = expand_hostlist(m[1].str());
-  ASSERT_TRUE(listed) << m[1];
-  EXPECT_EQ(std::set<std::string>(listed->begin(), listed->end()).size(), 2u) << m[1];
-  for (const auto& n : *listed) EXPECT_TRUE(plan.count(n)) << n << " in " << m[1];
-  EXPECT_TRUE(contains(out, "hello from 4 ranks")) << out;
 }
 
 // Processes mpirun starts on another node see that node's own variables (its

@@ -27,6 +27,7 @@ void expect_same(const LaunchOrder& a, const LaunchOrder& b) {
   EXPECT_EQ(a.gpus, b.gpus);
   EXPECT_EQ(a.memory_mib, b.memory_mib);
   EXPECT_EQ(a.timeout_seconds, b.timeout_seconds);
+  EXPECT_EQ(a.rankfile, b.rankfile);
 }
 
 void expect_same(const ExitReport& a, const ExitReport& b) {
@@ -55,6 +56,7 @@ LaunchOrder full_order() {
   m.gpus = {3};
   m.memory_mib = 4096;
   m.timeout_seconds = 600;
+  m.rankfile = "rank 0=localhost slot=0,1\nrank 1=localhost slot=16,17\n";
   return m;
 }
 

@@ -363,6 +363,23 @@ TEST(CodecRoundTrip, QueueBackfillAndKillOnInvalidDependency) {
   EXPECT_EQ(req->kill_on_invalid_dep, std::optional<bool>(false));
 }
 
+TEST(CodecRoundTrip, Distribution) {
+  Job j = drover::testing::make_test_job(7);
+  EXPECT_FALSE(to_json(j).contains("distribution")) << "block:block is the default, not written";
+  j.distribution = TaskDistribution{NodeDistribution::Cyclic, CoreDistribution::FCyclic}.pack();
+  EXPECT_EQ(to_json(j).value("distribution", ""), "cyclic:fcyclic");
+  auto back = job_from_json(to_json(j));
+  ASSERT_TRUE(back) << back.message();
+  EXPECT_EQ(back->distribution, j.distribution);
+  auto req = job_request_from_json(Json::parse(R"({"jobName": "x", "distribution": "block:cyclic"})"));
+  ASSERT_TRUE(req) << req.message();
+  EXPECT_EQ(to_string(req->distribution), "block:cyclic");
+  auto bad = job_request_from_json(Json::parse(R"({"jobName": "x", "distribution": "plane=2"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find("distribution"), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("plane is not supported"), std::string::npos) << bad.message();
+}
+
 TEST(CodecAws, QueueOrderIsSortedByOrderField) {
   auto q = queue_from_json(Json::parse(R"({
     "jobQueueName": "q", "priority": "10",

@@ -188,6 +188,38 @@ TEST(MultiNode, NodelistKeepsTheMainNodeFirst) {
             (std::vector<std::string>{"node07", "node01", "node02", "node03"}));
 }
 
+// Ranks over nodes (-m block / cyclic) and the rankfile the main node gets:
+// each rank's PUs as place_tasks split each node's plan.
+TEST(MultiNode, RankfileFollowsTheDistribution) {
+  ClusterBuilder c;
+  for (int i = 1; i <= 3; ++i) c.node("n" + std::to_string(i), make_topology(4, 1, 16384, 2));
+  c.env("ce", {"n1", "n2", "n3"});
+  c.queue("q", {"ce"});
+  Job j = multi(1, 2, 4);
+  j.ntasks = 3;  // 2 on n1, 1 on n2: 2 PUs a task
+  c.submit(j);
+  c.ok(JobDispatched{1, "n1", {0, 1, 2, 3}, {}, kNow, -1, 0, {{"n2", {0, 1, 2, 3}, {}}}});
+  Job job = *c.state().job(1);
+  EXPECT_EQ(cpus_per_task(job), 2);
+  EXPECT_EQ(rank_nodes(job), (std::vector<int>{0, 0, 1}));
+  const std::vector<std::vector<std::vector<int>>> split = {{{0, 1}, {2, 3}}, {{0, 1}}};
+  EXPECT_EQ(mpi_rankfile(job, split), "rank 0=n1 slot=0,1\nrank 1=n1 slot=2,3\nrank 2=n2 slot=0,1\n");
+  job.distribution = TaskDistribution{NodeDistribution::Cyclic, CoreDistribution::Block}.pack();
+  EXPECT_EQ(rank_nodes(job), (std::vector<int>{0, 1, 0}));
+  EXPECT_EQ(mpi_rankfile(job, split), "rank 0=n1 slot=0,1\nrank 1=n2 slot=0,1\nrank 2=n1 slot=2,3\n");
+  const KeyValues env = job_environment(job, JobPayload{}, LaunchContext{"n1", "ce", "head", true, nullptr, 0});
+  EXPECT_EQ(*find_value(env, "SLURM_DISTRIBUTION"), "cyclic:block");
+  EXPECT_EQ(*find_value(env, "SLURM_CPUS_PER_TASK"), "2") << "4 vCPUs a node, at most 2 tasks a node";
+  // A split that does not match the task counts gives no rankfile rather than a wrong one.
+  EXPECT_EQ(mpi_rankfile(job, {{{0, 1}}, {{0, 1}}}), "");
+  // One node: "localhost", whatever the node is called.
+  Job one = multi(2, 1, 2);
+  one.ntasks = 2;
+  c.submit(one);
+  c.ok(JobDispatched{2, "n3", {0, 1}, {}, kNow, -1, 0, {}});
+  EXPECT_EQ(mpi_rankfile(*c.state().job(2), {{{0}, {1}}}), "rank 0=localhost slot=0\nrank 1=localhost slot=1\n");
+}
+
 TEST(MultiNode, SlurmCountsAreCompact) {
   EXPECT_EQ(format_tasks_per_node({2, 2, 2}), "2(x3)");
   EXPECT_EQ(format_tasks_per_node({3, 3, 2}), "3(x2),2");

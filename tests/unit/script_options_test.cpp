@@ -273,6 +273,21 @@ TEST(ApplyOption, KillOnInvalidDep) {
     if (spec.name == std::string_view("kill-on-invalid-dep")) EXPECT_EQ(spec.support, Support::Honoured);
 }
 
+TEST(ApplyOption, Distribution) {
+  SubmitOptions o;
+  ASSERT_TRUE(apply_option(o, "m", std::string_view("cyclic:fcyclic"), kLine3));
+  EXPECT_EQ(o.distribution, std::optional<std::string>("cyclic:fcyclic"));
+  EXPECT_TRUE(o.warnings.empty());
+  EXPECT_EQ(o.set_by.at("distribution").describe(), "job.sh:3");
+  // What Drover does not lay out is an error naming the line, the option and why.
+  auto bad = apply_option(o, "distribution", std::string_view("plane=4"), kLine3);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.message().rfind("job.sh:3: --distribution=plane=4: plane is not supported", 0), 0u) << bad.message();
+  bad = apply_option(o, "m", std::string_view("block:block:cyclic"), kLine3);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find("third level"), std::string::npos) << bad.message();
+}
+
 TEST(ApplyOption, EveryTableEntryCanBeApplied) {
   // A value every option's parser accepts, or none for flags; nothing may throw or crash.
   for (const auto& spec : option_table()) {
@@ -284,7 +299,8 @@ TEST(ApplyOption, EveryTableEntryCanBeApplied) {
     if (!st) {
       // Values that are not "1" by nature: say so here, so a new option gets a look.
       static const std::set<std::string_view> kNotOne = {"begin", "export", "mail-type", "open-mode", "wrap",
-                                                         "env", "parameter", "tag", "signal", "kill-on-invalid-dep"};
+                                                         "env", "parameter", "tag", "signal", "kill-on-invalid-dep",
+                                                         "distribution"};
       EXPECT_TRUE(kNotOne.count(spec.name)) << spec.name << ": " << st.message();
     }
     EXPECT_TRUE(st || !st.message().empty());
