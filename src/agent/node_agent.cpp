@@ -176,9 +176,16 @@ std::optional<StepTarget> NodeAgent::step_target(std::int64_t job_id) const {
                            "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"})
     if (const std::string* v = find_value(o.environment, name)) set_value(t.environment_overrides, name, *v);
   if (!o.cpus.empty()) set_value(t.environment_overrides, "DROVER_CPU_LIST", join(o.cpus));
-  if (!o.gpus.empty())
-    for (const char* name : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS"})
-      set_value(t.environment_overrides, name, join(o.gpus));
+  // This node's GPUs, in its tasks' order as the head gave them (DROVER_TASK_GPUS:
+  // each task's own), not the main node's.
+  if (!o.gpus.empty()) {
+    for (const char* name : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS"}) {
+      const std::string* v = find_value(o.environment, name);
+      set_value(t.environment_overrides, name, v ? *v : join(o.gpus));
+    }
+    const std::string* per_task = find_value(o.environment, "DROVER_TASK_GPUS");
+    set_value(t.environment_overrides, "DROVER_TASK_GPUS", per_task ? *per_task : "");
+  }
   return t;
 }
 

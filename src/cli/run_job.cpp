@@ -50,6 +50,9 @@ starts the tasks in that job's nodes and CPUs instead of submitting another job.
 Takes drover submit's options (below), except those for batch jobs (--array, --wrap,
 -o/-e/-i, --hold, ...), plus:
   -l, --label                prefix each output line with its task number ("2: text")
+  --gpu-bind=closest|none    closest (the default): when the job's GPUs split among its
+                             tasks (--gpus-per-task), each task sees only its own GPUs, the
+                             ones next to its CPUs; none: every task sees all of its node's
 
 Examples:
   drover run hostname
@@ -57,6 +60,7 @@ Examples:
   drover run -N 2 -n 4 ./app input.dat        # two nodes, two tasks on each
   drover run -c 8 --mem 16G -t 30 python3 fit.py
   drover run -l -n 2 sh -c 'echo task $SLURM_PROCID on $(hostname)'
+  drover run -n 4 --gpus-per-task 1 ./train   # one GPU each: CUDA_VISIBLE_DEVICES=0, 1, ...
 
 )";
 
@@ -115,12 +119,19 @@ std::string quote(const std::string& word) {
 // Each task: Slurm's per-task variables from mpirun's, then the program.
 const char* kTaskWrapper =
     "export SLURM_PROCID=\"$OMPI_COMM_WORLD_RANK\" SLURM_LOCALID=\"$OMPI_COMM_WORLD_LOCAL_RANK\" "
-    "SLURM_NTASKS=\"$OMPI_COMM_WORLD_SIZE\" SLURM_NPROCS=\"$OMPI_COMM_WORLD_SIZE\"; exec \"$@\"";
+    "SLURM_NTASKS=\"$OMPI_COMM_WORLD_SIZE\" SLURM_NPROCS=\"$OMPI_COMM_WORLD_SIZE\"; ";
+// --gpu-bind=closest: the node's task number j (mpirun's local rank, which the
+// rankfile puts on the j-th task's PUs of the plan) sees the j-th GPU list of
+// DROVER_TASK_GPUS ("0,1;2,3"; set by the agent when the GPUs split among tasks).
+const char* kTaskGpus =
+    "if [ -n \"${DROVER_TASK_GPUS:-}\" ]; then i=0; IFS=';'; for g in $DROVER_TASK_GPUS; do "
+    "if [ \"$i\" = \"$OMPI_COMM_WORLD_LOCAL_RANK\" ]; then export CUDA_VISIBLE_DEVICES=\"$g\" "
+    "ROCR_VISIBLE_DEVICES=\"$g\" ZE_AFFINITY_MASK=\"$g\" DROVER_GPUS=\"$g\"; fi; i=$((i+1)); done; unset IFS; fi; ";
 
 // mpirun starting `ntasks` tasks, up to the program. Inside Drover the job's CPUs are
 // already bound; Slurm's allocation variables (SLURM_JOB_ID...) must not make Open MPI
 // read the allocation from Slurm: the hostfile (multi-node) or this node is it.
-std::vector<std::string> mpirun_words(int ntasks, bool tag_output, const std::string& hosts) {
+std::vector<std::string> mpirun_words(int ntasks, bool tag_output, const std::string& hosts, bool gpu_per_task) {
   std::vector<std::string> w = {"mpirun",           "--mca", "ras",  "^slurm", "--oversubscribe",
                                 "--bind-to",        "none",  "-np",  std::to_string(ntasks)};
   if (tag_output) w.push_back("--tag-output");
@@ -128,14 +139,22 @@ std::vector<std::string> mpirun_words(int ntasks, bool tag_output, const std::st
     w.push_back("--host");
     w.push_back(hosts);
   }
-  for (const char* x : {"sh", "-c", kTaskWrapper, "drover-task"}) w.push_back(x);
+  const std::string wrapper = std::string(kTaskWrapper) + (gpu_per_task ? kTaskGpus : "") + "exec \"$@\"";
+  for (const std::string& x : {std::string("sh"), std::string("-c"), wrapper, std::string("drover-task")})
+    w.push_back(x);
   return w;
 }
 
 // The job script for N tasks; the program and its arguments are the script's arguments.
-std::string task_script(int ntasks, bool label) {
+// drover run's own options (srun's), not in submit's table.
+struct RunOptions {
+  bool label = false;     // -l/--label
+  bool gpu_bind = true;   // --gpu-bind=closest (true) or none
+};
+
+std::string task_script(int ntasks, const RunOptions& ro) {
   std::string mpirun;
-  for (const auto& w : mpirun_words(ntasks, label, "")) mpirun += quote(w) + " ";
+  for (const auto& w : mpirun_words(ntasks, ro.label, "", ro.gpu_bind)) mpirun += quote(w) + " ";
   return "#!/bin/sh\n"
          "# Written by drover run: " + std::to_string(ntasks) +
          " tasks of the program given as arguments, started by Open MPI's mpirun.\n"
@@ -200,16 +219,27 @@ void write_all(int fd, const std::string& data, bool& broken) {
   }
 }
 
-// -l / --label is srun's, not in submit's table: taken out of the option words
-// (which end at the program or "--") before the rest is parsed.
-std::vector<std::string> take_label(const std::vector<std::string>& args, bool& label) {
+// -l/--label and --gpu-bind are srun's, not in submit's table: taken out of the
+// option words (which end at the program or "--") before the rest is parsed.
+Result<std::vector<std::string>> take_run_options(const std::vector<std::string>& args, RunOptions& ro) {
   std::vector<std::string> rest;
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& w = args[i];
     if (w == "--" || w.size() < 2 || w[0] != '-') break;
     if (w == "-l" || w == "--label") {
-      label = true;
+      ro.label = true;
+      continue;
+    }
+    if (w == "--gpu-bind" || w.rfind("--gpu-bind=", 0) == 0) {
+      std::string v;
+      if (w.size() > 10) v = w.substr(11);
+      else if (i + 1 < args.size()) v = args[++i];
+      if (v != "closest" && v != "none")
+        return make_error("--gpu-bind", (v.empty() ? std::string("needs a value") : "'" + v + "' is not known") +
+                                             ": give closest (each task its own GPUs) or none (all the node's), "
+                                             "e.g. drover run -n 4 --gpu-bind=none ./app");
+      ro.gpu_bind = v == "closest";
       continue;
     }
     rest.push_back(w);
@@ -251,7 +281,7 @@ int positive_env(const char* name, int fallback) {
 
 // ---- inside a job: the tasks run in its allocation ----
 
-int run_in_allocation(const script::SubmitOptions& o, const script::CommandLine& cl, bool label) {
+int run_in_allocation(const script::SubmitOptions& o, const script::CommandLine& cl, const RunOptions& ro) {
   const std::string job = env_or("DROVER_JOB_ID", "");
   const int job_nodes = positive_env("DROVER_NUM_NODES", 1);
   int nodes = job_nodes;
@@ -275,7 +305,7 @@ int run_in_allocation(const script::SubmitOptions& o, const script::CommandLine&
   if (!ignored.empty() && !o.quiet)
     std::cerr << "drover run: inside job " << job << " the job's own resources are used; ignored: " << ignored
               << "\n";
-  if (label) std::cerr << "drover run: --label works only outside a job (when drover run submits one); ignored\n";
+  if (ro.label) std::cerr << "drover run: --label works only outside a job (when drover run submits one); ignored\n";
   if (o.chdir && ::chdir(o.chdir->c_str()) != 0)
     return failed("-D " + *o.chdir + ": " + std::strerror(errno));
 
@@ -307,12 +337,13 @@ int run_in_allocation(const script::SubmitOptions& o, const script::CommandLine&
     const int job_tasks = positive_env("DROVER_NTASKS", 1);
     if (!env_or("OMPI_MCA_rmaps_rank_file_path", "").empty() && (ntasks > job_tasks || nodes < job_nodes)) {
       ::unsetenv("OMPI_MCA_rmaps_rank_file_path");
+      ::unsetenv("DROVER_TASK_GPUS");  // nor give task j the j-th task's GPUs
       if (!o.quiet)
         std::cerr << "drover run: " << ntasks << " tasks on " << nodes << " of the job's " << job_nodes
                   << " nodes differ from its plan (" << job_tasks
                   << " tasks): they share the job's CPUs instead of one set each\n";
     }
-    words = mpirun_words(ntasks, false, hosts);
+    words = mpirun_words(ntasks, false, hosts, ro.gpu_bind);
   }
   words.insert(words.end(), cl.operands.begin(), cl.operands.end());
   std::vector<char*> argv;
@@ -388,7 +419,8 @@ int exit_code_of(Link& link, const std::string& id, bool verbose) {
   return c.contains("exitCode") && num(c, "exitCode") != 0 ? static_cast<int>(num(c, "exitCode")) : kRunFailed;
 }
 
-int submit_and_follow(const Global& g, const script::SubmitOptions& o, script::CommandLine cl, bool label) {
+int submit_and_follow(const Global& g, const script::SubmitOptions& o, script::CommandLine cl, const RunOptions& ro) {
+  const bool label = ro.label;
   if (auto s = refuse_what_would_change_the_job(o); !s) return failed(s.message());
   if (!o.quiet)
     for (const auto& w : o.warnings) std::cerr << "drover run: warning: " << w << "\n";
@@ -399,7 +431,7 @@ int submit_and_follow(const Global& g, const script::SubmitOptions& o, script::C
   const int nodes = o.nodes ? o.nodes->min : 1;
   const int ntasks = req->contains("ntasks") ? (*req)["ntasks"].get<int>() : nodes;
   const bool tasks = ntasks > 1;
-  if (tasks) req->operator[]("script") = task_script(ntasks, label);
+  if (tasks) req->operator[]("script") = task_script(ntasks, ro);
   // Distinct files for the two streams, read back through droverd and removed at the end.
   (*req)["stdoutPath"] = ".drover-run-%j.out";
   (*req)["stderrPath"] = ".drover-run-%j.err";
@@ -481,9 +513,10 @@ int submit_and_follow(const Global& g, const script::SubmitOptions& o, script::C
 }  // namespace
 
 int cmd_run(const Global& g, const Args& all) {
-  bool label = false;
-  const auto args = take_label(all, label);
-  auto cl = script::parse_command_line(args);
+  RunOptions ro;
+  const auto args = take_run_options(all, ro);
+  if (!args) return failed(args.message());
+  auto cl = script::parse_command_line(*args);
   if (!cl) return failed(cl.message() + " (see drover run --help)");
   for (const auto& u : cl->options)
     if (u.name == "help" || u.name == "usage") {
@@ -510,8 +543,8 @@ int cmd_run(const Global& g, const Args& all) {
   if (cl->operands.empty())
     return failed(cl->double_dash ? "nothing after --: give a program, e.g. drover run -- hostname"
                                   : "what should run? give a program, e.g. drover run -n 4 hostname");
-  if (!env_or("DROVER_JOB_ID", "").empty()) return run_in_allocation(*o, *cl, label);
-  return submit_and_follow(g, *o, *cl, label);
+  if (!env_or("DROVER_JOB_ID", "").empty()) return run_in_allocation(*o, *cl, ro);
+  return submit_and_follow(g, *o, *cl, ro);
 }
 
 }  // namespace drover::cli

@@ -219,10 +219,28 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   // The submitter's GPU variables (carried by --export=ALL) name GPUs this job
   // does not hold: a job sees only its own, and without any, none.
   for (const char* k : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS",
-                        "SLURM_GPUS_ON_NODE", "GPU_DEVICE_ORDINAL", "HIP_VISIBLE_DEVICES"})
+                        "DROVER_TASK_GPUS", "SLURM_GPUS_ON_NODE", "GPU_DEVICE_ORDINAL", "HIP_VISIBLE_DEVICES"})
     env.erase(std::remove_if(env.begin(), env.end(), [k](const auto& kv) { return kv.first == k; }), env.end());
   if (gpus && !gpus->empty()) {
-    const std::string gpu_list = join(*gpus);
+    std::string gpu_list = join(*gpus);
+    // Each task its own GPUs: the list in task order, and each task's apart.
+    if (ctx.task_gpus && !ctx.task_gpus->empty()) {
+      std::vector<int> in_task_order;
+      std::string per_task;
+      for (const auto& t : *ctx.task_gpus) {
+        in_task_order.insert(in_task_order.end(), t.begin(), t.end());
+        per_task += (per_task.empty() ? "" : ";") + join(t);
+      }
+      std::vector<int> sorted = in_task_order, mine = *gpus;
+      std::sort(sorted.begin(), sorted.end());
+      std::sort(mine.begin(), mine.end());
+      const bool each_has_some = std::none_of(ctx.task_gpus->begin(), ctx.task_gpus->end(),
+                                              [](const auto& t) { return t.empty(); });
+      if (each_has_some && sorted == mine) {  // every GPU of the node to exactly one task
+        gpu_list = join(in_task_order);
+        set("DROVER_TASK_GPUS", per_task);
+      }
+    }
     set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");  // our GPU indexes follow PCI bus order
     set("CUDA_VISIBLE_DEVICES", gpu_list);
     set("ROCR_VISIBLE_DEVICES", gpu_list);

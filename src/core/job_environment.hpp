@@ -17,6 +17,12 @@ struct LaunchContext {
   // Multi-node jobs: which node this environment is for (0: the main node).
   // The nodes come from the job's current attempt.
   int node_index = 0;
+  // This node's tasks' GPUs (task 0 first: the j-th rank mpirun starts here),
+  // when the job's GPUs split among its tasks (place_tasks); null or empty: the
+  // tasks share them. The job's GPU list is then ordered task by task (a rank
+  // that picks GPU number LOCAL_RANK picks its own) and DROVER_TASK_GPUS holds
+  // each task's list ("0,1;2,3"), which drover run gives each task alone.
+  const std::vector<std::vector<int>>* task_gpus = nullptr;
 };
 
 // How many of the job's tasks run on each of its nodes: Slurm's block

@@ -193,19 +193,27 @@ Json job_summary(const Job& j) {
 // node's topology), ranks over nodes by the job's distribution. Empty (mpirun
 // then binds as it likes, inside the job's cpuset) when a node is unknown or
 // its plan cannot hold its tasks, which a plan made for the job never is.
-std::string rankfile_of(const Job& job, const Attempt& a, const ClusterState& state) {
+// With the node's GPUs split among its tasks, also each task's GPUs per node.
+struct TaskPlan {
+  std::string rankfile;
+  std::vector<std::vector<std::vector<int>>> task_gpus;  // [node][task]: empty when the tasks share
+};
+
+TaskPlan task_plan_of(const Job& job, const Attempt& a, const ClusterState& state) {
   const auto nodes = attempt_nodes(a);
   const auto counts = tasks_per_node(job);
   if (counts.size() != nodes.size()) return {};
   std::vector<std::vector<std::vector<int>>> task_cpus(nodes.size());
+  TaskPlan plan;
+  plan.task_gpus.resize(nodes.size());
+  const int gpt = gpus_per_task(job);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (counts[i] == 0) continue;
     const Node* node = state.node(nodes[i]);
     if (!node) return {};
     const auto& cpus = i == 0 ? a.cpus : a.more_nodes[i - 1].cpus;
     const auto& gpus = i == 0 ? a.gpus : a.more_nodes[i - 1].gpus;
-    const place::TaskRequest request{counts[i], cpus_per_task(job), gpus_per_task(job),
-                                     job.task_distribution().cores};
+    const place::TaskRequest request{counts[i], cpus_per_task(job), gpt, job.task_distribution().cores};
     auto tasks = place::place_tasks(node->topology, cpus, gpus, request);
     if (!tasks) {
       log::warn("job " + std::to_string(job.id) + ": no rankfile: " + std::to_string(cpus.size()) + " PUs on " +
@@ -213,9 +221,13 @@ std::string rankfile_of(const Job& job, const Attempt& a, const ClusterState& st
                 std::to_string(request.cpus_per_task));
       return {};
     }
-    for (auto& t : *tasks) task_cpus[i].push_back(std::move(t.cpus));
+    for (auto& t : *tasks) {
+      task_cpus[i].push_back(std::move(t.cpus));
+      if (gpt > 0) plan.task_gpus[i].push_back(std::move(t.gpus));
+    }
   }
-  return mpi_rankfile(job, task_cpus);
+  plan.rankfile = mpi_rankfile(job, task_cpus);
+  return plan;
 }
 
 }  // namespace
@@ -1743,7 +1755,7 @@ void Head::launch(const Job& job) {
       if (auto it = step_address_.find(n); it != step_address_.end())
         addresses += (addresses.empty() ? "" : ",") + n + "=" + it->second;
   // More than one task: each rank gets its own PUs of the plan (mpirun reads the rankfile).
-  const std::string rankfile = job.ntasks > 1 ? rankfile_of(job, *a, state_) : std::string();
+  const TaskPlan tasks = job.ntasks > 1 ? task_plan_of(job, *a, state_) : TaskPlan{};
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     proto::LaunchOrder o;
     o.job_id = job.id;
@@ -1754,7 +1766,8 @@ void Head::launch(const Job& job) {
     o.node_index = static_cast<int>(i);
     o.num_nodes = static_cast<int>(nodes.size());
     LaunchContext ctx{a->node, ce, hostname_, job.slurm_env && (!q || q->slurm_env),
-                      parent && parent->array ? &parent->array->indexes : nullptr, static_cast<int>(i)};
+                      parent && parent->array ? &parent->array->indexes : nullptr, static_cast<int>(i),
+                      i < tasks.task_gpus.size() ? &tasks.task_gpus[i] : nullptr};
     // AWS node groups: this node's group adds its environment (and, on nodes
     // other than the main one, its command).
     const NodeGroup* group = payload->node_group(static_cast<int>(i));
@@ -1783,7 +1796,7 @@ void Head::launch(const Job& job) {
       o.timeout_seconds = job.attempt_time_limit_s();
       o.append_output = job.append_output;
       if (nodes.size() > 1) o.hostfile = mpi_hostfile(job);
-      o.rankfile = rankfile;
+      o.rankfile = tasks.rankfile;
     } else {
       o.cpus = a->more_nodes[i - 1].cpus;
       o.gpus = a->more_nodes[i - 1].gpus;

@@ -82,5 +82,66 @@ TEST_F(RunTasksTest, InsideAJobTasksRunInItsAllocation) {
   EXPECT_TRUE(cluster().describe(std::to_string(std::stoll(id) + 1)).is_null()) << "a job was submitted";
 }
 
+// A node whose 2 GPUs sit crossed (netns-gpu-2numa-crossed.xml: GPU 0 next to
+// PU 1, GPU 1 next to PU 0). With one GPU per task, each task of drover run sees
+// only the GPU next to the PU its rank is bound to.
+class RunGpuTasksTest : public RunTasksTest {
+ protected:
+  Cluster::Config config() const override {
+    Cluster::Config c;
+    c.topology_xml = kTestData + "/hwloc/netns-gpu-2numa-crossed.xml";
+    return c;
+  }
+  // "PUS GPUS" of each task, sorted.
+  static std::string kReport() {
+    return "sh -c 'echo $(grep Cpus_allowed_list /proc/self/status | cut -f2) gpus $CUDA_VISIBLE_DEVICES'";
+  }
+};
+
+TEST_F(RunGpuTasksTest, EachTaskSeesTheGpuNextToItsCpus) {
+  const std::string id = cluster().submit(
+      {"-n", "2", "--gpus-per-task", "1", "-t", "1", "-e", "drover-%j.err", "--wrap",
+       "echo job $CUDA_VISIBLE_DEVICES tasks $DROVER_TASK_GPUS; " + kBinDir + "/drover run " + kReport() + "; " +
+           kBinDir + "/drover run --gpu-bind=none " + kReport()});
+  const Json j = cluster().wait_for_end(id, 30000);
+  const std::string out = read_file(cluster().work_dir() + "/drover-" + id + ".out");
+  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << "\n" << out;
+  std::istringstream in(out);
+  std::string first;
+  std::getline(in, first);
+  std::vector<std::string> rest;
+  for (std::string l; std::getline(in, l);) rest.push_back(l);
+  // The job's list goes task by task, each task's GPUs apart: task 0 holds the
+  // GPU of its NUMA node, and its rank the PU there.
+  EXPECT_TRUE(first == "job 1,0 tasks 1;0" || first == "job 0,1 tasks 0;1") << out;
+  ASSERT_EQ(rest.size(), 4u) << out;
+  std::sort(rest.begin(), rest.begin() + 2);
+  std::sort(rest.begin() + 2, rest.end());
+  EXPECT_EQ(rest[0], "0 gpus 1") << out;  // PU 0's GPU is GPU 1 in this topology
+  EXPECT_EQ(rest[1], "1 gpus 0") << out;
+  // --gpu-bind=none: each task sees both, in the job's order.
+  const std::string both = first.substr(4, 3);
+  EXPECT_EQ(rest[2], "0 gpus " + both) << out;
+  EXPECT_EQ(rest[3], "1 gpus " + both) << out;
+}
+
+TEST_F(RunGpuTasksTest, SharedGpusStayVisibleToEveryTask) {
+  // Two tasks, one GPU: it cannot be split, so both see it and no task list is set.
+  const std::string id = cluster().submit({"-n", "2", "--gpus", "1", "-t", "1", "-e", "drover-%j.err", "--wrap",
+                                           "echo tasks=$DROVER_TASK_GPUS; " + kBinDir + "/drover run " + kReport()});
+  const Json j = cluster().wait_for_end(id, 30000);
+  const std::string out = read_file(cluster().work_dir() + "/drover-" + id + ".out");
+  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << "\n" << out;
+  EXPECT_TRUE(contains(out, "tasks=\n")) << out;
+  const std::string gpu = contains(out, "gpus 1\n") ? "1" : "0";
+  EXPECT_EQ(sorted_lines(out), (std::vector<std::string>{"0 gpus " + gpu, "1 gpus " + gpu, "tasks="})) << out;
+}
+
+TEST_F(RunTasksTest, GpuBindTakesClosestOrNone) {
+  const CliResult r = cluster().cli("run", "--gpu-bind=map_gpu:0", "hostname");
+  EXPECT_EQ(r.code, 125) << r.describe();
+  EXPECT_TRUE(contains(r.err, "--gpu-bind: 'map_gpu:0' is not known: give closest")) << r.describe();
+}
+
 }  // namespace
 }  // namespace drover::it

@@ -325,5 +325,40 @@ TEST_F(NetnsGpuTest, TwoNodeJobGetsAGpuOnEachNode) {
   EXPECT_EQ(local["slurm_gpus"], "1");
 }
 
+// 2 nodes x 2 tasks, one GPU per task: `drover run` inside the job starts each
+// task (through mpirun, drover-launch and the other node's agent) on its
+// planned PU, and each task sees only the GPU next to that PU: GPU i near PU i
+// on the straight node, GPU 1 near PU 0 on the crossed one.
+TEST_F(NetnsGpuTest, EachRankSeesOnlyTheGpuNextToItsPu) {
+  if (::access("/usr/bin/mpirun", X_OK) != 0 && ::access("/usr/local/bin/mpirun", X_OK) != 0)
+    GTEST_SKIP() << "mpirun is not installed";
+  const std::string id = cluster().submit(
+      {"-N", "2", "--ntasks-per-node", "2", "--gpus-per-task", "1", "-t", "1:00", "-e", "drover-%j.err", "--wrap",
+       kBinDir + "/drover run sh -c 'echo rank$SLURM_PROCID=$(hostname):"
+                 "$(grep Cpus_allowed_list /proc/self/status | cut -f2):$CUDA_VISIBLE_DEVICES'"});
+  const Json j = cluster().wait_for_end(id, 60000);
+  const std::string out = cluster().job_output(id);
+  ASSERT_EQ(j.value("status", ""), "SUCCEEDED") << j.dump(2) << out << cluster().logs();
+  SCOPED_TRACE("output:\n" + out);
+  const auto ranks = key_values(out);
+  ASSERT_EQ(ranks.size(), 4u);
+  std::map<std::string, std::set<std::string>> per_host;
+  for (const auto& [rank, where] : ranks) {
+    std::vector<std::string> parts;
+    std::istringstream in(where);
+    for (std::string p; std::getline(in, p, ':');) parts.push_back(p);
+    ASSERT_EQ(parts.size(), 3u) << rank << "=" << where;
+    const int k = cluster().node_index(parts[0]);
+    ASSERT_TRUE(k == 1 || k == 2) << rank << " ran on " << parts[0] << ", not a GPU node";
+    const auto& near = k == 1 ? kPuNearGpu : kPuNearGpuCrossed;
+    ASSERT_EQ(parts[2].size(), 1u) << rank << " sees GPUs " << parts[2] << ", not one";
+    EXPECT_EQ(std::to_string(near.at(parts[2][0] - '0')), parts[1]) << rank << ": GPU " << parts[2] << " on PU "
+                                                                    << parts[1];
+    per_host[parts[0]].insert(parts[2]);
+  }
+  EXPECT_EQ(per_host.size(), 2u);
+  for (const auto& [host, gpus] : per_host) EXPECT_EQ(gpus, (std::set<std::string>{"0", "1"})) << host;
+}
+
 }  // namespace
 }  // namespace drover::it

@@ -139,6 +139,34 @@ TEST_F(JobEnvironment, GpuVariablesNameTheAttemptsGpus) {
   EXPECT_EQ(get(env, "SLURM_GPUS_ON_NODE"), "2");
 }
 
+TEST_F(JobEnvironment, GpusSplitAmongTasksAreListedTaskByTask) {
+  // Task 0 holds GPUs 3 and 1, task 1 holds 0 and 2 (place_tasks: each task the
+  // GPUs next to its cores): the list follows the tasks, so a rank that takes
+  // GPU number LOCAL_RANK * 2 takes its own; DROVER_TASK_GPUS keeps each apart.
+  job.attempts.back().gpus = {0, 1, 2, 3};
+  const std::vector<std::vector<int>> split = {{1, 3}, {0, 2}};
+  ctx.task_gpus = &split;
+  payload.environment.emplace_back("DROVER_TASK_GPUS", "7;8");  // the submitter's: not this job's
+  const KeyValues env = job_environment(job, payload, ctx);
+  EXPECT_EQ(get(env, "CUDA_VISIBLE_DEVICES"), "1,3,0,2");
+  EXPECT_EQ(get(env, "ROCR_VISIBLE_DEVICES"), "1,3,0,2");
+  EXPECT_EQ(get(env, "ZE_AFFINITY_MASK"), "1,3,0,2");
+  EXPECT_EQ(get(env, "DROVER_GPUS"), "1,3,0,2");
+  EXPECT_EQ(get(env, "DROVER_TASK_GPUS"), "1,3;0,2");
+  EXPECT_EQ(get(env, "SLURM_GPUS_ON_NODE"), "4");
+}
+
+TEST_F(JobEnvironment, TaskGpusThatAreNotExactlyTheNodesAreIgnored) {
+  job.attempts.back().gpus = {0, 1};
+  for (const std::vector<std::vector<int>>& split : std::vector<std::vector<std::vector<int>>>{
+           {{0}, {}}, {{0}, {0}}, {{0}, {2}}, {{1}}, {}}) {
+    ctx.task_gpus = &split;
+    const KeyValues env = job_environment(job, payload, ctx);
+    EXPECT_EQ(get(env, "CUDA_VISIBLE_DEVICES"), "0,1");
+    EXPECT_EQ(find_value(env, "DROVER_TASK_GPUS"), nullptr);
+  }
+}
+
 TEST_F(JobEnvironment, LaterAttemptsCountRestarts) {
   job.attempts.insert(job.attempts.begin(), 2, job.attempts.back());
   const KeyValues env = job_environment(job, payload, ctx);
