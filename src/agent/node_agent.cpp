@@ -146,9 +146,23 @@ CgroupLimits NodeAgent::cgroup_limits(const proto::LaunchOrder& o) const {
   CgroupLimits limits;
   limits.memory_limit_mib = o.memory_mib;
   limits.cpus = o.cpus;
-  limits.mems = place::memory_nodes(topology_, o.cpus, o.memory_mib);
+  // The NUMA nodes of its PUs, widened where other jobs' memory leaves them too little.
+  limits.mems = place::memory_nodes(topology_, o.cpus, o.memory_mib, numa_memory_used());
+  if (const auto own = place::memory_nodes(topology_, o.cpus, 0); limits.mems.size() > own.size()) {
+    std::string list;
+    for (int m : limits.mems) list += (list.empty() ? "" : ",") + std::to_string(m);
+    log::info("job " + std::to_string(o.job_id) + ": " + std::to_string(o.memory_mib) +
+              " MiB do not fit what its CPUs' NUMA nodes have left; memory on NUMA nodes " + list);
+  }
   limits.denied_devices = denied_device_files(gpu_files_, o.gpus);
   return limits;
+}
+
+std::vector<std::int64_t> NodeAgent::numa_memory_used() const {
+  std::vector<std::int64_t> used(topology_.numa.size(), 0);
+  for (const auto& [id, j] : jobs_)
+    for (std::size_t i = 0; i < used.size() && i < j.numa_memory.size(); ++i) used[i] += j.numa_memory[i];
+  return used;
 }
 
 std::optional<StepTarget> NodeAgent::step_target(std::int64_t job_id) const {
@@ -436,6 +450,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
     return;
   }
   RunningJob& j = jobs_[o.job_id];
+  j.numa_memory = place::memory_share(topology_, o.cpus, limits.mems, o.memory_mib, numa_memory_used());
   j.order = o;
   j.launched = std::move(*launched);
   j.started_at = now;
@@ -493,7 +508,8 @@ void NodeAgent::send_signal(RunningJob& j, int sig, bool batch_only, const std::
 // binding, and no process until mpirun starts one here through drover-launch.
 void NodeAgent::launch_member(const proto::LaunchOrder& o) {
   const auto now = transport::epoch_ms();
-  auto cg = JobCgroup::create(cgroups_, "job_" + std::to_string(o.job_id), cgroup_limits(o));
+  const CgroupLimits limits = cgroup_limits(o);
+  auto cg = JobCgroup::create(cgroups_, "job_" + std::to_string(o.job_id), limits);
   if (!cg) {
     log::warn("job " + std::to_string(o.job_id) + " could not start here: " + cg.message());
     proto::ExitReport r;
@@ -505,6 +521,7 @@ void NodeAgent::launch_member(const proto::LaunchOrder& o) {
     return;
   }
   RunningJob& j = jobs_[o.job_id];
+  j.numa_memory = place::memory_share(topology_, o.cpus, limits.mems, o.memory_mib, numa_memory_used());
   j.order = o;
   j.launched.cgroup = std::move(*cg);
   j.started_at = now;

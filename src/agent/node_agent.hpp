@@ -63,6 +63,9 @@ class NodeAgent {
     std::uint64_t checkpoint_timer = 0;  // the checkpoint signal before the time limit
     bool timed_out = false;
     std::string kill_reason;   // set when the head asked to kill it
+    // Where its memory is counted (place::memory_share, by NUMA domain): what
+    // the next job's memory binding must leave to it.
+    std::vector<std::int64_t> numa_memory;
   };
 
   void clear_stale_jobs();  // kills what is left of an earlier agent's jobs
@@ -90,6 +93,8 @@ class NodeAgent {
   Status start_step_service();
   Status find_gpu_files();
   CgroupLimits cgroup_limits(const proto::LaunchOrder& o) const;
+  // Memory the jobs running here hold in each NUMA domain (by index).
+  std::vector<std::int64_t> numa_memory_used() const;
   std::optional<StepTarget> step_target(std::int64_t job_id) const;
 
   AgentConfig config_;

@@ -221,7 +221,10 @@ int cmd_nodes(const Global& g, const Args& args) {
                 << (n.contains("adminFeatures") ? " (set by an admin)" : "") << "\n";
       for (std::size_t d = 0; d < t["numa"].size(); ++d) {
         const Json& nd = t["numa"][d];
-        std::cout << "  NUMA " << num(nd, "osIndex") << " (" << mib(num(nd, "memoryMiB")) << "): ";
+        std::string in_use;
+        if (n.contains("numaMemoryUsedMiB") && d < n["numaMemoryUsedMiB"].size() && num(nd, "memoryMiB") > 0)
+          in_use = ", " + mib(n["numaMemoryUsedMiB"][d].get<std::int64_t>()) + " in use";
+        std::cout << "  NUMA " << num(nd, "osIndex") << " (" << mib(num(nd, "memoryMiB")) << in_use << "): ";
         for (const auto& core : t["cores"]) {
           if (num(core, "numa") != static_cast<std::int64_t>(d)) continue;
           std::cout << "[";

@@ -155,6 +155,7 @@ void ClusterState::resize_allocation(Node& node) {
   node.pu_used.assign(static_cast<std::size_t>(max_pu + 1), false);
   node.gpu_used.assign(node.topology.gpus.size(), false);
   node.memory_used_mib = 0;
+  node.numa_memory_used_mib.assign(node.topology.numa.size(), 0);
   node.jobs_running = 0;
 }
 
@@ -235,6 +236,8 @@ void ClusterState::account(const Job& job, bool used, const std::string& only) {
       if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = used;
     const int sign = used ? 1 : -1;
     n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib + sign * job.request.memory_mib);
+    add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(n.topology, cpus, job.request.memory_mib),
+                         sign);
     n.jobs_running = std::max(0, n.jobs_running + sign);
   };
   one(a->node, a->cpus, a->gpus);

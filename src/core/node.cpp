@@ -1,5 +1,6 @@
 #include "core/node.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 namespace drover {
@@ -25,6 +26,28 @@ int Node::gpus_free() const {
     if (g.index >= 0 && (i >= gpu_used.size() || !gpu_used[i])) ++n;
   }
   return n;
+}
+
+std::vector<std::int64_t> local_memory_by_domain(const NodeTopology& topology, const std::vector<int>& cpus,
+                                                 std::int64_t memory_mib) {
+  std::vector<std::size_t> own;
+  for (std::size_t i = 0; i < topology.numa.size(); ++i)
+    for (int pu : topology.numa[i].pus)
+      if (std::find(cpus.begin(), cpus.end(), pu) != cpus.end()) {
+        own.push_back(i);
+        break;
+      }
+  if (own.empty()) return {};
+  std::vector<std::int64_t> share(topology.numa.size(), 0);
+  const auto n = static_cast<std::int64_t>(own.size());
+  for (std::size_t k = 0; k < own.size(); ++k)
+    share[own[k]] = memory_mib / n + (k == 0 ? memory_mib % n : 0);
+  return share;
+}
+
+void add_memory_by_domain(std::vector<std::int64_t>& used, const std::vector<std::int64_t>& share, int sign) {
+  if (used.size() < share.size()) used.resize(share.size(), 0);
+  for (std::size_t i = 0; i < share.size(); ++i) used[i] = std::max<std::int64_t>(0, used[i] + sign * share[i]);
 }
 
 const char* to_string(NodeState s) {

@@ -29,6 +29,9 @@ struct Node {
   std::vector<bool> pu_used;   // by PU OS index
   std::vector<bool> gpu_used;  // by Gpu::index
   std::int64_t memory_used_mib = 0;
+  // The same memory by NUMA domain (index into topology.numa), each job's
+  // counted over its own PUs' domains (local_memory_by_domain).
+  std::vector<std::int64_t> numa_memory_used_mib;
   int jobs_running = 0;
 
   const std::vector<std::string>& features() const { return admin_features ? *admin_features : agent_features; }
@@ -37,6 +40,9 @@ struct Node {
   int gpus_free() const;
   std::int64_t memory_free_mib() const { return topology.memory_mib - memory_used_mib; }
 };
+
+// used[i] += sign * share[i] (never below 0), used grown to share's size.
+void add_memory_by_domain(std::vector<std::int64_t>& used, const std::vector<std::int64_t>& share, int sign);
 
 const char* to_string(NodeState s);
 

@@ -47,4 +47,12 @@ struct NodeTopology {
   bool operator==(const NodeTopology&) const = default;
 };
 
+// How the head counts a job's memory per NUMA domain (by index into numa):
+// evenly over the domains that hold its PUs (cpus, PU OS indexes), the odd MiB
+// to the first. Empty when the job's PUs are in no domain. The agent's binding
+// may widen a job's memory beyond them (place::memory_nodes); for choosing where
+// the next job goes, its own domains are what counts.
+std::vector<std::int64_t> local_memory_by_domain(const NodeTopology& topology, const std::vector<int>& cpus,
+                                                 std::int64_t memory_mib);
+
 }  // namespace drover

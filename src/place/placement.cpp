@@ -80,6 +80,13 @@ class FreeView {
   }
 
   const NodeTopology& topology() const { return topo_; }
+  // Memory NUMA domain i has left (its recorded size less what jobs hold there); 0 when not recorded.
+  std::int64_t domain_memory_left(std::size_t i) const {
+    if (i >= topo_.numa.size()) return 0;
+    const auto* used = use_.numa_memory_used_mib;
+    const std::int64_t u = used && i < used->size() ? (*used)[i] : 0;
+    return std::max<std::int64_t>(0, topo_.numa[i].memory_mib - u);
+  }
   int core_free(std::size_t core) const { return core_free_[core]; }
   int total_free() const { return total_free_; }
   std::span<const int> domain_free() const { return domain_free_.view(); }
@@ -161,12 +168,13 @@ void spill(const FreeView& view, int package, int need, std::vector<int>& out) {
 void place_cpus(const FreeView& view, int need, std::int64_t memory_mib, std::vector<int>& out) {
   int d = best_fit(view.domain_free(), need);
   // Memory per NUMA domain: where the topology records it, prefer a domain whose
-  // memory holds the job's, so that its memory can be local too (the agent binds
-  // it to its PUs' domains, place/memory_nodes). Otherwise the best fit by PUs.
+  // memory left (other jobs' counted) holds the job's, so that its memory can be
+  // local too (the agent binds it to its PUs' domains, place/memory_nodes).
+  // Otherwise the best fit by PUs.
   const auto& numa = view.topology().numa;
   auto small = [&](int i) {
     return memory_mib > 0 && static_cast<std::size_t>(i) < numa.size() && numa[i].memory_mib > 0 &&
-           numa[i].memory_mib < memory_mib;
+           view.domain_memory_left(static_cast<std::size_t>(i)) < memory_mib;
   };
   if (d >= 0 && small(d)) {
     Counts roomy;
@@ -297,7 +305,8 @@ void place_cpus_near(const FreeView& view, const std::vector<const Gpu*>& gpus,
 }  // namespace
 
 std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request) {
-  return place_on_node(node.topology, {node.pu_used, node.gpu_used, node.memory_used_mib}, request);
+  return place_on_node(node.topology, {node.pu_used, node.gpu_used, node.memory_used_mib, &node.numa_memory_used_mib},
+                       request);
 }
 
 std::optional<PlacementPlan> place_on_node(const Node& node, const Resources& request, const TaskRequest& tasks) {

@@ -35,6 +35,8 @@ struct NodeUse {
   const std::vector<bool>& pu_used;   // by PU OS index; missing entries are free
   const std::vector<bool>& gpu_used;  // by Gpu::index
   std::int64_t memory_used_mib = 0;
+  // By NUMA domain (Node::numa_memory_used_mib); null: none counted.
+  const std::vector<std::int64_t>* numa_memory_used_mib = nullptr;
 };
 std::optional<PlacementPlan> place_on_node(const NodeTopology& topology, const NodeUse& use,
                                            const Resources& request);

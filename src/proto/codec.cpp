@@ -632,6 +632,7 @@ Json to_json(const Node& n) {
             {"cpusUsed", std::move(used)},
             {"memoryMiB", n.topology.memory_mib},
             {"memoryUsedMiB", n.memory_used_mib},
+            {"numaMemoryUsedMiB", n.numa_memory_used_mib},
             {"gpus", n.topology.gpus.size()},
             {"gpusUsed", std::move(gpus_used)},
             {"jobsRunning", n.jobs_running}};

@@ -177,6 +177,7 @@ struct Slot {
   struct Use {
     std::vector<bool> pu_used, gpu_used;
     std::int64_t memory_used_mib = 0;
+    std::vector<std::int64_t> numa_memory_used_mib;
   };
   std::unique_ptr<Use> copy;
   bool usable = false;
@@ -186,8 +187,8 @@ struct Slot {
   bool reserved = false;   // a reservation holds part of it
   std::vector<Release> started;  // this pass's starts with a finite end
   place::NodeUse use() const {
-    return copy ? place::NodeUse{copy->pu_used, copy->gpu_used, copy->memory_used_mib}
-                : place::NodeUse{node->pu_used, node->gpu_used, node->memory_used_mib};
+    return copy ? place::NodeUse{copy->pu_used, copy->gpu_used, copy->memory_used_mib, &copy->numa_memory_used_mib}
+                : place::NodeUse{node->pu_used, node->gpu_used, node->memory_used_mib, &node->numa_memory_used_mib};
   }
   std::optional<place::PlacementPlan> place_job(const Resources& request) const {
     return place::place_on_node(node->topology, use(), request);
@@ -199,6 +200,7 @@ struct Slot {
       n.pu_used = copy->pu_used;
       n.gpu_used = copy->gpu_used;
       n.memory_used_mib = copy->memory_used_mib;
+      n.numa_memory_used_mib = copy->numa_memory_used_mib;
     }
     return n;
   }
@@ -553,7 +555,9 @@ void Pass::build() {
 void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::PlacementPlan& plan,
                 std::int64_t end) {
   Slot& s = slots_[si];
-  if (!s.copy) s.copy = std::make_unique<Slot::Use>(Slot::Use{s.node->pu_used, s.node->gpu_used, s.node->memory_used_mib});
+  if (!s.copy)
+    s.copy = std::make_unique<Slot::Use>(
+        Slot::Use{s.node->pu_used, s.node->gpu_used, s.node->memory_used_mib, s.node->numa_memory_used_mib});
   Slot::Use& n = *s.copy;
   for (int pu : plan.cpus) {
     if (static_cast<std::size_t>(pu) >= n.pu_used.size()) n.pu_used.resize(pu + 1, false);
@@ -564,6 +568,8 @@ void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::Pl
     n.gpu_used[g] = true;
   }
   n.memory_used_mib += job.request.memory_mib;
+  add_memory_by_domain(n.numa_memory_used_mib,
+                       local_memory_by_domain(s.node->topology, plan.cpus, job.request.memory_mib), 1);
   const Amount a{static_cast<int>(plan.cpus.size()), static_cast<int>(plan.gpus.size()),
                  job.request.memory_mib};
   s.free.pus -= a.pus;
@@ -858,6 +864,8 @@ Amount set_held(Node& n, const Job& job, bool held) {
   for (int g : *gpus)
     if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = held;
   n.memory_used_mib += held ? job.request.memory_mib : -job.request.memory_mib;
+  add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(n.topology, *cpus, job.request.memory_mib),
+                       held ? 1 : -1);
   return {static_cast<int>(cpus->size()), static_cast<int>(gpus->size()), job.request.memory_mib};
 }
 

@@ -75,6 +75,7 @@ TEST(ClusterStateJobs, FullLifecycleToSucceededAllocatesAndReleases) {
   EXPECT_EQ(used_pus(*n), (std::vector<int>{1, 2}));
   EXPECT_EQ(used_gpus(*n), (std::vector<int>{1}));
   EXPECT_EQ(n->memory_used_mib, 1024);
+  EXPECT_EQ(n->numa_memory_used_mib, std::vector<std::int64_t>{1024});  // one NUMA domain
   EXPECT_EQ(n->jobs_running, 1);
   EXPECT_EQ(n->pus_free(), 2);
   EXPECT_EQ(n->gpus_free(), 1);
@@ -95,8 +96,29 @@ TEST(ClusterStateJobs, FullLifecycleToSucceededAllocatesAndReleases) {
   EXPECT_TRUE(used_pus(*n).empty());
   EXPECT_TRUE(used_gpus(*n).empty());
   EXPECT_EQ(n->memory_used_mib, 0);
+  EXPECT_EQ(n->numa_memory_used_mib, std::vector<std::int64_t>{0});
   EXPECT_EQ(n->jobs_running, 0);
   EXPECT_EQ(n->pus_free(), 4);
+}
+
+// Memory by NUMA domain: each job's over the domains of its PUs, evenly.
+TEST(ClusterStateJobs, MemoryIsCountedInTheNumaDomainsOfTheJobsPus) {
+  ClusterBuilder c;
+  c.node("n1", make_topology(4, 1, 8192, 0, 2));  // NUMA 0: PUs 0-1, NUMA 1: PUs 2-3, 4 GiB each
+  c.env("ce", {"n1"});
+  c.queue("q", {"ce"});
+  c.submit(1, "q", 1, 1000);
+  c.submit(2, "q", 2, 1001);
+  c.dispatch(1, "n1", {0});
+  c.dispatch(2, "n1", {1, 2});
+  const Node* n = c.state().node("n1");
+  EXPECT_EQ(n->numa_memory_used_mib, (std::vector<std::int64_t>{1000 + 501, 500}));
+  c.start(1);
+  c.exit(1, 0);
+  EXPECT_EQ(n->numa_memory_used_mib, (std::vector<std::int64_t>{501, 500}));
+  c.start(2);
+  c.exit(2, 0);
+  EXPECT_EQ(n->numa_memory_used_mib, (std::vector<std::int64_t>{0, 0}));
 }
 
 TEST(ClusterStateJobs, ExitFromStartingCountsAsAnAttempt) {
@@ -988,6 +1010,7 @@ TEST(ClusterStateRestore, RebuildsDerivedStateEqualToLive) {
     EXPECT_EQ(b->pu_used, a->pu_used) << name;
     EXPECT_EQ(b->gpu_used, a->gpu_used) << name;
     EXPECT_EQ(b->memory_used_mib, a->memory_used_mib) << name;
+    EXPECT_EQ(b->numa_memory_used_mib, a->numa_memory_used_mib) << name;
     EXPECT_EQ(b->jobs_running, a->jobs_running) << name;
     EXPECT_EQ(b->topology, a->topology) << name;
     EXPECT_FALSE(b->connected);  // until its agent says hello again

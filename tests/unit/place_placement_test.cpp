@@ -164,6 +164,27 @@ TEST(Placement, MemoryPerNumaDomainOnAsymmetricNode) {
   });
 }
 
+TEST(Placement, MemoryOtherJobsHoldInANumaDomainCounts) {
+  // NUMA 1 (PUs 16-23, 32 GiB) holds a job on PUs 16-17 with 20 GiB: 12 GiB left.
+  const NodeTopology& t = topology("asym-12core.xml");
+  const std::int64_t gib = 1024;
+  Node n = make_node(t, r(16, 17), {}, 20 * gib);
+  n.numa_memory_used_mib = {0, 20 * gib};
+  // Best fit by PUs is NUMA 1's 6 free PUs; with 16 GiB its memory would not be local.
+  auto p = place_on_node(n, req(6, 0, 16 * gib));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->cpus, r(0, 5));
+  // 12 GiB still fits there.
+  p = place_on_node(n, req(6, 0, 12 * gib));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->cpus, r(18, 23));
+  // Not counted (a node record without it): as before, by size alone.
+  n.numa_memory_used_mib.clear();
+  p = place_on_node(n, req(6, 0, 16 * gib));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->cpus, r(18, 23));
+}
+
 TEST(Placement, PackageBeforeNodeOnFourDomainNode) {
   // 8 PUs per domain; domains 0-1 in package 0 (PUs 0-15), 2-3 in package 1.
   const char* t = "4numa-8gpu.xml";

@@ -68,6 +68,42 @@ TEST(Schedule, FifoByIdWithinAQueue) {
   EXPECT_TRUE(decision(r, 1)->gpus.empty());
 }
 
+// NUMA 0 (PUs 0-1) and NUMA 1 (PUs 2-3), 4 GiB each: a job's memory counts in its
+// PUs' domain, within one pass and across passes, so that the next job whose
+// memory would not fit there goes to the other domain rather than the best fit by PUs.
+TEST(Schedule, MemoryInUsePerNumaDomainSteersTheNextJob) {
+  ClusterBuilder c;
+  c.node("n1", make_topology(4, 1, 8192, 0, 2));
+  c.env("ce", {"n1"});
+  c.queue("q", {"ce"});
+  c.submit(1, "q", 1, 3000);
+  c.submit(2, "q", 1, 3000);  // NUMA 0 has 1,096 MiB left: NUMA 1
+  c.submit(3, "q", 1, 500);   // fits NUMA 0's rest: best fit by PUs again
+  PassResult r = schedule(c.state(), 0);
+  ASSERT_EQ(started(r), (Ids{1, 2, 3}));
+  EXPECT_EQ(decision(r, 1)->cpus, (std::vector<int>{0}));
+  EXPECT_EQ(decision(r, 2)->cpus, (std::vector<int>{2}));
+  EXPECT_EQ(decision(r, 3)->cpus, (std::vector<int>{1}));
+  apply(c, r);
+  EXPECT_EQ(c.state().node("n1")->numa_memory_used_mib, (std::vector<std::int64_t>{3500, 3000}));
+}
+
+TEST(Schedule, MemoryInUsePerNumaDomainCountsFromEarlierPasses) {
+  ClusterBuilder c;
+  c.node("n1", make_topology(4, 1, 8192, 0, 2));  // NUMA 0: PUs 0-1, NUMA 1: PUs 2-3, 4 GiB each
+  c.env("ce", {"n1"});
+  c.queue("q", {"ce"});
+  c.submit(1, "q", 1, 3000);
+  c.dispatch(1, "n1", {0});
+  c.submit(2, "q", 1, 3000);
+  c.submit(3, "q", 1, 1000);
+  const PassResult r = schedule(c.state(), 0);
+  ASSERT_EQ(started(r), (Ids{2, 3}));
+  // By PUs alone NUMA 0 (one free) fits best; its 1,096 MiB left do not hold 3,000.
+  EXPECT_EQ(decision(r, 2)->cpus, (std::vector<int>{2}));
+  EXPECT_EQ(decision(r, 3)->cpus, (std::vector<int>{1}));  // 1,000 MiB do
+}
+
 TEST(Schedule, HigherPriorityQueueFirst) {
   ClusterBuilder c;
   c.node("n1", make_topology(2));
