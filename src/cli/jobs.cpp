@@ -289,11 +289,22 @@ int cmd_show(const Global& g, const Args& args) {
     }
     if (j.contains("submitOptions") && j["submitOptions"].contains("comment"))
       line("comment", str(j["submitOptions"], "comment"));
-    std::string res;
-    for (const auto& rr : j["resourceRequirements"])
-      res += (res.empty() ? "" : ", ") + str(rr, "value") + " " +
-             (str(rr, "type") == "MEMORY" ? std::string("MiB") : str(rr, "type") == "VCPU" ? std::string("vCPU") : str(rr, "type"));
-    if (j.contains("nodeProperties"))
+    auto resources = [&](const Json& list) {
+      std::string res;
+      for (const auto& rr : list)
+        res += (res.empty() ? "" : ", ") + str(rr, "value") + " " +
+               (str(rr, "type") == "MEMORY" ? std::string("MiB") : str(rr, "type") == "VCPU" ? std::string("vCPU") : str(rr, "type"));
+      return res;
+    };
+    // Node groups that ask different resources carry their own.
+    bool by_group = false;
+    if (j.contains("nodeProperties") && j["nodeProperties"].contains("nodeRangeProperties"))
+      for (const auto& g : j["nodeProperties"]["nodeRangeProperties"])
+        by_group |= g.contains("container") && g["container"].contains("resourceRequirements");
+    std::string res = resources(j["resourceRequirements"]);
+    if (by_group)
+      res = str(j["nodeProperties"], "numNodes") + " nodes, by node group (below); " + str(j, "ntasks") + " tasks";
+    else if (j.contains("nodeProperties"))
       res = str(j["nodeProperties"], "numNodes") + " nodes, each " + res + "; " + str(j, "ntasks") + " tasks";
     line("resources", res);
     // -m/--distribution, when asked: block:block (compact) is the default.
@@ -303,7 +314,10 @@ int cmd_show(const Global& g, const Args& args) {
         std::string cmd;
         for (const auto& w : g["container"].value("command", Json::array()))
           cmd += (cmd.empty() ? "" : " ") + w.get<std::string>();
-        line("nodes " + str(g, "targetNodes"), cmd.empty() ? "(the job's command)" : cmd);
+        std::string what = cmd.empty() ? "(the job's command)" : cmd;
+        if (by_group && g["container"].contains("resourceRequirements"))
+          what = resources(g["container"]["resourceRequirements"]) + " each: " + what;
+        line("nodes " + str(g, "targetNodes"), what);
       }
     if (j.contains("timeout")) line("time limit", format_duration(num(j["timeout"], "attemptDurationSeconds")));
     if (j.contains("timeMinSeconds"))

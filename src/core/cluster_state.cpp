@@ -225,7 +225,7 @@ Status ClusterState::on(const NodeFeaturesSet& e) {
 void ClusterState::account(const Job& job, bool used, const std::string& only) {
   const Attempt* a = job.current_attempt();
   if (!a) return;
-  auto one = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus) {
+  auto one = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus, int index) {
     if (!only.empty() && node != only) return;
     auto it = nodes_.find(node);
     if (it == nodes_.end()) return;
@@ -235,13 +235,14 @@ void ClusterState::account(const Job& job, bool used, const std::string& only) {
     for (int g : gpus)
       if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = used;
     const int sign = used ? 1 : -1;
-    n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib + sign * job.request.memory_mib);
-    add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(n.topology, cpus, job.request.memory_mib),
-                         sign);
+    const std::int64_t mem = job.request_on(index).memory_mib;
+    n.memory_used_mib = std::max<std::int64_t>(0, n.memory_used_mib + sign * mem);
+    add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(n.topology, cpus, mem), sign);
     n.jobs_running = std::max(0, n.jobs_running + sign);
   };
-  one(a->node, a->cpus, a->gpus);
-  for (const auto& s : a->more_nodes) one(s.node, s.cpus, s.gpus);
+  one(a->node, a->cpus, a->gpus, 0);
+  for (std::size_t i = 0; i < a->more_nodes.size(); ++i)
+    one(a->more_nodes[i].node, a->more_nodes[i].cpus, a->more_nodes[i].gpus, static_cast<int>(i + 1));
 }
 
 // ---- jobs ---------------------------------------------------------------------

@@ -87,13 +87,22 @@ struct Attempt {
 };
 
 // AWS Batch nodeRangeProperties: some nodes of a multi-node job (node indexes
-// first..last) and what they run. Every node has the job's resources.
+// first..last) and what they run. What they hold is Job::request_on().
 struct NodeGroup {
   int first = 0;
   int last = 0;                      // inclusive
   std::vector<std::string> command;  // empty: node 0 runs the job's; other nodes run nothing
   KeyValues environment;             // over the job's, on these nodes
   bool operator==(const NodeGroup&) const = default;
+};
+
+// The resources of some nodes of a multi-node job (node indexes first..last,
+// inclusive), kept only for a job whose node groups ask different resources.
+struct NodeRequest {
+  int first = 0;
+  int last = 0;
+  Resources request;
+  bool operator==(const NodeRequest&) const = default;
 };
 
 // What the job runs: kept out of Job so that queued jobs stay small in the head's
@@ -150,9 +159,9 @@ struct Job {
   std::int64_t created_at = 0;  // epoch ms
   std::int64_t started_at = 0;  // of the latest attempt
   std::int64_t stopped_at = 0;
-  Resources request;  // on each node
-  int nodes = 1;      // multi-node parallel jobs: how many nodes, each with `request`
-  int ntasks = 1;     // tasks (ranks) the job will start, on all nodes; request.vcpus × nodes covers them
+  Resources request;  // on each node (node 0's when node_requests is set)
+  int nodes = 1;      // multi-node parallel jobs: how many nodes, each with request_on(index)
+  int ntasks = 1;     // tasks (ranks) the job will start, on all nodes; total_vcpus() covers them
   std::int64_t timeout_seconds = 0;  // per attempt; 0: none
   RetryStrategy retry;
   std::vector<Dependency> depends_on;
@@ -211,6 +220,10 @@ struct Job {
   Boxed<ArrayInfo> array;  // set on the parent of an array only
   // --constraint, --nodelist, --exclude, --exclusive: set only when asked.
   Boxed<NodeSelection> selection;
+  // Multi-node jobs whose node groups (AWS nodeRangeProperties) ask different
+  // resources: each group's, by first node, covering nodes 0..nodes-1; the
+  // first is `request`. Unset when every node asks the same.
+  Boxed<std::vector<NodeRequest>> node_requests;
   // Not persisted: why a RUNNABLE job waits (Resources, Priority, ...) and,
   // where backfill knows it, when it is expected to start (epoch ms, 0: unknown).
   InternedText pending_reason;
@@ -228,8 +241,22 @@ struct Job {
   // Attempts that ended for good (failed, timed out...), not counting those
   // requeued after a checkpoint, a preemption or a lost node.
   int counted_attempts() const;
-  // vCPUs on all nodes together (request is per node).
-  std::int64_t total_vcpus() const { return static_cast<std::int64_t>(request.vcpus) * nodes; }
+  // What node `index` of the job holds (index 0: the main node).
+  const Resources& request_on(int index) const {
+    if (node_requests)
+      for (const auto& g : *node_requests)
+        if (index >= g.first && index <= g.last) return g.request;
+    return request;
+  }
+  // Whether the job's nodes ask different resources (node_requests is set).
+  bool mixed_nodes() const { return static_cast<bool>(node_requests); }
+  // vCPUs on all nodes together.
+  std::int64_t total_vcpus() const {
+    if (!node_requests) return static_cast<std::int64_t>(request.vcpus) * nodes;
+    std::int64_t n = 0;
+    for (const auto& g : *node_requests) n += static_cast<std::int64_t>(g.request.vcpus) * (g.last - g.first + 1);
+    return n;
+  }
   // dependency_ready_s in epoch ms: 0, the time, or kNotReady.
   std::int64_t dependency_ready_at() const {
     return dependency_ready_s == UINT32_MAX ? kNotReady : std::int64_t{dependency_ready_s} * 1000;

@@ -1,6 +1,7 @@
 #include "core/job_environment.hpp"
 
 #include <algorithm>
+#include <climits>
 
 #include "core/hostlist.hpp"
 
@@ -21,6 +22,22 @@ std::vector<int> tasks_per_node(const Job& job) {
   const int n = std::max(1, job.nodes);
   std::vector<int> v(static_cast<std::size_t>(n), job.ntasks / n);
   for (int i = 0; i < job.ntasks % n; ++i) ++v[static_cast<std::size_t>(i)];
+  if (!job.mixed_nodes()) return v;
+  // Nodes that ask different vCPUs: no node gets more tasks than its vCPUs;
+  // what they cannot take goes, one by one, to the next nodes with room.
+  int left = 0;
+  for (int i = 0; i < n; ++i) {
+    const int room = job.request_on(i).vcpus;
+    auto& t = v[static_cast<std::size_t>(i)];
+    if (t > room) left += t - room, t = room;
+  }
+  for (bool moved = true; left > 0 && moved;) {
+    moved = false;
+    for (int i = 0; i < n && left > 0; ++i) {
+      auto& t = v[static_cast<std::size_t>(i)];
+      if (t < job.request_on(i).vcpus) ++t, --left, moved = true;
+    }
+  }
   return v;
 }
 
@@ -58,17 +75,53 @@ std::vector<int> rank_nodes(const Job& job) {
 
 int cpus_per_task(const Job& job) {
   const auto counts = tasks_per_node(job);
+  if (job.mixed_nodes()) {
+    // The fewest any node's tasks get, so that every node's tasks can have it.
+    int fewest = INT32_MAX;
+    for (std::size_t i = 0; i < counts.size(); ++i)
+      if (counts[i] > 0) fewest = std::min(fewest, job.request_on(static_cast<int>(i)).vcpus / counts[i]);
+    return std::max(1, fewest == INT32_MAX ? 1 : fewest);
+  }
   const int most = std::max(1, *std::max_element(counts.begin(), counts.end()));
   return std::max(1, job.request.vcpus / most);
 }
 
 int gpus_per_task(const Job& job) {
+  if (job.mixed_nodes()) {
+    // One share for all nodes, when every node's GPUs split evenly into it.
+    const auto counts = tasks_per_node(job);
+    int share = -1;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      if (counts[i] == 0) continue;
+      const int g = job.request_on(static_cast<int>(i)).gpus;
+      if (g % counts[i] != 0 || (share >= 0 && g / counts[i] != share)) return 0;
+      share = g / counts[i];
+    }
+    return std::max(0, share);
+  }
   if (job.request.gpus <= 0) return 0;
   for (int n : tasks_per_node(job))
     if (n > 0 && job.request.gpus % n != 0) return 0;
   const auto counts = tasks_per_node(job);
   const int most = std::max(1, *std::max_element(counts.begin(), counts.end()));
   return job.request.gpus / most;
+}
+
+int cpus_per_task_on(const Job& job, int node) {
+  if (!job.mixed_nodes()) return cpus_per_task(job);
+  const auto counts = tasks_per_node(job);
+  const auto k = static_cast<std::size_t>(node);
+  if (k >= counts.size() || counts[k] == 0) return 1;
+  return std::max(1, job.request_on(node).vcpus / counts[k]);
+}
+
+int gpus_per_task_on(const Job& job, int node) {
+  if (!job.mixed_nodes()) return gpus_per_task(job);
+  const auto counts = tasks_per_node(job);
+  const auto k = static_cast<std::size_t>(node);
+  if (k >= counts.size() || counts[k] == 0) return 0;
+  const int g = job.request_on(node).gpus;
+  return g % counts[k] == 0 ? g / counts[k] : 0;
 }
 
 std::string mpi_rankfile(const Job& job, const std::vector<std::vector<std::vector<int>>>& task_cpus) {
@@ -127,7 +180,7 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   const std::string num_nodes = std::to_string(a ? a->more_nodes.size() + 1 : 1);
   const std::string node_index = std::to_string(other ? k : 0);
   const auto per_node = tasks_per_node(job);
-  const std::string ncpus = std::to_string(cpus ? cpus->size() : job.request.vcpus);
+  const std::string ncpus = std::to_string(cpus ? cpus->size() : job.request_on(static_cast<int>(k)).vcpus);
   auto set = [&](const char* k, const std::string& v) { set_value(env, k, v); };
 
   set("DROVER_JOB_ID", id);
@@ -205,7 +258,17 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("SLURM_DISTRIBUTION", to_string(job.task_distribution()));
     set("SLURM_NTASKS_PER_NODE", std::to_string(per_node[std::min(k, per_node.size() - 1)]));
     set("SLURM_CPUS_ON_NODE", ncpus);
-    set("SLURM_JOB_CPUS_PER_NODE", format_tasks_per_node(std::vector<int>(per_node.size(), std::stoi(ncpus))));
+    if (job.mixed_nodes()) {
+      // Each node's own count, in node order ("4,1(x2)").
+      std::vector<int> counts;
+      for (std::size_t i = 0; i < per_node.size(); ++i) {
+        const std::vector<int>* c = !a ? nullptr : i == 0 ? &a->cpus : i <= a->more_nodes.size() ? &a->more_nodes[i - 1].cpus : nullptr;
+        counts.push_back(c ? static_cast<int>(c->size()) : job.request_on(static_cast<int>(i)).vcpus);
+      }
+      set("SLURM_JOB_CPUS_PER_NODE", format_tasks_per_node(counts));
+    } else {
+      set("SLURM_JOB_CPUS_PER_NODE", format_tasks_per_node(std::vector<int>(per_node.size(), std::stoi(ncpus))));
+    }
     set("SLURM_SUBMIT_DIR", job.working_dir);
     if (!ctx.submit_host.empty()) set("SLURM_SUBMIT_HOST", ctx.submit_host);
     set("SLURM_JOB_PARTITION", job.queue);
@@ -213,7 +276,8 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
     set("SLURM_NODEID", node_index);
     set("SLURM_PROCID", "0");
     set("SLURM_LOCALID", "0");
-    if (job.request.memory_mib > 0) set("SLURM_MEM_PER_NODE", std::to_string(job.request.memory_mib));
+    const std::int64_t mem = job.request_on(static_cast<int>(k)).memory_mib;
+    if (mem > 0) set("SLURM_MEM_PER_NODE", std::to_string(mem));
   }
 
   // The submitter's GPU variables (carried by --export=ALL) name GPUs this job

@@ -26,7 +26,9 @@ struct LaunchContext {
 };
 
 // How many of the job's tasks run on each of its nodes: Slurm's block
-// distribution (the first ntasks % nodes nodes get one more).
+// distribution (the first ntasks % nodes nodes get one more); where node
+// groups ask different vCPUs, no node gets more tasks than its vCPUs (the
+// excess goes to the next nodes with room).
 std::vector<int> tasks_per_node(const Job& job);
 // The Open MPI hostfile of the job's attempt: "node slots=N" per node.
 std::string mpi_hostfile(const Job& job);
@@ -35,11 +37,17 @@ std::string mpi_hostfile(const Job& job);
 // the job's first distribution level. Block: ranks 0..k-1 on node 0, ...;
 // cyclic: rank r on node r mod N while each node's count (tasks_per_node) lasts.
 std::vector<int> rank_nodes(const Job& job);
-// PUs per task: the node's vCPUs over the most tasks any node runs (at least 1).
+// PUs per task: the node's vCPUs over the most tasks any node runs (at least 1);
+// with node groups of different vCPUs, the fewest any node's tasks can each have.
 int cpus_per_task(const Job& job);
 // GPUs per task when every node's GPUs split evenly among its tasks, else 0
 // (the tasks share them). --gpus-per-task asks for exactly such a split.
 int gpus_per_task(const Job& job);
+// The same for one node of the job (node index): its own vCPUs and GPUs over
+// its tasks where the job's node groups ask different resources; the job's
+// numbers otherwise.
+int cpus_per_task_on(const Job& job, int node);
+int gpus_per_task_on(const Job& job, int node);
 // The Open MPI rankfile of the job's attempt: "rank R=NODE slot=PU,PU" per
 // rank, PU OS indexes (mpirun needs rmaps_rank_file_physical and
 // hwloc_base_use_hwthreads_as_cpus to read them so); NODE is "localhost" for a

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 #include <unordered_set>
 
 namespace drover {
@@ -15,6 +16,35 @@ Status validate_name(const std::string& field, const std::string& value) {
       return make_error(field, "'" + value + "' may contain only letters, digits, '-', '_' and '.'");
   return {};
 }
+
+namespace {
+// "nodeProperties.nodeRangeProperties[1:3]." for messages about one group's resources.
+std::string field_of_group(const NodeGroup& g) {
+  return "nodeProperties.nodeRangeProperties[targetNodes " + target_nodes(g.first, g.last) + "].";
+}
+
+// What a group of nodes asks: "4 vCPUs, 1000 MiB, 1 GPU".
+std::string describe(const Resources& r) {
+  std::string s = std::to_string(r.vcpus) + (r.vcpus == 1 ? " vCPU" : " vCPUs");
+  if (r.memory_mib) s += ", " + std::to_string(r.memory_mib) + " MiB";
+  if (r.gpus) s += ", " + std::to_string(r.gpus) + (r.gpus == 1 ? " GPU" : " GPUs");
+  return s;
+}
+}  // namespace
+
+std::string target_nodes(int first, int last) {
+  return first == last ? std::to_string(first) : std::to_string(first) + ":" + std::to_string(last);
+}
+
+std::string describe_node_requests(const Job& job) {
+  std::string s;
+  if (!job.node_requests) return s;
+  for (const auto& g : *job.node_requests)
+    s += (s.empty() ? "" : "; ") + std::string(g.first == g.last ? "node " : "nodes ") + target_nodes(g.first, g.last) +
+         ": " + describe(g.request) + (g.first == g.last ? "" : " each");
+  return s;
+}
+
 
 static Status validate_resources(const std::string& where, const Resources& r) {
   if (r.vcpus < 1)
@@ -239,6 +269,71 @@ static Status check_selection(const Job& job, const JobQueue& q, const ClusterSt
                         (best == 1 ? "qualifies" : "qualify") + " (features: " + listing(features) + ")");
 }
 
+// Why no node of the queue could ever hold `r` (cap.fits_one is false);
+// `where` prefixes the field (a node group's).
+static Status fit_error(const std::string& where, const Resources& r, const QueueCapacity& cap,
+                        const std::string& queue) {
+  const std::string in = " in queue '" + queue + "'";
+  if (r.vcpus > cap.max_vcpus)
+    return make_error(where + "vcpus", std::to_string(r.vcpus) + " asked, but the largest node" + in + " has " +
+                                           std::to_string(cap.max_vcpus));
+  if (cap.env_vcpu_cap > 0 && r.vcpus > cap.env_vcpu_cap)
+    return make_error(where + "vcpus", std::to_string(r.vcpus) + " asked, but the compute environments" + in +
+                                           " allow at most " + std::to_string(cap.env_vcpu_cap));
+  if (r.memory_mib > cap.max_memory_mib)
+    return make_error(where + "memory", std::to_string(r.memory_mib) + " MiB asked, but the largest node" + in +
+                                            " has " + std::to_string(cap.max_memory_mib) + " MiB");
+  if (r.gpus > cap.max_gpus)
+    return make_error(where + "gpus", std::to_string(r.gpus) + " asked, but the node with most GPUs" + in +
+                                          " has " + std::to_string(cap.max_gpus));
+  return make_error(where.empty() ? std::string("resources") : where.substr(0, where.size() - 1),
+                    "no single node" + in + " has enough vCPUs, memory and GPUs together");
+}
+
+// A job whose node groups ask different resources: every group fits some node
+// of the queue, and one compute environment has a distinct node for each of
+// the job's nodes (largest requests placed first, as the scheduler does).
+static Status check_node_requests(const Job& job, const JobQueue& q, const ClusterState& state) {
+  bool known = false;
+  for (const auto& g : *job.node_requests) {
+    const QueueCapacity cap = capacity_for(q, state, g.request);
+    known |= cap.known;
+    if (cap.known && !cap.fits_one)
+      return fit_error("nodeProperties.nodeRangeProperties[targetNodes " + target_nodes(g.first, g.last) + "].",
+                       g.request, cap, job.queue);
+  }
+  if (!known) return {};
+  std::vector<Resources> want;  // one per node of the job, largest first
+  for (const auto& g : *job.node_requests)
+    for (int i = g.first; i <= g.last; ++i) want.push_back(g.request);
+  std::stable_sort(want.begin(), want.end(), [](const Resources& a, const Resources& b) {
+    return std::tie(a.gpus, a.vcpus, a.memory_mib) > std::tie(b.gpus, b.vcpus, b.memory_mib);
+  });
+  for (const auto& ce_name : q.compute_environments) {
+    const auto* ce = state.environment(ce_name);
+    if (!ce) continue;
+    std::vector<const NodeTopology*> free;
+    for (const auto& n : ce->nodes)
+      if (const Node* node = state.node(n); node && !node->topology.cores.empty()) free.push_back(&node->topology);
+    bool all = true;
+    for (const Resources& r : want) {
+      auto it = std::find_if(free.begin(), free.end(), [&](const NodeTopology* t) {
+        return r.vcpus <= t->pu_count() && r.memory_mib <= t->memory_mib &&
+               r.gpus <= static_cast<int>(t->gpus.size()) && (ce->max_vcpus == 0 || r.vcpus <= ce->max_vcpus);
+      });
+      if (it == free.end()) {
+        all = false;
+        break;
+      }
+      free.erase(it);
+    }
+    if (all) return {};
+  }
+  return make_error("nodeProperties.nodeRangeProperties",
+                    std::to_string(job.nodes) + " nodes asked (" + describe_node_requests(job) + "), but no compute "
+                    "environment of queue '" + job.queue + "' has a separate node for each of them");
+}
+
 // Whether job.queue exists, accepts jobs, and has a node that could ever run it.
 static Status check_queue(const Job& job, const ClusterState& state) {
   const JobQueue* q = state.queue(job.queue);
@@ -258,36 +353,20 @@ static Status check_queue(const Job& job, const ClusterState& state) {
     return make_error("vcpus", std::to_string(job.total_vcpus()) + " asked, but queue '" + job.queue +
                                    "' allows at most " + std::to_string(q->max_vcpus_per_user) +
                                    " per user");
-  const QueueCapacity cap = capacity_for(*q, state, job.request);
-  if (cap.known && !cap.fits_one) {
-    const std::string where = " in queue '" + job.queue + "'";
-    if (job.request.vcpus > cap.max_vcpus)
-      return make_error("vcpus", std::to_string(job.request.vcpus) +
-                                     " asked, but the largest node" + where + " has " +
-                                     std::to_string(cap.max_vcpus));
-    if (cap.env_vcpu_cap > 0 && job.request.vcpus > cap.env_vcpu_cap)
-      return make_error("vcpus", std::to_string(job.request.vcpus) +
-                                     " asked, but the compute environments" + where +
-                                     " allow at most " + std::to_string(cap.env_vcpu_cap));
-    if (job.request.memory_mib > cap.max_memory_mib)
-      return make_error("memory", std::to_string(job.request.memory_mib) +
-                                      " MiB asked, but the largest node" + where + " has " +
-                                      std::to_string(cap.max_memory_mib) + " MiB");
-    if (job.request.gpus > cap.max_gpus)
-      return make_error("gpus", std::to_string(job.request.gpus) +
-                                    " asked, but the node with most GPUs" + where + " has " +
-                                    std::to_string(cap.max_gpus));
-    return make_error("resources", "no single node" + where +
-                                       " has enough vCPUs, memory and GPUs together");
+  if (job.mixed_nodes()) {
+    if (auto s = check_node_requests(job, *q, state); !s) return s;
+  } else {
+    const QueueCapacity cap = capacity_for(*q, state, job.request);
+    if (cap.known && !cap.fits_one) return fit_error("", job.request, cap, job.queue);
+    if (cap.known && job.nodes > cap.fitting_nodes)
+      return make_error("nodes", std::to_string(job.nodes) + " nodes asked, but queue '" + job.queue + "' has " +
+                                     (cap.fitting_nodes == 0 ? std::string("no node")
+                                                             : "only " + std::to_string(cap.fitting_nodes) +
+                                                                   (cap.fitting_nodes == 1 ? " node" : " nodes")) +
+                                     " (in one compute environment) with " + std::to_string(job.request.vcpus) +
+                                     " vCPUs, " + std::to_string(job.request.memory_mib) + " MiB and " +
+                                     std::to_string(job.request.gpus) + " GPUs each");
   }
-  if (cap.known && job.nodes > cap.fitting_nodes)
-    return make_error("nodes", std::to_string(job.nodes) + " nodes asked, but queue '" + job.queue + "' has " +
-                                   (cap.fitting_nodes == 0 ? std::string("no node")
-                                                           : "only " + std::to_string(cap.fitting_nodes) +
-                                                                 (cap.fitting_nodes == 1 ? " node" : " nodes")) +
-                                   " (in one compute environment) with " + std::to_string(job.request.vcpus) +
-                                   " vCPUs, " + std::to_string(job.request.memory_mib) + " MiB and " +
-                                   std::to_string(job.request.gpus) + " GPUs each");
 
   if (job.selection)
     if (auto s = check_selection(job, *q, state); !s) return s;
@@ -298,7 +377,9 @@ static Status check_queue(const Job& job, const ClusterState& state) {
 namespace {
 // AWS nodeRangeProperties' targetNodes ("0", "1:3", "2:", ":1") over a job of
 // `nodes` nodes: in range, not overlapping, and every node in one group.
-Result<std::vector<NodeGroup>> node_groups(const std::vector<NodeGroupRequest>& asked, int nodes) {
+// `source[i]`: which of `asked` the i-th group (by first node) came from.
+Result<std::vector<NodeGroup>> node_groups(const std::vector<NodeGroupRequest>& asked, int nodes,
+                                           std::vector<std::size_t>& source) {
   const std::string field = "nodeProperties.nodeRangeProperties";
   if (nodes < 2) return make_error(field, "node groups need a multi-node job: set numNodes to 2 or more");
   std::vector<NodeGroup> groups;
@@ -329,7 +410,14 @@ Result<std::vector<NodeGroup>> node_groups(const std::vector<NodeGroupRequest>& 
     out.environment = g.environment;
     groups.push_back(std::move(out));
   }
-  std::sort(groups.begin(), groups.end(), [](const NodeGroup& a, const NodeGroup& b) { return a.first < b.first; });
+  source.resize(groups.size());
+  for (std::size_t i = 0; i < source.size(); ++i) source[i] = i;
+  std::sort(source.begin(), source.end(), [&](std::size_t a, std::size_t b) { return groups[a].first < groups[b].first; });
+  {
+    std::vector<NodeGroup> sorted;
+    for (std::size_t i : source) sorted.push_back(std::move(groups[i]));
+    groups = std::move(sorted);
+  }
   int next = 0;
   for (const auto& g : groups) {
     if (g.first < next)
@@ -545,24 +633,37 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
                                                      ": Drover runs the main command on node 0; give 0 or leave it out");
   std::vector<std::string> main_command = req.command;
   if (!req.node_groups.empty()) {
-    auto groups = node_groups(req.node_groups, job.nodes);
+    std::vector<std::size_t> source;
+    auto groups = node_groups(req.node_groups, job.nodes, source);
     if (!groups) return groups.error();
-    // Every node of a job has the same resources: groups may give them (as AWS
-    // jobs do), but all the same.
-    const NodeGroupRequest* with = nullptr;
-    for (const auto& g : req.node_groups) {
-      if (!g.vcpus && !g.memory_mib && !g.gpus) continue;
-      if (with && (g.vcpus != with->vcpus || g.memory_mib != with->memory_mib || g.gpus != with->gpus))
-        return make_error("nodeProperties.nodeRangeProperties",
-                          "node groups '" + with->target_nodes + "' and '" + g.target_nodes +
-                              "' ask different resources; every node of a Drover job gets the same vCPUs, "
-                              "memory and GPUs");
-      with = &g;
+    // Groups may ask their own resources (as AWS jobs do); what a group leaves
+    // out is the job's. Jobs whose groups all ask the same keep one request.
+    std::vector<NodeRequest> asked;
+    for (std::size_t i = 0; i < groups->size(); ++i) {
+      const NodeGroup& g = (*groups)[i];
+      const NodeGroupRequest* from = &req.node_groups[source[i]];
+      Resources r = job.request;
+      if (from && from->vcpus) r.vcpus = *from->vcpus;
+      if (from && from->memory_mib) r.memory_mib = *from->memory_mib;
+      if (from && from->gpus) r.gpus = *from->gpus;
+      if (auto s = validate_resources(field_of_group(g), r); !s) return s.error();
+      asked.push_back({g.first, g.last, r});
     }
-    if (with) {
-      if (with->vcpus) job.request.vcpus = *with->vcpus;
-      if (with->memory_mib) job.request.memory_mib = *with->memory_mib;
-      if (with->gpus) job.request.gpus = *with->gpus;
+    const bool differ = std::any_of(asked.begin(), asked.end(),
+                                    [&](const NodeRequest& n) { return !(n.request == asked.front().request); });
+    job.request = asked.front().request;
+    if (differ) {
+      if (job.selection && !job.selection->node_list.empty())
+        return make_error("--nodelist", "node groups that ask different resources cannot name their nodes yet; "
+                                        "use --constraint or --exclude, or give every group the same resources");
+      // Neighbouring groups that ask the same are one range.
+      std::vector<NodeRequest> merged;
+      for (const auto& n : asked)
+        if (!merged.empty() && merged.back().request == n.request && merged.back().last + 1 == n.first)
+          merged.back().last = n.last;
+        else
+          merged.push_back(n);
+      job.node_requests = Boxed<std::vector<NodeRequest>>(std::move(merged));
     }
     const NodeGroup* main_group = nullptr;
     for (const auto& g : *groups)
@@ -580,9 +681,10 @@ Result<NewJob> make_job(const JobRequest& req, const Submitter& who, const Clust
     if (*req.ntasks > job.total_vcpus())
       return make_error("ntasks", std::to_string(*req.ntasks) + " tasks need at least as many vCPUs, but " +
                                       std::to_string(job.total_vcpus()) + " were asked" +
-                                      (job.nodes > 1 ? " (" + std::to_string(job.request.vcpus) + " on each of " +
+                                      (job.mixed_nodes() ? " (" + describe_node_requests(job) + ")"
+                                       : job.nodes > 1   ? " (" + std::to_string(job.request.vcpus) + " on each of " +
                                                            std::to_string(job.nodes) + " nodes)"
-                                                     : std::string()));
+                                                         : std::string()));
     if (*req.ntasks < job.nodes)
       return make_error("ntasks", std::to_string(*req.ntasks) + " tasks cannot fill " + std::to_string(job.nodes) +
                                       " nodes: give at least one task per node");

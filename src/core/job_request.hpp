@@ -111,6 +111,12 @@ Result<NewJob> make_job(const JobRequest& request, const Submitter& who,
 Status validate_dependency_update(const Job& job, const std::vector<Dependency>& deps, bool any,
                                   const ClusterState& state);
 
+// AWS targetNodes text of a node range: "3" or "1:3".
+std::string target_nodes(int first, int last);
+// The per-group resources of a job whose node groups differ, for messages:
+// "node 0: 4 vCPUs, 1 GPU; nodes 1:2: 1 vCPU each"; empty for other jobs.
+std::string describe_node_requests(const Job& job);
+
 Status validate_definition(const JobDefinition& d);
 Status validate_queue(const JobQueue& q, const ClusterState& state);
 Status validate_environment(const ComputeEnvironment& e);

@@ -412,6 +412,14 @@ Json to_json(const Job& job) {
       {"stdoutPath", job.stdout_path},
   };
   if (job.nodes > 1) j["nodeProperties"] = {{"numNodes", job.nodes}, {"mainNode", 0}};
+  if (job.node_requests) {
+    // Node groups that ask different resources: each range's (AWS shape).
+    Json groups = Json::array();
+    for (const auto& g : *job.node_requests)
+      groups.push_back({{"targetNodes", std::to_string(g.first) + ":" + std::to_string(g.last)},
+                        {"container", {{"resourceRequirements", to_json(g.request)}}}});
+    j["nodeProperties"]["nodeRangeProperties"] = std::move(groups);
+  }
   if (!job.status_reason.empty()) j["statusReason"] = job.status_reason;
   if (!job.pending_reason.empty()) j["pendingReason"] = job.pending_reason.str();
   if (job.estimated_start) j["estimatedStartAt"] = job.estimated_start;
@@ -690,7 +698,22 @@ Result<Job> job_from_json(const Json& j) {
     job.stopped_at = get_int(j, "stoppedAt");
     job.request = resources(j, Resources{});
     job.ntasks = get_int32(j, "ntasks", false, 1);
-    if (j.contains("nodeProperties")) job.nodes = get_int32(get_object(j, "nodeProperties"), "numNodes", false, 1);
+    if (j.contains("nodeProperties")) {
+      const Json& np = get_object(j, "nodeProperties");
+      job.nodes = get_int32(np, "numNodes", false, 1);
+      std::vector<NodeRequest> groups;
+      for (const auto& g : get_list(np, "nodeRangeProperties")) {
+        NodeRequest nr;
+        const std::string t = get_string(g, "targetNodes", true);
+        const auto colon = t.find(':');
+        if (colon == std::string::npos) fail("nodeRangeProperties.targetNodes", "'" + t + "' is not FIRST:LAST");
+        nr.first = std::stoi(t.substr(0, colon));
+        nr.last = std::stoi(t.substr(colon + 1));
+        nr.request = resources(get_object(g, "container"), Resources{});
+        groups.push_back(nr);
+      }
+      if (!groups.empty()) job.node_requests = Boxed<std::vector<NodeRequest>>(std::move(groups));
+    }
     job.retry = retry(get_object(j, "retryStrategy"));
     job.timeout_seconds = get_int(get_object(j, "timeout"), "attemptDurationSeconds");
     const std::string def = get_string(j, "jobDefinition");

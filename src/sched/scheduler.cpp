@@ -401,6 +401,27 @@ class Pass {
     const Resources r = request_on(job, n);
     return {r.vcpus, r.gpus, r.memory_mib};
   }
+  // The same for node `index` of a job whose node groups ask different resources.
+  static Resources request_on(const Job& job, const Node& n, int index) {
+    const Resources& r = job.request_on(index);
+    if (!exclusive(job)) return r;
+    return {std::max(r.vcpus, n.pus_total()), r.memory_mib, std::max(r.gpus, static_cast<int>(n.topology.gpus.size()))};
+  }
+  static Amount need_on(const Job& job, const Node& n, int index) {
+    const Resources r = request_on(job, n, index);
+    return {r.vcpus, r.gpus, r.memory_mib};
+  }
+  // A mixed job's node indexes, largest request first (GPUs, then vCPUs, then
+  // memory; node index order among equals, so the main node leads its group).
+  static std::vector<int> largest_first(const Job& job) {
+    std::vector<int> v(static_cast<std::size_t>(job.nodes));
+    for (int i = 0; i < job.nodes; ++i) v[static_cast<std::size_t>(i)] = i;
+    std::stable_sort(v.begin(), v.end(), [&](int a, int b) {
+      const Resources &x = job.request_on(a), &y = job.request_on(b);
+      return std::tie(x.gpus, x.vcpus, x.memory_mib) > std::tie(y.gpus, y.vcpus, y.memory_mib);
+    });
+    return v;
+  }
   // The alternatives of the job's matching OR ("[a|b]") to try: {-1} when none.
   static std::vector<int> choices(const Job& job) {
     const int n = job.selection ? job.selection->constraint.choices() : 0;
@@ -413,7 +434,9 @@ class Pass {
   const char* selection_wait(const Job& job, const std::vector<std::size_t>& envs, const char* why) const;
   bool try_start(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index = -1);
   // `end`: when the job is expected to end (now + its limit, or the shortened one).
-  void take(std::size_t s, std::size_t env, const Job& job, const place::PlacementPlan& plan, std::int64_t end);
+  // `index`: which node of the job (its request_on) the plan is for.
+  void take(std::size_t s, std::size_t env, const Job& job, const place::PlacementPlan& plan, std::int64_t end,
+            int index = 0);
   // sbatch --time-min: the end of a shortened attempt that stops by `until` (when a
   // reservation needs the room), in whole minutes and no shorter than the job's
   // minimum; 0 when the job has no minimum or the hole is too short for it.
@@ -431,6 +454,9 @@ class Pass {
   }
   bool try_start_nodes(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index);
   std::int64_t reserve_nodes(const Job& job, const std::vector<std::size_t>& envs);
+  // Multi-node jobs whose node groups ask different resources.
+  bool try_start_mixed(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index);
+  std::int64_t reserve_mixed(const Job& job, const std::vector<std::size_t>& envs);
   Profile& profile(std::size_t s);
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
   // PUs of the usable nodes of these environments (each capped by its maxvCpus).
@@ -553,7 +579,8 @@ void Pass::build() {
 }
 
 void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::PlacementPlan& plan,
-                std::int64_t end) {
+                std::int64_t end, int index) {
+  const std::int64_t mem = job.request_on(index).memory_mib;
   Slot& s = slots_[si];
   if (!s.copy)
     s.copy = std::make_unique<Slot::Use>(
@@ -567,11 +594,9 @@ void Pass::take(std::size_t si, std::size_t env, const Job& job, const place::Pl
     if (static_cast<std::size_t>(g) >= n.gpu_used.size()) n.gpu_used.resize(g + 1, false);
     n.gpu_used[g] = true;
   }
-  n.memory_used_mib += job.request.memory_mib;
-  add_memory_by_domain(n.numa_memory_used_mib,
-                       local_memory_by_domain(s.node->topology, plan.cpus, job.request.memory_mib), 1);
-  const Amount a{static_cast<int>(plan.cpus.size()), static_cast<int>(plan.gpus.size()),
-                 job.request.memory_mib};
+  n.memory_used_mib += mem;
+  add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(s.node->topology, plan.cpus, mem), 1);
+  const Amount a{static_cast<int>(plan.cpus.size()), static_cast<int>(plan.gpus.size()), mem};
   s.free.pus -= a.pus;
   s.free.gpus -= a.gpus;
   s.free.mem -= a.mem;
@@ -617,6 +642,7 @@ bool Pass::try_start(const Job& job, const std::vector<std::size_t>& envs, std::
 // per-node request now, first fit in the environment's order (the main node is
 // the first), none of them delaying a reservation.
 bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index) {
+  if (job.mixed_nodes()) return try_start_mixed(job, envs, array_index);
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t end = add_sat(now_, limit_ms(job));
   const auto want = static_cast<std::size_t>(job.nodes);
@@ -666,7 +692,7 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
       Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {},
                  shortened_limit_s(job, stop)};
       for (std::size_t i = 0; i < picked.size(); ++i) {
-        take(picked[i].slot, e, job, picked[i].plan, stop);
+        take(picked[i].slot, e, job, picked[i].plan, stop, static_cast<int>(i));
         if (i > 0)
           d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
                                   std::move(picked[i].plan.gpus)});
@@ -694,14 +720,16 @@ Profile& Pass::profile(std::size_t si) {
       std::int64_t end = add_sat(a->started_at > 0 ? a->started_at : now_, limit);
       if (end == kNever) continue;
       end = std::max(end, now_ + 1);
-      auto release = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus) {
+      auto release = [&](const std::string& node, const std::vector<int>& cpus, const std::vector<int>& gpus,
+                         int index) {
         auto it = slot_of_.find(node);
         if (it == slot_of_.end()) return;
         running_[it->second].push_back(
-            {end, {static_cast<int>(cpus.size()), static_cast<int>(gpus.size()), job.request.memory_mib}});
+            {end, {static_cast<int>(cpus.size()), static_cast<int>(gpus.size()), job.request_on(index).memory_mib}});
       };
-      release(a->node, a->cpus, a->gpus);
-      for (const auto& sl : a->more_nodes) release(sl.node, sl.cpus, sl.gpus);
+      release(a->node, a->cpus, a->gpus, 0);
+      for (std::size_t i = 0; i < a->more_nodes.size(); ++i)
+        release(a->more_nodes[i].node, a->more_nodes[i].cpus, a->more_nodes[i].gpus, static_cast<int>(i + 1));
     }
   }
   std::vector<Release> releases = std::move(running_[si]);  // built once per slot
@@ -757,6 +785,7 @@ std::int64_t Pass::reserve(const Job& job, const std::vector<std::size_t>& envs)
 // of one environment each have the per-node request free for the job's whole
 // time limit; those nodes are held from T.
 std::int64_t Pass::reserve_nodes(const Job& job, const std::vector<std::size_t>& envs) {
+  if (job.mixed_nodes()) return reserve_mixed(job, envs);
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};
   const std::int64_t duration = limit_ms(job);
   const auto want = static_cast<std::size_t>(job.nodes);
@@ -818,6 +847,145 @@ std::int64_t Pass::reserve_nodes(const Job& job, const std::vector<std::size_t>&
   return kNever;
 }
 
+// A multi-node job whose node groups ask different resources: its node
+// indexes, largest request first, each on the first node of one environment
+// (in its order) that has that node's request free now and is not picked yet,
+// none of them delaying a reservation. Node index 0 (the main node, which runs
+// the script) gets the node picked for it, whatever its place in the order.
+bool Pass::try_start_mixed(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index) {
+  const std::int64_t end = add_sat(now_, limit_ms(job));
+  const std::vector<int> order = largest_first(job);
+  const auto want = static_cast<std::size_t>(job.nodes);
+  struct Pick {
+    std::size_t slot = kNone;
+    place::PlacementPlan plan;
+  };
+  std::vector<Pick> picked(want);  // by node index
+  for (std::size_t e : envs) {
+    Env& env = envs_[e];
+    if (!env.env->enabled || env.cap_left < job.total_vcpus()) continue;
+    for (const int choice : choices(job)) {
+      std::int64_t stop = end;
+      bool all = true;
+      for (auto& p : picked) p.slot = kNone;
+      for (const int idx : order) {
+        const Resources& r = job.request_on(idx);
+        Pick& p = picked[static_cast<std::size_t>(idx)];
+        for (std::size_t pos = env.tree.find(0, r.vcpus); pos != kNone; pos = env.tree.find(pos + 1, r.vcpus)) {
+          const std::size_t si = env.slots[pos];
+          const Slot& s = slots_[si];
+          if (!allowed(job, s, choice)) continue;
+          if (std::any_of(picked.begin(), picked.end(), [&](const Pick& o) { return o.slot == si; })) continue;
+          const Amount n = need_on(job, *s.node, idx);
+          if (!covers(s.free, n)) continue;
+          std::int64_t by = stop;
+          if (s.reserved && !profiles_[s.profile].fits_until(stop, n)) {
+            by = shortened_end(job, profiles_[s.profile].free_until(n));
+            if (!by) continue;
+          }
+          auto plan = s.place_job(request_on(job, *s.node, idx));
+          if (!plan) continue;
+          stop = std::min(stop, by);
+          p.slot = si;
+          p.plan = std::move(*plan);
+          break;
+        }
+        if (p.slot == kNone) {
+          all = false;
+          break;
+        }
+      }
+      if (!all) continue;
+      std::int64_t pus = 0;
+      for (const auto& p : picked) pus += static_cast<std::int64_t>(p.plan.cpus.size());
+      if (env.env->max_vcpus > 0 && pus > env.cap_left) continue;
+      Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {},
+                 shortened_limit_s(job, stop)};
+      for (std::size_t i = 0; i < want; ++i) {
+        take(picked[i].slot, e, job, picked[i].plan, stop, static_cast<int>(i));
+        if (i > 0)
+          d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
+                                  std::move(picked[i].plan.gpus)});
+      }
+      out_.starts.push_back(std::move(d));
+      return true;
+    }
+  }
+  return false;
+}
+
+// Its reservation: the earliest time T at which, in one environment, each node
+// index (largest request first) finds a node not yet chosen that has that
+// index's own request free for the job's whole time limit; each chosen node is
+// held from T for its own index's request only.
+std::int64_t Pass::reserve_mixed(const Job& job, const std::vector<std::size_t>& envs) {
+  const std::int64_t duration = limit_ms(job);
+  const std::vector<int> order = largest_first(job);
+  const auto want = static_cast<std::size_t>(job.nodes);
+  std::vector<std::size_t> eligible, chosen(want), best_chosen;
+  std::vector<std::int64_t> times;
+  std::int64_t best = kNever;
+  for (std::size_t e : envs) {
+    const Env& env = envs_[e];
+    if (!env.env->enabled) continue;
+    for (const int choice : choices(job)) {
+      eligible.clear();
+      times.clear();
+      for (std::size_t si : env.slots) {
+        const Slot& s = slots_[si];
+        if (!s.usable || !allowed(job, s, choice)) continue;
+        bool any = false;
+        for (const auto& g : *job.node_requests) {
+          if (s.node->pus_total() < g.request.vcpus || !place::could_ever_fit(s.node->topology, g.request)) continue;
+          const std::int64_t t = profile(si).earliest(duration, need_on(job, *s.node, g.first));
+          if (t == kNever) continue;
+          times.push_back(t);
+          any = true;
+        }
+        if (any) eligible.push_back(si);
+      }
+      if (eligible.size() < want) continue;
+      std::sort(times.begin(), times.end());
+      times.erase(std::unique(times.begin(), times.end()), times.end());
+      for (const std::int64_t t : times) {
+        if (t >= best) break;
+        const std::int64_t to = add_sat(t, duration);
+        bool all = true;
+        for (auto& c : chosen) c = kNone;
+        for (const int idx : order) {
+          const Resources& r = job.request_on(idx);
+          std::size_t& c = chosen[static_cast<std::size_t>(idx)];
+          for (std::size_t si : eligible) {
+            const Slot& s = slots_[si];
+            if (s.node->pus_total() < r.vcpus || !place::could_ever_fit(s.node->topology, r)) continue;
+            if (std::find(chosen.begin(), chosen.end(), si) != chosen.end()) continue;
+            if (!profiles_[s.profile].fits_between(t, to, need_on(job, *s.node, idx))) continue;
+            c = si;
+            break;
+          }
+          if (c == kNone) {
+            all = false;
+            break;
+          }
+        }
+        if (!all) continue;
+        best = t;
+        best_chosen = chosen;
+        break;
+      }
+    }
+    // The first environment (in the queue's order) where the job fits at all.
+    if (best == kNever) continue;
+    for (std::size_t i = 0; i < best_chosen.size(); ++i) {
+      Slot& s = slots_[best_chosen[i]];
+      profiles_[s.profile].take(best, add_sat(best, duration), need_on(job, *s.node, static_cast<int>(i)));
+      s.reserved = true;
+    }
+    return best;
+  }
+  return kNever;
+}
+
 const char* Pass::selection_wait(const Job& job, const std::vector<std::size_t>& envs, const char* why) const {
   if (why != std::string_view("Resources")) return why;
   const NodeSelection& sel = *job.selection;
@@ -847,26 +1015,33 @@ const char* Pass::selection_wait(const Job& job, const std::vector<std::size_t>&
 // after a preemption does not choose more victims while the first ones wind
 // down. The waiting job starts in a later pass, once the victims are gone.
 
-// The PUs and GPUs an attempt holds on one node, or nulls.
-std::pair<const std::vector<int>*, const std::vector<int>*> part_on(const Attempt& a, const std::string& node) {
+// The PUs and GPUs an attempt holds on one node, or nulls; `index`: which of
+// the job's nodes it is.
+std::pair<const std::vector<int>*, const std::vector<int>*> part_on(const Attempt& a, const std::string& node,
+                                                                    int* index = nullptr) {
+  if (index) *index = 0;
   if (a.node == node) return {&a.cpus, &a.gpus};
-  for (const auto& sl : a.more_nodes)
-    if (sl.node == node) return {&sl.cpus, &sl.gpus};
+  for (std::size_t i = 0; i < a.more_nodes.size(); ++i)
+    if (a.more_nodes[i].node == node) {
+      if (index) *index = static_cast<int>(i + 1);
+      return {&a.more_nodes[i].cpus, &a.more_nodes[i].gpus};
+    }
   return {nullptr, nullptr};
 }
 
 // Marks a job's part of `n` in use (held) or free on a scratch copy of the node.
 Amount set_held(Node& n, const Job& job, bool held) {
-  const auto [cpus, gpus] = part_on(*job.current_attempt(), n.name);
+  int index = 0;
+  const auto [cpus, gpus] = part_on(*job.current_attempt(), n.name, &index);
   if (!cpus) return {};
+  const std::int64_t mem = job.request_on(index).memory_mib;
   for (int pu : *cpus)
     if (pu >= 0 && static_cast<std::size_t>(pu) < n.pu_used.size()) n.pu_used[pu] = held;
   for (int g : *gpus)
     if (g >= 0 && static_cast<std::size_t>(g) < n.gpu_used.size()) n.gpu_used[g] = held;
-  n.memory_used_mib += held ? job.request.memory_mib : -job.request.memory_mib;
-  add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(n.topology, *cpus, job.request.memory_mib),
-                       held ? 1 : -1);
-  return {static_cast<int>(cpus->size()), static_cast<int>(gpus->size()), job.request.memory_mib};
+  n.memory_used_mib += held ? mem : -mem;
+  add_memory_by_domain(n.numa_memory_used_mib, local_memory_by_domain(n.topology, *cpus, mem), held ? 1 : -1);
+  return {static_cast<int>(cpus->size()), static_cast<int>(gpus->size()), mem};
 }
 
 void Pass::index_freeable() {
@@ -916,11 +1091,12 @@ std::optional<Pass::NodePlan> Pass::plan_node(std::size_t si, std::size_t pos, c
     if (!in_taken && (claimed_[f] || !(x.stopping || (x.mode != PreemptMode::Off && x.queue_priority < priority))))
       continue;
     if (!in_taken) cand.push_back(f);
-    const auto [cpus, gpus] = part_on(*x.job->current_attempt(), s.node->name);
+    int index = 0;
+    const auto [cpus, gpus] = part_on(*x.job->current_attempt(), s.node->name, &index);
     if (!cpus) continue;
     most.pus += static_cast<int>(cpus->size());
     most.gpus += static_cast<int>(gpus->size());
-    most.mem += x.job->request.memory_mib;
+    most.mem += x.job->request_on(index).memory_mib;
   }
   if (!covers(most, need) || most.pus - s.free.pus < min_freed_pus) return std::nullopt;
 
@@ -989,6 +1165,9 @@ bool Pass::try_preempt(const Job& job, const JobQueue& q, const std::vector<std:
   if (job.selection && (job.selection->exclusive || !job.selection->node_list.empty() ||
                         (job.nodes > 1 && job.selection->constraint.choices() > 0)))
     return false;
+  // So do jobs whose node groups ask different resources (the plans below
+  // are for one request on every node).
+  if (job.mixed_nodes()) return false;
   if (!freeable_indexed_) index_freeable();
   if (freeable_.empty()) return false;
   const Amount need{job.request.vcpus, job.request.gpus, job.request.memory_mib};

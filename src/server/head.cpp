@@ -206,14 +206,15 @@ TaskPlan task_plan_of(const Job& job, const Attempt& a, const ClusterState& stat
   std::vector<std::vector<std::vector<int>>> task_cpus(nodes.size());
   TaskPlan plan;
   plan.task_gpus.resize(nodes.size());
-  const int gpt = gpus_per_task(job);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (counts[i] == 0) continue;
     const Node* node = state.node(nodes[i]);
     if (!node) return {};
     const auto& cpus = i == 0 ? a.cpus : a.more_nodes[i - 1].cpus;
     const auto& gpus = i == 0 ? a.gpus : a.more_nodes[i - 1].gpus;
-    const place::TaskRequest request{counts[i], cpus_per_task(job), gpt, job.task_distribution().cores};
+    const int gpt = gpus_per_task_on(job, static_cast<int>(i));
+    const place::TaskRequest request{counts[i], cpus_per_task_on(job, static_cast<int>(i)), gpt,
+                                     job.task_distribution().cores};
     auto tasks = place::place_tasks(node->topology, cpus, gpus, request);
     if (!tasks) {
       log::warn("job " + std::to_string(job.id) + ": no rankfile: " + std::to_string(cpus.size()) + " PUs on " +
@@ -766,8 +767,14 @@ Result<Json> Head::op_describe_jobs(const Caller& c, const Json& args) {
         if (!asked.is_discarded()) job["submitOptions"] = std::move(asked);
       }
       job["checkpointDirectory"] = checkpoint_directory(j, pay);
-      if (!pay.node_groups.empty() && job.contains("nodeProperties"))
-        job["nodeProperties"]["nodeRangeProperties"] = proto::to_json(pay)["nodeRangeProperties"];
+      if (!pay.node_groups.empty() && job.contains("nodeProperties")) {
+        // The groups as asked (command, environment); where they ask different
+        // resources, each with what its nodes hold.
+        Json groups = proto::to_json(pay)["nodeRangeProperties"];
+        for (std::size_t i = 0; j.mixed_nodes() && i < groups.size() && i < pay.node_groups.size(); ++i)
+          groups[i]["container"]["resourceRequirements"] = proto::to_json(j.request_on(pay.node_groups[i].first));
+        job["nodeProperties"]["nodeRangeProperties"] = std::move(groups);
+      }
     }
     jobs.push_back(std::move(job));
   }
@@ -1094,6 +1101,10 @@ Result<Json> Head::op_update(const Caller& c, const Json& args) {
     u.queue = queue_name;
   }
   if (args.contains("resourceRequirements")) {
+    if (job.mixed_nodes())
+      return make_error("resourceRequirements", "job " + std::to_string(job.id) +
+                                                    " has node groups that ask different resources; cancel it and "
+                                                    "submit it again with the new ones");
     auto r = proto::resources_from_json(args, job.request);
     if (!r) return r.error();
     if (r->vcpus < 1) return make_error("vcpus", "ask for at least 1");
@@ -1785,7 +1796,7 @@ void Head::launch(const Job& job) {
         if (auto ip = ipv4_of(it->second); !ip.empty())
           set_value(o.environment, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", ip);
     o.working_dir = job.working_dir;
-    o.memory_mib = job.request.memory_mib;
+    o.memory_mib = job.request_on(static_cast<int>(i)).memory_mib;
     if (i == 0) {
       o.argv = payload->command;
       o.script = payload->script;

@@ -288,6 +288,41 @@ TEST_F(StoreTest, QueueBackfillModeAndKillOnInvalidDependencyAreKept) {
   EXPECT_EQ(loaded.job(1)->kill_on_invalid_dep, 0);
 }
 
+// A running multi-node job whose node groups ask different resources comes
+// back with each group's request, and each node's memory counted by its own.
+TEST_F(StoreTest, NodeGroupsWithDifferentResourcesAreKept) {
+  ClusterBuilder c;
+  for (const char* n : {"n1", "n2", "n3"}) c.node(n, make_topology(4, 1, 8192, 1));
+  c.env("ce", {"n1", "n2", "n3"});
+  c.queue("q", {"ce"});
+  Job j = drover::testing::make_test_job(1, "q", 4, 4096, 1);
+  j.nodes = 3;
+  j.ntasks = 6;
+  j.node_requests = Boxed<std::vector<NodeRequest>>(
+      std::vector<NodeRequest>{{0, 0, {4, 4096, 1}}, {1, 2, {1, 512, 0}}});
+  c.submit(j);
+  c.ok(JobDispatched{1, "n2", {0, 1, 2, 3}, {0}, 5000, -1, 0, {{"n1", {0}, {}}, {"n3", {1}, {}}}});
+  EXPECT_EQ(c.state().node("n2")->memory_used_mib, 4096);
+  EXPECT_EQ(c.state().node("n1")->memory_used_mib, 512);
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    save(*store, c.state());
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  ClusterState loaded;
+  auto s = store->load(loaded);
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_NE(loaded.job(1), nullptr);
+  expect_same_job(*loaded.job(1), *c.state().job(1));
+  ASSERT_TRUE(loaded.job(1)->mixed_nodes());
+  EXPECT_EQ(loaded.job(1)->request_on(2).memory_mib, 512);
+  EXPECT_EQ(loaded.job(1)->total_vcpus(), 6);
+  for (const char* n : {"n1", "n2", "n3"})
+    EXPECT_EQ(loaded.node(n)->memory_used_mib, c.state().node(n)->memory_used_mib) << n;
+}
+
 TEST_F(StoreTest, PayloadOfAnUnknownJob) {
   auto store = open();
   ASSERT_TRUE(store);

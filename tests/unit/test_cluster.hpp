@@ -110,6 +110,7 @@ inline void expect_same_job(const Job& a, const Job& b) {
   EXPECT_EQ(a.array_index, b.array_index);
   EXPECT_TRUE(a.array == b.array) << "array parts differ";
   EXPECT_TRUE(a.selection == b.selection) << "node selections differ";
+  EXPECT_TRUE(a.node_requests == b.node_requests) << "per-node requests differ";
 }
 
 // A job that is an array of `ranges`, at most `max_running` tasks at once.
