@@ -368,6 +368,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
   // An array's tasks run one script: one file for all of them, not one each.
   spec.scripts = &scripts_;
+  spec.cgroup_pool = &cgroup_pool_;
   if (o.checkpoint_signal && !o.member()) spec.make_dir = o.checkpoint_dir;
   if (!o.hostfile.empty()) {
     // The main node of a multi-node job: mpirun finds the allocation in the
@@ -637,8 +638,9 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   if (!j.launched.cgroup.active()) ::kill(-pid, SIGKILL);
   // The report goes first; the cgroup (now empty) and the job's directory are
   // removed at the end of this loop turn, before any new order can arrive.
-  loop_.defer([cgroup = j.launched.cgroup, dir = config_.state_dir + "/jobs/" + std::to_string(id)] {
-    (void)cgroup.remove();
+  loop_.defer([this, cgroup = j.launched.cgroup, trusted = j.order.uid != 0,
+               dir = config_.state_dir + "/jobs/" + std::to_string(id)] {
+    cgroup_pool_.release(cgroups_, cgroup, trusted);
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   });

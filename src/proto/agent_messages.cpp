@@ -143,6 +143,150 @@ Json to_json(const LaunchOrder& m) {
   return j;
 }
 
+namespace {
+
+// A JSON string as dump() writes it. Plain ASCII is escaped here; a string with
+// other bytes goes through nlohmann itself, whose UTF-8 checks and replacement
+// of invalid bytes it must match exactly.
+void append_string(std::string& out, const std::string& s) {
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += dump(Json(s));
+      return;
+    }
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        static const char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+      }
+    }
+  }
+  out.append(s, plain, s.size() - plain);
+  out += '"';
+}
+
+template <typename T>
+void append_ints(std::string& out, const std::vector<T>& v) {
+  out += '[';
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(v[i]);
+  }
+  out += ']';
+}
+
+void append_key(std::string& out, const char* key) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  out += key;
+  out += "\":";
+}
+
+}  // namespace
+
+std::string dump_launch_order(const LaunchOrder& m) {
+  std::size_t size = 512 + m.script.size() + m.hostfile.size() + m.rankfile.size();
+  for (const auto& [k, v] : m.environment) size += k.size() + v.size() + 24;
+  std::string out;
+  out.reserve(size);
+  out += '{';
+  // Keys in the order dump() writes an object's: sorted.
+  append_key(out, "appendOutput");
+  out += m.append_output ? "true" : "false";
+  append_key(out, "argv");
+  out += '[';
+  for (std::size_t i = 0; i < m.argv.size(); ++i) {
+    if (i) out += ',';
+    append_string(out, m.argv[i]);
+  }
+  out += ']';
+  append_key(out, "attempt");
+  out += std::to_string(m.attempt);
+  if (m.checkpoint_signal) {
+    append_key(out, "checkpointBatchOnly");
+    out += m.checkpoint_batch_only ? "true" : "false";
+  }
+  if (!m.checkpoint_dir.empty()) {
+    append_key(out, "checkpointDirectory");
+    append_string(out, m.checkpoint_dir);
+  }
+  if (m.checkpoint_signal) {
+    append_key(out, "checkpointSeconds");
+    out += std::to_string(m.checkpoint_seconds);
+    append_key(out, "checkpointSignal");
+    out += std::to_string(m.checkpoint_signal);
+  }
+  append_key(out, "cpus");
+  append_ints(out, m.cpus);
+  append_key(out, "environment");
+  out += '[';
+  for (std::size_t i = 0; i < m.environment.size(); ++i) {
+    out += i ? ",{\"name\":" : "{\"name\":";
+    append_string(out, m.environment[i].first);
+    out += ",\"value\":";
+    append_string(out, m.environment[i].second);
+    out += '}';
+  }
+  out += ']';
+  append_key(out, "gid");
+  out += std::to_string(m.gid);
+  append_key(out, "gpus");
+  append_ints(out, m.gpus);
+  if (m.num_nodes > 1 && !m.hostfile.empty()) {
+    append_key(out, "hostfile");
+    append_string(out, m.hostfile);
+  }
+  append_key(out, "jobId");
+  out += std::to_string(m.job_id);
+  append_key(out, "memoryMiB");
+  out += std::to_string(m.memory_mib);
+  if (m.num_nodes > 1) {
+    append_key(out, "nodeIndex");
+    out += std::to_string(m.node_index);
+    append_key(out, "numNodes");
+    out += std::to_string(m.num_nodes);
+  }
+  if (!m.rankfile.empty()) {
+    append_key(out, "rankfile");
+    append_string(out, m.rankfile);
+  }
+  if (!m.script.empty()) {
+    append_key(out, "script");
+    append_string(out, m.script);
+  }
+  append_key(out, "stderrPath");
+  append_string(out, m.stderr_path);
+  append_key(out, "stdoutPath");
+  append_string(out, m.stdout_path);
+  append_key(out, "timeoutSeconds");
+  out += std::to_string(m.timeout_seconds);
+  append_key(out, "type");
+  out += "\"launch\"";
+  append_key(out, "uid");
+  out += std::to_string(m.uid);
+  append_key(out, "user");
+  append_string(out, m.user);
+  append_key(out, "workingDirectory");
+  append_string(out, m.working_dir);
+  out += '}';
+  return out;
+}
+
 Json to_json(const SignalOrder& m) {
   return {{"type", "signal"}, {"jobId", m.job_id}, {"attempt", m.attempt}, {"signal", m.signal},
           {"batchOnly", m.batch_only}};

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "test_cluster.hpp"
 
@@ -58,6 +60,57 @@ LaunchOrder full_order() {
   m.timeout_seconds = 600;
   m.rankfile = "rank 0=localhost slot=0,1\nrank 1=localhost slot=16,17\n";
   return m;
+}
+
+// dump_launch_order writes what dump(to_json()) wrote, byte for byte, for every
+// shape of order and every kind of string (escapes, UTF-8, invalid bytes).
+TEST(AgentMessages, DumpLaunchOrderIsExactlyTheJsonDump) {
+  std::vector<LaunchOrder> orders;
+  orders.push_back(full_order());
+  LaunchOrder minimal;
+  minimal.job_id = 1;
+  minimal.attempt = 1;
+  orders.push_back(minimal);
+  LaunchOrder multi = full_order();
+  multi.num_nodes = 3;
+  multi.node_index = 2;
+  multi.hostfile = "n1 slots=2\nn2 slots=2\n";
+  multi.checkpoint_signal = 10;
+  multi.checkpoint_seconds = 60;
+  multi.checkpoint_batch_only = true;
+  multi.checkpoint_dir = "/scratch/ckpt";
+  multi.append_output = true;
+  multi.uid = 4294967295u;
+  multi.gid = 0;
+  multi.job_id = -7;
+  multi.memory_mib = std::numeric_limits<std::int64_t>::max();
+  orders.push_back(multi);
+  LaunchOrder dir_only = minimal;
+  dir_only.checkpoint_dir = "/c";
+  dir_only.num_nodes = 2;  // no hostfile: not written
+  orders.push_back(dir_only);
+  // Every byte value once, alone and inside text, in every string field.
+  std::vector<std::string> texts = {"", "plain", "quote\" back\\slash /slash", "tab\tnl\ncr\rbs\bff\f",
+                                    std::string("nul\0byte", 8), "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                    "bad \xff\xfe utf8", "cut \xe2\x82", "\xc0\xaf overlong", "lone \xed\xa0\x80 surrogate"};
+  for (int c = 0; c < 256; ++c) {
+    texts.push_back(std::string(1, static_cast<char>(c)));
+    texts.push_back("a" + std::string(1, static_cast<char>(c)) + "b");
+  }
+  for (const auto& t : texts) {
+    LaunchOrder m = full_order();
+    m.user = t;
+    m.argv = {t, "x", t};
+    m.script = "#!/bin/sh\n" + t;
+    m.environment = {{t, t}, {"K", t}, {t, "v"}};
+    m.working_dir = t;
+    m.stdout_path = t;
+    m.stderr_path = t;
+    m.rankfile = t;
+    m.checkpoint_dir = t;
+    orders.push_back(m);
+  }
+  for (const auto& m : orders) EXPECT_EQ(dump_launch_order(m), dump(to_json(m)));
 }
 
 TEST(AgentMessages, LaunchOrderRoundTrip) {
