@@ -695,7 +695,9 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
   }
   for (const auto& file : counters_)
     if (write_value(memory + file, "0") != 0) return discard();
-  const std::string idle_name = "job_idle" + std::to_string(next_++);
+  // The agent's pid in the name: two agents sharing a parent (tests, a restart
+  // racing the old one) never take each other's.
+  const std::string idle_name = "job_idle" + std::to_string(::getpid()) + "_" + std::to_string(next_++);
   const std::string idle_memory = layout.v1_memory + "/" + idle_name;
   if (rename_dir(memory, idle_memory) != 0) return discard();
   kept.dirs_.front() = kept.memory_dir_ = idle_memory;

@@ -125,7 +125,7 @@ class JobCgroup {
 // when they differ from what the last job had, or when that job ran as root
 // (root could have changed them). Counters that only grow and cannot be reset
 // (memory.stat's pgfault, pgpgin, ...) stay; nothing reads them for accounting.
-// Kept cgroups are named job_idle<N> (an agent that starts clears every job_*
+// Kept cgroups are named job_idle<agent pid>_<N> (an agent that starts clears every job_*
 // directory) and are renamed to the job's name when reused. v2 cgroups are never
 // kept: memory.events cannot be reset.
 class CgroupPool {

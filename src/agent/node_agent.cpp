@@ -200,6 +200,7 @@ void NodeAgent::clear_stale_jobs() {
     const auto left = stale.pids().size();
     if (auto st = stale.kill_all(); !st) log::warn(st.message());
     if (auto st = stale.remove(); !st) log::warn(st.message());
+    if (name.rfind("job_idle", 0) == 0 && left == 0) continue;  // kept for reuse (CgroupPool), held nothing
     log::warn("cleared " + name + " left by an earlier agent (" + std::to_string(left) +
               " processes killed)");
   }
@@ -275,6 +276,11 @@ void NodeAgent::send(const Json& j) {
 }
 
 void NodeAgent::on_message(std::string frame) {
+  // A launch order comes for every job and every task of an array: read it
+  // without building a Json value. Anything else, or a launch it does not
+  // take, goes the general way below.
+  if (welcomed_)
+    if (auto o = proto::read_launch_frame(frame)) return on_launch(*o);
   Json m = Json::parse(frame, nullptr, false);
   if (m.is_discarded() || !m.is_object()) {
     log::warn("garbled message from the head; ignored");

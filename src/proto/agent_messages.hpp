@@ -116,6 +116,12 @@ Json to_json(const AgentHello& m);
 Json to_json(const SignalOrder& m);
 Result<SignalOrder> signal_order_from_json(const Json& j);
 Result<LaunchOrder> launch_order_from_json(const Json& j);
+// A launch frame read straight into a LaunchOrder, without a Json value: what
+// launch_order_from_json(Json::parse(frame)) gives, for a launch order as
+// dump_launch_order writes it (any key order). nullopt for anything else (another
+// type, a key it does not know or twice, null, another type of value, a field out
+// of range, bad JSON): the caller then takes the general way, which says what is wrong.
+std::optional<LaunchOrder> read_launch_frame(const std::string& frame);
 Result<ExitReport> exit_report_from_json(const Json& j);
 Result<RunningReport> running_report_from_json(const Json& j);
 Result<AgentHello> agent_hello_from_json(const Json& j);

@@ -933,6 +933,9 @@ PooledRun run_pooled(CgroupPool& pool, const CgroupLayout& layout, LaunchSpec s,
   return run;
 }
 
+// The name CgroupPool gives the n-th cgroup it keeps.
+std::string idle_name(int n) { return "job_idle" + std::to_string(::getpid()) + "_" + std::to_string(n); }
+
 class CgroupPoolTest : public LauncherTest {
  protected:
   void SetUp() override {
@@ -972,9 +975,9 @@ TEST_F(CgroupPoolTest, EachJobReportsItsOwnPeakMemory) {
   EXPECT_EQ(third.dirs.front(), layout_.v1_memory + "/job_62");
   // An idle cgroup waits under its own name, never under a job's.
   EXPECT_FALSE(cgroup_exists(62));
-  EXPECT_TRUE(fs::exists(layout_.v1_memory + "/job_idle2"));
-  EXPECT_EQ(read_text(layout_.v1_memory + "/job_idle2/memory.max_usage_in_bytes"), "0\n");
-  EXPECT_EQ(read_text(layout_.v1_memory + "/job_idle2/memory.failcnt"), "0\n");
+  EXPECT_TRUE(fs::exists(layout_.v1_memory + "/" + idle_name(2)));
+  EXPECT_EQ(read_text(layout_.v1_memory + "/" + idle_name(2) + "/memory.max_usage_in_bytes"), "0\n");
+  EXPECT_EQ(read_text(layout_.v1_memory + "/" + idle_name(2) + "/memory.failcnt"), "0\n");
 }
 
 TEST_F(CgroupPoolTest, AJobAfterAnOomKilledOneIsNotReportedOom) {
@@ -1001,7 +1004,7 @@ TEST_F(CgroupPoolTest, AJobAfterAnOomKilledOneIsNotReportedOom) {
   const PooledRun third = run_pooled(pool, layout_, normal);
   EXPECT_EQ(pool.reused(), 1u);
   EXPECT_FALSE(third.oom);
-  EXPECT_NE(read_text(layout_.v1_memory + "/job_idle1/memory.oom_control").find("\noom_kill 0"), std::string::npos);
+  EXPECT_NE(read_text(layout_.v1_memory + "/" + idle_name(1) + "/memory.oom_control").find("\noom_kill 0"), std::string::npos);
 }
 
 TEST_F(CgroupPoolTest, ACgroupWithAProcessOrAChildCgroupIsNotKept) {
@@ -1113,7 +1116,7 @@ TEST_F(CgroupPoolTest, DeviceRulesAreTheJobsOwn) {
   EXPECT_EQ(read_text(tmp_ + "/first"), "full=1\nzero=0\n");
   ASSERT_EQ(pool.idle(), 1u);
   EXPECT_FALSE(fs::exists(layout_.v1_devices + "/job_72"));
-  EXPECT_FALSE(fs::exists(layout_.v1_devices + "/job_idle0"));
+  EXPECT_FALSE(fs::exists(layout_.v1_devices + "/" + idle_name(0)));
   LaunchSpec t = spec(73);
   t.script = probe;
   t.stdout_path = tmp_ + "/second";
@@ -1137,8 +1140,8 @@ TEST_F(CgroupPoolTest, ThePoolRemovesItsCgroupsWhenItGoes) {
     run_pooled(pool, layout_, s);
     EXPECT_EQ(pool.idle(), 1u);
   }
-  EXPECT_FALSE(fs::exists(layout_.v1_memory + "/job_idle0"));
-  EXPECT_FALSE(fs::exists(layout_.v1_cpuset + "/job_idle0"));
+  EXPECT_FALSE(fs::exists(layout_.v1_memory + "/" + idle_name(0)));
+  EXPECT_FALSE(fs::exists(layout_.v1_cpuset + "/" + idle_name(0)));
 }
 
 }  // namespace
