@@ -611,7 +611,8 @@ std::int64_t JobCgroup::memory_peak_bytes() const {
       dirs_.front() + (mode_ == CgroupMode::V1 ? "/memory.max_usage_in_bytes" : "/memory.peak");
   auto text = read_text(file);
   if (!text) return 0;
-  return std::strtoll(text->c_str(), nullptr, 10);
+  // A kept cgroup (CgroupPool) starts with what the job before left charged.
+  return std::max<std::int64_t>(0, std::strtoll(text->c_str(), nullptr, 10) - peak_baseline_);
 }
 
 Status JobCgroup::remove() const {
@@ -681,13 +682,20 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
     auto oom = read_text(memory + "/memory.oom_control");
     if (!oom || keyed_value(*oom, "oom_kill") != 0 || keyed_value(*oom, "under_oom") != 0) return discard();
   }
-  // The job's page cache and other charges go, so that the next job's usage and
-  // peak start from nothing.
-  if (write_value(memory + "/memory.force_empty", "0") != 0) return discard();
-  {
+  // What stays charged goes towards the next job's limit and peak. A trivial job
+  // leaves some kernel memory (slab objects, per-CPU charge caches: ~100 KiB) that
+  // not even memory.force_empty takes back at once; page cache it wrote is
+  // reclaimed here, and a cgroup left with more than a little is not kept.
+  auto charged = [&]() -> std::int64_t {
     auto usage = read_text(memory + "/memory.usage_in_bytes");
-    if (!usage || std::strtoll(usage->c_str(), nullptr, 10) != 0) return discard();
+    return usage ? std::strtoll(usage->c_str(), nullptr, 10) : -1;
+  };
+  std::int64_t usage = charged();
+  if (usage > kMaxLeftoverBytes) {
+    if (write_value(memory + "/memory.force_empty", "0") != 0) return discard();
+    usage = charged();
   }
+  if (usage < 0 || usage > kMaxLeftoverBytes) return discard();
   if (!counters_probed_) {
     for (const char* file : kResetCounters)
       if (path_exists(memory + "/" + file)) counters_.push_back(std::string("/") + file);
@@ -708,6 +716,8 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
       if (dir == kept.cpuset_dir_) dir = idle_cpuset;
     kept.cpuset_dir_ = idle_cpuset;
   }
+  // The next job's peak is measured from what is charged now.
+  kept.peak_baseline_ = usage;
   idle_.push_back(Idle{std::move(kept), !trusted});
 }
 

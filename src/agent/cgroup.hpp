@@ -107,6 +107,7 @@ class JobCgroup {
   std::string memory_dir_, cpuset_dir_, devices_dir_;
   std::int64_t memory_limit_mib_ = 0;
   std::string cpu_list_, mem_list_;  // as written; empty: the parent's set
+  std::int64_t peak_baseline_ = 0;   // bytes charged when a kept cgroup was handed on
 };
 
 // Empty job cgroups kept for the next job (cgroup v1 only): making and removing a
@@ -117,8 +118,11 @@ class JobCgroup {
 //     next one in, nor leave anything behind that the next one could reach);
 //   - the kernel's OOM killer never acted in it (the oom_kill count cannot be
 //     reset, and the next job would be reported killed for lack of memory);
-//   - after memory.force_empty no memory stays charged to it (page cache the job
-//     left would count towards the next job's limit and peak);
+//   - at most kMaxLeftoverBytes stay charged to it, after memory.force_empty
+//     where more did (page cache the job wrote would count towards the next
+//     job's limit and peak). A trivial job leaves ~100 KiB of kernel memory
+//     that cannot be taken back at once; the next job's peak is reported less
+//     what was charged when it got the cgroup;
 //   - its peak and failure counters (memory, memsw, kmem, kmem.tcp) are reset.
 // The device cgroup (GPU isolation) is never kept: each job gets a new one. On
 // reuse the memory limit, swappiness, CPUs and memory nodes are written again
@@ -130,6 +134,7 @@ class JobCgroup {
 // kept: memory.events cannot be reset.
 class CgroupPool {
  public:
+  static constexpr std::int64_t kMaxLeftoverBytes = 256 * 1024;
   explicit CgroupPool(std::size_t capacity = 16) : capacity_(capacity) {}
   ~CgroupPool() { clear(); }
   CgroupPool(const CgroupPool&) = delete;

@@ -965,19 +965,41 @@ TEST_F(CgroupPoolTest, EachJobReportsItsOwnPeakMemory) {
   EXPECT_LT(second.peak, 60 << 20) << "the first job's peak was carried over";
   EXPECT_FALSE(second.oom);
 
+  // Its page cache is taken back (memory.force_empty), or the cgroup is not kept.
+  const std::size_t kept = pool.idle();
   LaunchSpec small = spec(62);
   small.argv = {"true"};
   small.memory_limit_mib = 200;
   const PooledRun third = run_pooled(pool, layout_, small);
-  EXPECT_EQ(pool.reused(), 2u);
+  EXPECT_EQ(pool.reused(), kept ? 2u : 1u);
   EXPECT_EQ(third.exit.exit_code, 0);
-  EXPECT_LT(third.peak, 16 << 20) << "an earlier job's memory or page cache was counted";
+  EXPECT_LT(third.peak, 4 << 20) << "an earlier job's memory or page cache was counted";
   EXPECT_EQ(third.dirs.front(), layout_.v1_memory + "/job_62");
-  // An idle cgroup waits under its own name, never under a job's.
+  // An idle cgroup waits under its own name, never under a job's; its counters start again.
   EXPECT_FALSE(cgroup_exists(62));
-  EXPECT_TRUE(fs::exists(layout_.v1_memory + "/" + idle_name(2)));
-  EXPECT_EQ(read_text(layout_.v1_memory + "/" + idle_name(2) + "/memory.max_usage_in_bytes"), "0\n");
-  EXPECT_EQ(read_text(layout_.v1_memory + "/" + idle_name(2) + "/memory.failcnt"), "0\n");
+  ASSERT_EQ(pool.idle(), 1u);
+  const std::string idle = layout_.v1_memory + "/" + idle_name(kept ? 2 : 1);
+  ASSERT_TRUE(fs::exists(idle));
+  EXPECT_LE(std::stoll(read_text(idle + "/memory.max_usage_in_bytes")), CgroupPool::kMaxLeftoverBytes);
+  EXPECT_EQ(read_text(idle + "/memory.failcnt"), "0\n");
+}
+
+TEST_F(CgroupPoolTest, ATrivialJobAfterAMemoryHogReportsItsOwnPeak) {
+  CgroupPool pool;
+  LaunchSpec big = spec(76);
+  big.argv = {self_exe()};
+  big.environment = {{"DROVER_TEST_TOUCH_MIB", "80"}};
+  const PooledRun first = run_pooled(pool, layout_, big);
+  EXPECT_GE(first.peak, 80 << 20);
+  for (int i = 0; i < 5; ++i) {
+    LaunchSpec small = spec(77 + i);
+    small.argv = {"true"};
+    const PooledRun next = run_pooled(pool, layout_, small);
+    EXPECT_EQ(next.exit.exit_code, 0);
+    EXPECT_LT(next.peak, 4 << 20) << "job " << i;
+    EXPECT_FALSE(next.oom);
+  }
+  EXPECT_EQ(pool.reused(), 5u);
 }
 
 TEST_F(CgroupPoolTest, AJobAfterAnOomKilledOneIsNotReportedOom) {
