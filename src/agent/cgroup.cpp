@@ -683,18 +683,13 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
     if (!oom || keyed_value(*oom, "oom_kill") != 0 || keyed_value(*oom, "under_oom") != 0) return discard();
   }
   // What stays charged goes towards the next job's limit and peak. A trivial job
-  // leaves some kernel memory (slab objects, per-CPU charge caches: ~100 KiB) that
-  // not even memory.force_empty takes back at once; page cache it wrote is
-  // reclaimed here, and a cgroup left with more than a little is not kept.
-  auto charged = [&]() -> std::int64_t {
-    auto usage = read_text(memory + "/memory.usage_in_bytes");
-    return usage ? std::strtoll(usage->c_str(), nullptr, 10) : -1;
-  };
-  std::int64_t usage = charged();
-  if (usage > kMaxLeftoverBytes) {
-    if (write_value(memory + "/memory.force_empty", "0") != 0) return discard();
-    usage = charged();
-  }
+  // leaves some kernel memory (slab objects, the per-CPU charge caches: 50-400
+  // KiB here) that not even memory.force_empty takes back at once, and
+  // force_empty costs more than a new cgroup. A job that left more (page cache
+  // of files it wrote) gets no successor: its cgroup is removed, its charges go
+  // to the parent.
+  std::int64_t usage = -1;
+  if (auto text = read_text(memory + "/memory.usage_in_bytes")) usage = std::strtoll(text->c_str(), nullptr, 10);
   if (usage < 0 || usage > kMaxLeftoverBytes) return discard();
   if (!counters_probed_) {
     for (const char* file : kResetCounters)

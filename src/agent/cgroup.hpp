@@ -118,11 +118,12 @@ class JobCgroup {
 //     next one in, nor leave anything behind that the next one could reach);
 //   - the kernel's OOM killer never acted in it (the oom_kill count cannot be
 //     reset, and the next job would be reported killed for lack of memory);
-//   - at most kMaxLeftoverBytes stay charged to it, after memory.force_empty
-//     where more did (page cache the job wrote would count towards the next
-//     job's limit and peak). A trivial job leaves ~100 KiB of kernel memory
-//     that cannot be taken back at once; the next job's peak is reported less
-//     what was charged when it got the cgroup;
+//   - at most kMaxLeftoverBytes (1 MiB) stay charged to it: page cache the job
+//     wrote would count towards the next job's limit and peak. A trivial job
+//     leaves 50-400 KiB (kernel objects, per-CPU charge caches) that not even
+//     memory.force_empty takes back at once; the next job's peak is reported
+//     less what was charged when its cgroup was kept, and its limit is
+//     effectively that much smaller;
 //   - its peak and failure counters (memory, memsw, kmem, kmem.tcp) are reset.
 // The device cgroup (GPU isolation) is never kept: each job gets a new one. On
 // reuse the memory limit, swappiness, CPUs and memory nodes are written again
@@ -134,7 +135,7 @@ class JobCgroup {
 // kept: memory.events cannot be reset.
 class CgroupPool {
  public:
-  static constexpr std::int64_t kMaxLeftoverBytes = 256 * 1024;
+  static constexpr std::int64_t kMaxLeftoverBytes = 1024 * 1024;
   explicit CgroupPool(std::size_t capacity = 16) : capacity_(capacity) {}
   ~CgroupPool() { clear(); }
   CgroupPool(const CgroupPool&) = delete;
