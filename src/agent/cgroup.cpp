@@ -747,9 +747,11 @@ Result<JobCgroup> CgroupPool::acquire(const CgroupLayout& layout, const std::str
         if (dir == cg.cpuset_dir_) dir = cpuset;
       cg.cpuset_dir_ = cpuset;
     }
-    auto failed = [&](const Error& e) -> Result<JobCgroup> {
+    // A kept cgroup that cannot be set up goes; a new one is made instead (and
+    // says what is wrong if that fails too).
+    auto failed = [&](const Error&) -> Result<JobCgroup> {
       discard();
-      return e;
+      return JobCgroup::create(layout, name, limits);
     };
     if (entry.dirty || limits.memory_limit_mib != cg.memory_limit_mib_) {
       const std::string memsw = memory + "/memory.memsw.limit_in_bytes";
