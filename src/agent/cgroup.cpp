@@ -417,6 +417,11 @@ JobCgroup JobCgroup::open(const CgroupLayout& layout, const std::string& name) {
     keep(layout.v1_memory);
     keep(layout.v1_cpuset);
     keep(layout.v1_devices);
+    for (const auto& dir : cgroup.dirs_) {
+      if (dir == layout.v1_memory + "/" + name) cgroup.memory_dir_ = dir;
+      else if (dir == layout.v1_cpuset + "/" + name) cgroup.cpuset_dir_ = dir;
+      else cgroup.devices_dir_ = dir;
+    }
   } else if (layout.mode == CgroupMode::V2) {
     keep(layout.v2_dir);
   }
@@ -469,6 +474,8 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
   if (layout.mode == CgroupMode::V1) {
     const std::string memory = layout.v1_memory + "/" + name;
     if (auto st = make(memory); !st) return fail(st.error());
+    cgroup.memory_dir_ = memory;
+    cgroup.memory_limit_mib_ = limits.memory_limit_mib;
     if (limits.memory_limit_mib > 0) {
       if (auto st = write_file(memory + "/memory.limit_in_bytes", limit); !st)
         return fail(st.error());
@@ -481,10 +488,13 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
     if (!layout.v1_cpuset.empty()) {
       const std::string cpuset = layout.v1_cpuset + "/" + name;
       if (auto st = make(cpuset); !st) return fail(st.error());
+      cgroup.cpuset_dir_ = cpuset;
+      cgroup.cpu_list_ = cpu_list;
       if (!cpu_list.empty()) {
         if (auto st = write_file(cpuset + "/cpuset.cpus", cpu_list); !st) return fail(st.error());
       }
       cgroup.mems_ = usable_mems(limits.mems, layout.v1_cpuset + "/cpuset.mems");
+      cgroup.mem_list_ = format_index_list(cgroup.mems_);
       if (!cgroup.mems_.empty()) {
         if (auto st = write_file(cpuset + "/cpuset.mems", format_index_list(cgroup.mems_)); !st)
           return fail(st.error());
@@ -497,6 +507,7 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
       // each deny adds an exception for one device.
       const std::string devices = layout.v1_devices + "/" + name;
       if (auto st = make(devices); !st) return fail(st.error());
+      cgroup.devices_dir_ = devices;
       for (const auto& rule : limits.denied_devices)
         if (auto st = write_file(devices + "/devices.deny", rule.numbers() + " rwm"); !st)
           return fail(st.error());
@@ -600,7 +611,8 @@ std::int64_t JobCgroup::memory_peak_bytes() const {
       dirs_.front() + (mode_ == CgroupMode::V1 ? "/memory.max_usage_in_bytes" : "/memory.peak");
   auto text = read_text(file);
   if (!text) return 0;
-  return std::strtoll(text->c_str(), nullptr, 10);
+  // A kept cgroup (CgroupPool) starts with what the job before left charged.
+  return std::max<std::int64_t>(0, std::strtoll(text->c_str(), nullptr, 10) - peak_baseline_);
 }
 
 Status JobCgroup::remove() const {
@@ -612,6 +624,205 @@ Status JobCgroup::remove() const {
     if (!st && result) result = st;
   }
   return result;
+}
+
+// ---- CgroupPool ----------------------------------------------------------------
+
+namespace {
+
+// Counters a job can read or that peaks are computed from; each is reset by writing 0.
+constexpr const char* kResetCounters[] = {
+    "memory.max_usage_in_bytes",      "memory.failcnt",
+    "memory.memsw.max_usage_in_bytes", "memory.memsw.failcnt",
+    "memory.kmem.max_usage_in_bytes",  "memory.kmem.failcnt",
+    "memory.kmem.tcp.max_usage_in_bytes", "memory.kmem.tcp.failcnt",
+};
+
+// A directory with no subdirectory: kernfs counts them in the link count.
+bool has_no_children(const std::string& dir) {
+  struct stat st {};
+  return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 2;
+}
+
+int rename_dir(const std::string& from, const std::string& to) {
+  return retry_eintr([&] { return ::rename(from.c_str(), to.c_str()); }) == 0 ? 0 : errno;
+}
+
+Result<std::string> first_line(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return text.error();
+  return trim(*text);
+}
+
+}  // namespace
+
+void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bool trusted) {
+  if (layout.mode != CgroupMode::V1 || cgroup.mode_ != CgroupMode::V1 || cgroup.memory_dir_.empty() ||
+      idle_.size() >= capacity_ || cgroup.dirs_.empty() || cgroup.dirs_.front() != cgroup.memory_dir_) {
+    (void)cgroup.remove();
+    return;
+  }
+  JobCgroup kept = cgroup;
+  auto discard = [&] { (void)kept.remove(); };
+  if (!kept.pids().empty()) return discard();
+  if (!kept.cpuset_dir_.empty()) {
+    auto procs = read_text(kept.cpuset_dir_ + "/cgroup.procs");
+    if (!procs || procs->find_first_not_of(" \n") != std::string::npos) return discard();
+  }
+  // The device cgroup is the job's own: a new one for the next job.
+  if (!kept.devices_dir_.empty()) {
+    if (!remove_dir(kept.devices_dir_)) return discard();
+    kept.dirs_.erase(std::remove(kept.dirs_.begin(), kept.dirs_.end(), kept.devices_dir_), kept.dirs_.end());
+    kept.devices_dir_.clear();
+  }
+  const std::string& memory = kept.memory_dir_;
+  if (!has_no_children(memory) || (!kept.cpuset_dir_.empty() && !has_no_children(kept.cpuset_dir_)))
+    return discard();
+  {
+    auto oom = read_text(memory + "/memory.oom_control");
+    if (!oom || keyed_value(*oom, "oom_kill") != 0 || keyed_value(*oom, "under_oom") != 0) return discard();
+  }
+  // What stays charged goes towards the next job's limit and peak. A trivial job
+  // leaves some kernel memory (slab objects, the per-CPU charge caches: 50-400
+  // KiB here) that not even memory.force_empty takes back at once, and
+  // force_empty costs more than a new cgroup. A job that left more (page cache
+  // of files it wrote) gets no successor: its cgroup is removed, its charges go
+  // to the parent.
+  std::int64_t usage = -1;
+  if (auto text = read_text(memory + "/memory.usage_in_bytes")) usage = std::strtoll(text->c_str(), nullptr, 10);
+  if (usage < 0 || usage > kMaxLeftoverBytes) return discard();
+  if (!counters_probed_) {
+    for (const char* file : kResetCounters)
+      if (path_exists(memory + "/" + file)) counters_.push_back(std::string("/") + file);
+    counters_probed_ = 1;
+  }
+  for (const auto& file : counters_)
+    if (write_value(memory + file, "0") != 0) return discard();
+  // The agent's pid in the name: two agents sharing a parent (tests, a restart
+  // racing the old one) never take each other's.
+  const std::string idle_name = "job_idle" + std::to_string(::getpid()) + "_" + std::to_string(next_++);
+  const std::string idle_memory = layout.v1_memory + "/" + idle_name;
+  if (rename_dir(memory, idle_memory) != 0) return discard();
+  kept.dirs_.front() = kept.memory_dir_ = idle_memory;
+  if (!kept.cpuset_dir_.empty()) {
+    const std::string idle_cpuset = layout.v1_cpuset + "/" + idle_name;
+    if (rename_dir(kept.cpuset_dir_, idle_cpuset) != 0) return discard();
+    for (auto& dir : kept.dirs_)
+      if (dir == kept.cpuset_dir_) dir = idle_cpuset;
+    kept.cpuset_dir_ = idle_cpuset;
+  }
+  // The next job's peak is measured from what is charged now.
+  kept.peak_baseline_ = usage;
+  idle_.push_back(Idle{std::move(kept), !trusted});
+}
+
+Result<JobCgroup> CgroupPool::acquire(const CgroupLayout& layout, const std::string& name,
+                                      const CgroupLimits& limits) {
+  const bool usable = layout.mode == CgroupMode::V1 && !name.empty() && name.find('/') == std::string::npos &&
+                      name != "." && name != ".." && (limits.denied_devices.empty() || layout.devices);
+  while (usable && !idle_.empty()) {
+    Idle entry = std::move(idle_.back());
+    idle_.pop_back();
+    JobCgroup& cg = entry.cgroup;
+    auto discard = [&] { (void)cg.remove(); };
+    // Should the layout have changed (tests use several), the entry is not ours to reuse.
+    if (cg.memory_dir_.rfind(layout.v1_memory + "/", 0) != 0 ||
+        cg.cpuset_dir_.empty() != layout.v1_cpuset.empty()) {
+      discard();
+      continue;
+    }
+    const std::string memory = layout.v1_memory + "/" + name;
+    if (rename_dir(cg.memory_dir_, memory) != 0) {
+      discard();
+      break;  // e.g. a cgroup of that name exists: create says so
+    }
+    cg.dirs_.front() = cg.memory_dir_ = memory;
+    if (!cg.cpuset_dir_.empty()) {
+      const std::string cpuset = layout.v1_cpuset + "/" + name;
+      if (rename_dir(cg.cpuset_dir_, cpuset) != 0) {
+        discard();
+        break;
+      }
+      for (auto& dir : cg.dirs_)
+        if (dir == cg.cpuset_dir_) dir = cpuset;
+      cg.cpuset_dir_ = cpuset;
+    }
+    // A kept cgroup that cannot be set up goes; a new one is made instead (and
+    // says what is wrong if that fails too).
+    auto failed = [&](const Error&) -> Result<JobCgroup> {
+      discard();
+      return JobCgroup::create(layout, name, limits);
+    };
+    if (entry.dirty || limits.memory_limit_mib != cg.memory_limit_mib_) {
+      const std::string memsw = memory + "/memory.memsw.limit_in_bytes";
+      const bool has_memsw = path_exists(memsw);
+      // memsw may never be below the plain limit: lift it first.
+      if (has_memsw) (void)write_value(memsw, "-1");
+      const std::string bytes =
+          limits.memory_limit_mib > 0
+              ? std::to_string(limits.memory_limit_mib * static_cast<std::int64_t>(1024 * 1024))
+              : std::string("-1");
+      if (auto st = write_file(memory + "/memory.limit_in_bytes", bytes); !st) return failed(st.error());
+      if (limits.memory_limit_mib > 0) {
+        if (has_memsw) (void)write_value(memsw, bytes);
+        (void)write_value(memory + "/memory.swappiness", "0");
+      } else if (auto parent = first_line(layout.v1_memory + "/memory.swappiness")) {
+        (void)write_value(memory + "/memory.swappiness", *parent);
+      }
+      cg.memory_limit_mib_ = limits.memory_limit_mib;
+    }
+    if (entry.dirty) {
+      // Settings a job running as root could have changed, back to a new cgroup's.
+      if (auto st = write_file(memory + "/memory.oom_control", "0"); !st) return failed(st.error());
+      (void)write_value(memory + "/memory.soft_limit_in_bytes", "-1");
+      (void)write_value(memory + "/memory.move_charge_at_immigrate", "0");
+    }
+    if (!cg.cpuset_dir_.empty()) {
+      const std::string cpu_list = format_index_list(limits.cpus);
+      if (entry.dirty || cpu_list != cg.cpu_list_) {
+        std::string value = cpu_list;
+        if (value.empty()) {
+          auto parent = first_line(layout.v1_cpuset + "/cpuset.cpus");
+          if (!parent) return failed(parent.error());
+          value = *parent;
+        }
+        if (auto st = write_file(cg.cpuset_dir_ + "/cpuset.cpus", value); !st) return failed(st.error());
+        cg.cpu_list_ = cpu_list;
+      }
+      cg.mems_ = usable_mems(limits.mems, layout.v1_cpuset + "/cpuset.mems");
+      const std::string mem_list = format_index_list(cg.mems_);
+      if (entry.dirty || mem_list != cg.mem_list_) {
+        std::string value = mem_list;
+        if (value.empty()) {
+          auto parent = first_line(layout.v1_cpuset + "/cpuset.mems");
+          if (!parent) return failed(parent.error());
+          value = *parent;
+        }
+        if (auto st = write_file(cg.cpuset_dir_ + "/cpuset.mems", value); !st) return failed(st.error());
+        cg.mem_list_ = mem_list;
+      }
+    } else {
+      cg.mems_.clear();
+    }
+    if (!limits.denied_devices.empty()) {
+      const std::string devices = layout.v1_devices + "/" + name;
+      if (retry_eintr([&] { return ::mkdir(devices.c_str(), 0755); }) != 0)
+        return failed(make_error("cannot create cgroup " + devices, errno_text(errno)));
+      cg.dirs_.push_back(devices);
+      cg.devices_dir_ = devices;
+      for (const auto& rule : limits.denied_devices)
+        if (auto st = write_file(devices + "/devices.deny", rule.numbers() + " rwm"); !st)
+          return failed(st.error());
+    }
+    ++reused_;
+    return std::move(cg);
+  }
+  return JobCgroup::create(layout, name, limits);
+}
+
+void CgroupPool::clear() {
+  for (auto& entry : idle_) (void)entry.cgroup.remove();
+  idle_.clear();
 }
 
 }  // namespace drover::agent

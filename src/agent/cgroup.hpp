@@ -99,9 +99,68 @@ class JobCgroup {
   const std::vector<int>& mems() const { return mems_; }
 
  private:
+  friend class CgroupPool;
   CgroupMode mode_ = CgroupMode::None;
   std::vector<std::string> dirs_;  // every directory made for this job (v1: memory, cpuset, devices)
   std::vector<int> mems_;
+  // v1, for CgroupPool: which of dirs_ is which, and the settings create wrote.
+  std::string memory_dir_, cpuset_dir_, devices_dir_;
+  std::int64_t memory_limit_mib_ = 0;
+  std::string cpu_list_, mem_list_;  // as written; empty: the parent's set
+  std::int64_t peak_baseline_ = 0;   // bytes charged when a kept cgroup was handed on
+};
+
+// Empty job cgroups kept for the next job (cgroup v1 only): making and removing a
+// memory and a cpuset cgroup costs the kernel far more than resetting one, and an
+// array's tasks would pay it for every task. A cgroup is kept only when it can be
+// handed on as good as new:
+//   - no process and no child cgroup is left in it (the job cannot follow the
+//     next one in, nor leave anything behind that the next one could reach);
+//   - the kernel's OOM killer never acted in it (the oom_kill count cannot be
+//     reset, and the next job would be reported killed for lack of memory);
+//   - at most kMaxLeftoverBytes (1 MiB) stay charged to it: page cache the job
+//     wrote would count towards the next job's limit and peak. A trivial job
+//     leaves 50-400 KiB (kernel objects, per-CPU charge caches) that not even
+//     memory.force_empty takes back at once; the next job's peak is reported
+//     less what was charged when its cgroup was kept, and its limit is
+//     effectively that much smaller;
+//   - its peak and failure counters (memory, memsw, kmem, kmem.tcp) are reset.
+// The device cgroup (GPU isolation) is never kept: each job gets a new one. On
+// reuse the memory limit, swappiness, CPUs and memory nodes are written again
+// when they differ from what the last job had, or when that job ran as root
+// (root could have changed them). Counters that only grow and cannot be reset
+// (memory.stat's pgfault, pgpgin, ...) stay; nothing reads them for accounting.
+// Kept cgroups are named job_idle<agent pid>_<N> (an agent that starts clears every job_*
+// directory) and are renamed to the job's name when reused. v2 cgroups are never
+// kept: memory.events cannot be reset.
+class CgroupPool {
+ public:
+  static constexpr std::int64_t kMaxLeftoverBytes = 1024 * 1024;
+  explicit CgroupPool(std::size_t capacity = 16) : capacity_(capacity) {}
+  ~CgroupPool() { clear(); }
+  CgroupPool(const CgroupPool&) = delete;
+  CgroupPool& operator=(const CgroupPool&) = delete;
+
+  // A cgroup named `name` with the limits: a kept one, reset, else JobCgroup::create.
+  Result<JobCgroup> acquire(const CgroupLayout& layout, const std::string& name, const CgroupLimits& limits);
+  // Takes an ended job's cgroup (its processes killed): keeps it when it can be
+  // reused (above), else removes it. trusted: the job did not run as root.
+  void release(const CgroupLayout& layout, const JobCgroup& cgroup, bool trusted);
+  // Removes every kept cgroup.
+  void clear();
+  std::size_t idle() const { return idle_.size(); }
+  std::uint64_t reused() const { return reused_; }
+
+ private:
+  struct Idle {
+    JobCgroup cgroup;  // dirs_ are the job_idle<N> names
+    bool dirty = false;
+  };
+  std::size_t capacity_;
+  std::vector<Idle> idle_;
+  std::uint64_t next_ = 0, reused_ = 0;
+  int counters_probed_ = 0;               // 0: not yet; 1: done
+  std::vector<std::string> counters_;     // the reset files this kernel has
 };
 
 }  // namespace drover::agent

@@ -437,8 +437,9 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
 
   const std::string name = "job_" + std::to_string(spec.job_id);
   if (auto st = clear_stale_cgroup(cgroups, name); !st) return st.error();
-  auto cgroup =
-      JobCgroup::create(cgroups, name, CgroupLimits{spec.memory_limit_mib, spec.cpus, spec.mems, spec.denied_devices});
+  const CgroupLimits limits{spec.memory_limit_mib, spec.cpus, spec.mems, spec.denied_devices};
+  auto cgroup = spec.cgroup_pool ? spec.cgroup_pool->acquire(cgroups, name, limits)
+                                 : JobCgroup::create(cgroups, name, limits);
   if (!cgroup) return cgroup.error();
   for (const auto& dir : cgroup->dirs()) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
 

@@ -67,6 +67,7 @@ struct LaunchSpec {
   std::vector<DeviceRule> denied_devices;  // device files the job may not open (other jobs' GPUs)
   std::string job_dir;               // agent-owned scratch dir for this job (script)
   ScriptCache* scripts = nullptr;    // the script from here, not written to job_dir
+  CgroupPool* cgroup_pool = nullptr; // the job's cgroup from here (a kept one when it can)
   std::string make_dir;              // absolute; made (with its parents) as the job's user
                                      // before it starts, e.g. its checkpoint directory
 };

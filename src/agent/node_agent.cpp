@@ -221,6 +221,7 @@ void NodeAgent::clear_stale_jobs() {
     const auto left = stale.pids().size();
     if (auto st = stale.kill_all(); !st) log::warn(st.message());
     if (auto st = stale.remove(); !st) log::warn(st.message());
+    if (name.rfind("job_idle", 0) == 0 && left == 0) continue;  // kept for reuse (CgroupPool), held nothing
     log::warn("cleared " + name + " left by an earlier agent (" + std::to_string(left) +
               " processes killed)");
   }
@@ -296,6 +297,11 @@ void NodeAgent::send(const Json& j) {
 }
 
 void NodeAgent::on_message(std::string frame) {
+  // A launch order comes for every job and every task of an array: read it
+  // without building a Json value. Anything else, or a launch it does not
+  // take, goes the general way below.
+  if (welcomed_)
+    if (auto o = proto::read_launch_frame(frame)) return on_launch(*o);
   Json m = Json::parse(frame, nullptr, false);
   if (m.is_discarded() || !m.is_object()) {
     log::warn("garbled message from the head; ignored");
@@ -389,6 +395,7 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
   spec.job_dir = config_.state_dir + "/jobs/" + std::to_string(o.job_id);
   // An array's tasks run one script: one file for all of them, not one each.
   spec.scripts = &scripts_;
+  spec.cgroup_pool = &cgroup_pool_;
   if (o.checkpoint_signal && !o.member()) spec.make_dir = o.checkpoint_dir;
   if (!o.hostfile.empty()) {
     // The main node of a multi-node job: mpirun finds the allocation in the
@@ -661,8 +668,9 @@ void NodeAgent::finish(pid_t pid, int wait_status) {
   if (!j.launched.cgroup.active()) ::kill(-pid, SIGKILL);
   // The report goes first; the cgroup (now empty) and the job's directory are
   // removed at the end of this loop turn, before any new order can arrive.
-  loop_.defer([cgroup = j.launched.cgroup, dir = config_.state_dir + "/jobs/" + std::to_string(id)] {
-    (void)cgroup.remove();
+  loop_.defer([this, cgroup = j.launched.cgroup, trusted = j.order.uid != 0,
+               dir = config_.state_dir + "/jobs/" + std::to_string(id)] {
+    cgroup_pool_.release(cgroups_, cgroup, trusted);
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   });

@@ -103,6 +103,7 @@ class NodeAgent {
   CgroupLayout cgroups_;
   std::vector<GpuDeviceFiles> gpu_files_;  // each GPU's device files, for device cgroups
   ScriptCache scripts_;  // <state-dir>/scripts: batch scripts shared by an array's tasks
+  CgroupPool cgroup_pool_;  // ended jobs' cgroups, reset for the next (v1)
   std::shared_ptr<transport::Connection> conn_;
   bool welcomed_ = false;
   std::map<std::int64_t, RunningJob> jobs_;       // by job id

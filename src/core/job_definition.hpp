@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,13 +21,14 @@ inline const std::string* find_value(const KeyValues& kv, const std::string& key
   return nullptr;
 }
 // Sets key to value, replacing an earlier entry.
-inline void set_value(KeyValues& kv, const std::string& key, std::string value) {
+// (A view, so that a literal name costs no string until it is stored.)
+inline void set_value(KeyValues& kv, std::string_view key, std::string value) {
   for (auto& [k, v] : kv)
     if (k == key) {
       v = std::move(value);
       return;
     }
-  kv.emplace_back(key, std::move(value));
+  kv.emplace_back(std::string(key), std::move(value));
 }
 
 enum class DefinitionType { Single, Multinode };

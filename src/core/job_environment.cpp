@@ -157,7 +157,9 @@ std::string checkpoint_directory(const Job& job, const JobPayload& payload) {
 }
 
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx) {
-  KeyValues env = payload.environment;
+  KeyValues env;
+  env.reserve(payload.environment.size() + 64);  // what is set below, without reallocating
+  env = payload.environment;
   const Attempt* a = job.current_attempt();
   const std::string id = std::to_string(job.id);
   const std::string attempt = std::to_string(job.attempts.size());

@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 namespace drover::proto {
@@ -143,6 +144,150 @@ Json to_json(const LaunchOrder& m) {
   return j;
 }
 
+namespace {
+
+// A JSON string as dump() writes it. Plain ASCII is escaped here; a string with
+// other bytes goes through nlohmann itself, whose UTF-8 checks and replacement
+// of invalid bytes it must match exactly.
+void append_string(std::string& out, const std::string& s) {
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += dump(Json(s));
+      return;
+    }
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        static const char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+      }
+    }
+  }
+  out.append(s, plain, s.size() - plain);
+  out += '"';
+}
+
+template <typename T>
+void append_ints(std::string& out, const std::vector<T>& v) {
+  out += '[';
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(v[i]);
+  }
+  out += ']';
+}
+
+void append_key(std::string& out, const char* key) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  out += key;
+  out += "\":";
+}
+
+}  // namespace
+
+std::string dump_launch_order(const LaunchOrder& m) {
+  std::size_t size = 512 + m.script.size() + m.hostfile.size() + m.rankfile.size();
+  for (const auto& [k, v] : m.environment) size += k.size() + v.size() + 24;
+  std::string out;
+  out.reserve(size);
+  out += '{';
+  // Keys in the order dump() writes an object's: sorted.
+  append_key(out, "appendOutput");
+  out += m.append_output ? "true" : "false";
+  append_key(out, "argv");
+  out += '[';
+  for (std::size_t i = 0; i < m.argv.size(); ++i) {
+    if (i) out += ',';
+    append_string(out, m.argv[i]);
+  }
+  out += ']';
+  append_key(out, "attempt");
+  out += std::to_string(m.attempt);
+  if (m.checkpoint_signal) {
+    append_key(out, "checkpointBatchOnly");
+    out += m.checkpoint_batch_only ? "true" : "false";
+  }
+  if (!m.checkpoint_dir.empty()) {
+    append_key(out, "checkpointDirectory");
+    append_string(out, m.checkpoint_dir);
+  }
+  if (m.checkpoint_signal) {
+    append_key(out, "checkpointSeconds");
+    out += std::to_string(m.checkpoint_seconds);
+    append_key(out, "checkpointSignal");
+    out += std::to_string(m.checkpoint_signal);
+  }
+  append_key(out, "cpus");
+  append_ints(out, m.cpus);
+  append_key(out, "environment");
+  out += '[';
+  for (std::size_t i = 0; i < m.environment.size(); ++i) {
+    out += i ? ",{\"name\":" : "{\"name\":";
+    append_string(out, m.environment[i].first);
+    out += ",\"value\":";
+    append_string(out, m.environment[i].second);
+    out += '}';
+  }
+  out += ']';
+  append_key(out, "gid");
+  out += std::to_string(m.gid);
+  append_key(out, "gpus");
+  append_ints(out, m.gpus);
+  if (m.num_nodes > 1 && !m.hostfile.empty()) {
+    append_key(out, "hostfile");
+    append_string(out, m.hostfile);
+  }
+  append_key(out, "jobId");
+  out += std::to_string(m.job_id);
+  append_key(out, "memoryMiB");
+  out += std::to_string(m.memory_mib);
+  if (m.num_nodes > 1) {
+    append_key(out, "nodeIndex");
+    out += std::to_string(m.node_index);
+    append_key(out, "numNodes");
+    out += std::to_string(m.num_nodes);
+  }
+  if (!m.rankfile.empty()) {
+    append_key(out, "rankfile");
+    append_string(out, m.rankfile);
+  }
+  if (!m.script.empty()) {
+    append_key(out, "script");
+    append_string(out, m.script);
+  }
+  append_key(out, "stderrPath");
+  append_string(out, m.stderr_path);
+  append_key(out, "stdoutPath");
+  append_string(out, m.stdout_path);
+  append_key(out, "timeoutSeconds");
+  out += std::to_string(m.timeout_seconds);
+  append_key(out, "type");
+  out += "\"launch\"";
+  append_key(out, "uid");
+  out += std::to_string(m.uid);
+  append_key(out, "user");
+  append_string(out, m.user);
+  append_key(out, "workingDirectory");
+  append_string(out, m.working_dir);
+  out += '}';
+  return out;
+}
+
 Json to_json(const SignalOrder& m) {
   return {{"type", "signal"}, {"jobId", m.job_id}, {"attempt", m.attempt}, {"signal", m.signal},
           {"batchOnly", m.batch_only}};
@@ -227,6 +372,196 @@ Result<LaunchOrder> launch_order_from_json(const Json& j) {
     m.checkpoint_dir = text(j, "checkpointDirectory");
     return m;
   });
+}
+
+namespace {
+
+// SAX events of one launch frame into a LaunchOrder. Returning false stops the
+// parse: the frame is left to the general path.
+class LaunchFrameReader : public nlohmann::json_sax<Json> {
+ public:
+  enum class Field { None, JobId, Attempt, Uid, Gid, User, Argv, Script, Environment, WorkingDir, StdoutPath,
+                     StderrPath, Cpus, Gpus, MemoryMib, TimeoutSeconds, AppendOutput, NumNodes, NodeIndex,
+                     Hostfile, Rankfile, CheckpointSignal, CheckpointSeconds, CheckpointBatchOnly, CheckpointDir,
+                     Type, Count };
+  LaunchOrder order;
+  bool typed = false;  // "type" was "launch"
+  std::uint32_t seen = 0;
+
+  bool has(Field f) const { return seen & (1u << static_cast<unsigned>(f)); }
+
+  bool null() override { return false; }
+  bool boolean(bool v) override {
+    if (depth_ != 1) return false;
+    if (field_ == Field::AppendOutput) order.append_output = v;
+    else if (field_ == Field::CheckpointBatchOnly) order.checkpoint_batch_only = v;
+    else return false;
+    return true;
+  }
+  bool number_integer(std::int64_t v) override { return whole(v < 0, static_cast<std::uint64_t>(v), v); }
+  bool number_unsigned(std::uint64_t v) override { return whole(false, v, 0); }
+  bool number_float(double, const std::string&) override { return false; }
+  bool binary(binary_t&) override { return false; }
+  bool string(std::string& v) override {
+    if (depth_ == 1) {
+      switch (field_) {
+        case Field::User: order.user = std::move(v); return true;
+        case Field::Script: order.script = std::move(v); return true;
+        case Field::WorkingDir: order.working_dir = std::move(v); return true;
+        case Field::StdoutPath: order.stdout_path = std::move(v); return true;
+        case Field::StderrPath: order.stderr_path = std::move(v); return true;
+        case Field::Hostfile: order.hostfile = std::move(v); return true;
+        case Field::Rankfile: order.rankfile = std::move(v); return true;
+        case Field::CheckpointDir: order.checkpoint_dir = std::move(v); return true;
+        case Field::Type: typed = v == "launch"; return typed;
+        default: return false;
+      }
+    }
+    if (depth_ == 2 && in_array_ && field_ == Field::Argv) {
+      order.argv.push_back(std::move(v));
+      return true;
+    }
+    if (depth_ == 3 && field_ == Field::Environment) {
+      if (env_key_ == 1 && !has_name_) {
+        order.environment.back().first = std::move(v);
+        has_name_ = true;
+      } else if (env_key_ == 2 && !has_value_) {
+        order.environment.back().second = std::move(v);
+        has_value_ = true;
+      } else {
+        return false;
+      }
+      env_key_ = 0;
+      return true;
+    }
+    return false;
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) return ++depth_ == 1;
+    if (depth_ == 2 && in_array_ && field_ == Field::Environment) {
+      ++depth_;
+      order.environment.emplace_back();
+      has_name_ = has_value_ = false;
+      env_key_ = 0;
+      return true;
+    }
+    return false;
+  }
+  bool end_object() override {
+    if (depth_ == 3) {
+      --depth_;
+      return has_name_ && has_value_;
+    }
+    if (depth_ == 1) {
+      --depth_;
+      return true;
+    }
+    return false;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ != 1 || (field_ != Field::Argv && field_ != Field::Environment && field_ != Field::Cpus &&
+                        field_ != Field::Gpus))
+      return false;
+    ++depth_;
+    in_array_ = true;
+    return true;
+  }
+  bool end_array() override {
+    if (depth_ != 2 || !in_array_) return false;
+    --depth_;
+    in_array_ = false;
+    return true;
+  }
+  bool key(std::string& k) override {
+    if (depth_ == 3) {
+      if (k == "name") env_key_ = 1;
+      else if (k == "value") env_key_ = 2;
+      else return false;
+      return true;
+    }
+    if (depth_ != 1) return false;
+    field_ = field_of(k);
+    if (field_ == Field::None || has(field_)) return false;
+    seen |= 1u << static_cast<unsigned>(field_);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  static Field field_of(const std::string& k) {
+    static const std::pair<const char*, Field> kFields[] = {
+        {"jobId", Field::JobId}, {"attempt", Field::Attempt}, {"uid", Field::Uid}, {"gid", Field::Gid},
+        {"user", Field::User}, {"argv", Field::Argv}, {"script", Field::Script},
+        {"environment", Field::Environment}, {"workingDirectory", Field::WorkingDir},
+        {"stdoutPath", Field::StdoutPath}, {"stderrPath", Field::StderrPath}, {"cpus", Field::Cpus},
+        {"gpus", Field::Gpus}, {"memoryMiB", Field::MemoryMib}, {"timeoutSeconds", Field::TimeoutSeconds},
+        {"appendOutput", Field::AppendOutput}, {"numNodes", Field::NumNodes}, {"nodeIndex", Field::NodeIndex},
+        {"hostfile", Field::Hostfile}, {"rankfile", Field::Rankfile},
+        {"checkpointSignal", Field::CheckpointSignal}, {"checkpointSeconds", Field::CheckpointSeconds},
+        {"checkpointBatchOnly", Field::CheckpointBatchOnly}, {"checkpointDirectory", Field::CheckpointDir},
+        {"type", Field::Type}};
+    for (const auto& [name, field] : kFields)
+      if (k == name) return field;
+    return Field::None;
+  }
+  // A whole number: negative holds its value in s, else u.
+  bool whole(bool negative, std::uint64_t u, std::int64_t s) {
+    auto fits = [&](std::int64_t lo, std::int64_t hi) {
+      return negative ? s >= lo && s <= hi : u <= static_cast<std::uint64_t>(hi);
+    };
+    const std::int64_t v = negative ? s : static_cast<std::int64_t>(u);
+    if (depth_ == 2 && in_array_ && (field_ == Field::Cpus || field_ == Field::Gpus)) {
+      if (!fits(0, INT32_MAX)) return false;
+      (field_ == Field::Cpus ? order.cpus : order.gpus).push_back(static_cast<int>(v));
+      return true;
+    }
+    if (depth_ != 1) return false;
+    constexpr std::int64_t kIntMin = std::numeric_limits<int>::min(), kIntMax = std::numeric_limits<int>::max();
+    constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min(),
+                           kI64Max = std::numeric_limits<std::int64_t>::max();
+    switch (field_) {
+      case Field::JobId: return fits(kI64Min, kI64Max) && (order.job_id = v, true);
+      case Field::Attempt: return fits(kIntMin, kIntMax) && (order.attempt = static_cast<int>(v), true);
+      case Field::Uid: return fits(0, UINT32_MAX) && (order.uid = static_cast<std::uint32_t>(v), true);
+      case Field::Gid: return fits(0, UINT32_MAX) && (order.gid = static_cast<std::uint32_t>(v), true);
+      case Field::MemoryMib: return fits(kI64Min, kI64Max) && (order.memory_mib = v, true);
+      case Field::TimeoutSeconds: return fits(kI64Min, kI64Max) && (order.timeout_seconds = v, true);
+      case Field::NumNodes: return fits(kIntMin, kIntMax) && (order.num_nodes = static_cast<int>(v), true);
+      case Field::NodeIndex: return fits(kIntMin, kIntMax) && (order.node_index = static_cast<int>(v), true);
+      case Field::CheckpointSignal:
+        return fits(kIntMin, kIntMax) && (order.checkpoint_signal = static_cast<int>(v), true);
+      case Field::CheckpointSeconds:
+        return fits(kIntMin, kIntMax) && (order.checkpoint_seconds = static_cast<int>(v), true);
+      default: return false;
+    }
+  }
+
+  int depth_ = 0;
+  bool in_array_ = false;
+  Field field_ = Field::None;
+  int env_key_ = 0;  // in an environment entry: 1 "name", 2 "value" comes next
+  bool has_name_ = false, has_value_ = false;
+};
+
+}  // namespace
+
+std::optional<LaunchOrder> read_launch_frame(const std::string& frame) {
+  using Field = LaunchFrameReader::Field;
+  LaunchFrameReader reader;
+  bool ok = false;
+  try {
+    ok = Json::sax_parse(frame, &reader, nlohmann::detail::input_format_t::json, true);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const LaunchOrder& m = reader.order;
+  if (!ok || !reader.typed) return std::nullopt;
+  for (Field f : {Field::JobId, Field::Attempt, Field::Uid, Field::Gid, Field::WorkingDir, Field::StdoutPath})
+    if (!reader.has(f)) return std::nullopt;
+  // The checks launch_order_from_json makes beyond a field's type.
+  if (m.num_nodes < 1 || m.node_index < 0 || m.node_index >= m.num_nodes) return std::nullopt;
+  if (m.checkpoint_signal < 0 || m.checkpoint_signal > 64) return std::nullopt;
+  return std::move(reader.order);
 }
 
 Result<ExitReport> exit_report_from_json(const Json& j) {

@@ -106,12 +106,22 @@ std::string hello_payload(const std::string& node_name);    // agent -> head
 std::string welcome_payload(const std::string& node_name);  // head -> agent
 
 Json to_json(const LaunchOrder& m);
+// The same bytes as dump(to_json(m)), written straight into a string: a launch
+// order is built for every job and every task of an array, and the Json value
+// (an object per environment variable) cost more than the rest of the launch.
+std::string dump_launch_order(const LaunchOrder& m);
 Json to_json(const ExitReport& m);
 Json to_json(const RunningReport& m);
 Json to_json(const AgentHello& m);
 Json to_json(const SignalOrder& m);
 Result<SignalOrder> signal_order_from_json(const Json& j);
 Result<LaunchOrder> launch_order_from_json(const Json& j);
+// A launch frame read straight into a LaunchOrder, without a Json value: what
+// launch_order_from_json(Json::parse(frame)) gives, for a launch order as
+// dump_launch_order writes it (any key order). nullopt for anything else (another
+// type, a key it does not know or twice, null, another type of value, a field out
+// of range, bad JSON): the caller then takes the general way, which says what is wrong.
+std::optional<LaunchOrder> read_launch_frame(const std::string& frame);
 Result<ExitReport> exit_report_from_json(const Json& j);
 Result<RunningReport> running_report_from_json(const Json& j);
 Result<AgentHello> agent_hello_from_json(const Json& j);

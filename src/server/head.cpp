@@ -1834,7 +1834,7 @@ void Head::launch(const Job& job) {
       // requeues it when the node comes back.
       continue;
     }
-    it->second->send(proto::dump(proto::to_json(o)));
+    it->second->send(proto::dump_launch_order(o));
   }
 }
 

@@ -907,5 +907,265 @@ TEST_F(LauncherTest, MemoryIsBoundToTheNumaNodesOfTheJob) {
   EXPECT_EQ(written, std::vector<int>{0});
 }
 
+// ---- kept job cgroups (CgroupPool, cgroup v1) --------------------------------
+
+// What a job that ran in a cgroup from the pool reported, as NodeAgent::finish
+// reads it, after which its cgroup goes back to the pool.
+struct PooledRun {
+  ExitStatus exit;
+  bool oom = false;
+  std::int64_t peak = 0;
+  std::vector<std::string> dirs;
+};
+
+PooledRun run_pooled(CgroupPool& pool, const CgroupLayout& layout, LaunchSpec s, bool trusted = true) {
+  s.cgroup_pool = &pool;
+  auto job = launch_job(s, layout);
+  EXPECT_TRUE(job) << job.message();
+  if (!job) return {};
+  PooledRun run;
+  run.dirs = job->cgroup.dirs();
+  run.exit = decode_wait_status(wait_for(job->pid));
+  run.oom = job->cgroup.oom_killed();
+  run.peak = job->cgroup.memory_peak_bytes();
+  (void)job->cgroup.kill_all();
+  pool.release(layout, job->cgroup, trusted);
+  return run;
+}
+
+// The name CgroupPool gives the n-th cgroup it keeps.
+std::string idle_name(int n) { return "job_idle" + std::to_string(::getpid()) + "_" + std::to_string(n); }
+
+class CgroupPoolTest : public LauncherTest {
+ protected:
+  void SetUp() override {
+    LauncherTest::SetUp();
+    if (layout_.mode != CgroupMode::V1) GTEST_SKIP() << "cgroups are kept on cgroup v1 only (here: not v1)";
+  }
+};
+
+TEST_F(CgroupPoolTest, EachJobReportsItsOwnPeakMemory) {
+  CgroupPool pool;
+  LaunchSpec big = spec(60);
+  big.argv = {self_exe()};
+  big.environment = {{"DROVER_TEST_TOUCH_MIB", "60"}};
+  big.memory_limit_mib = 200;
+  const PooledRun first = run_pooled(pool, layout_, big);
+  EXPECT_EQ(first.exit.exit_code, 0);
+  EXPECT_GE(first.peak, 60 << 20);
+  ASSERT_EQ(pool.idle(), 1u);
+
+  // Page cache the next job would otherwise be charged for: 40 MiB written to a file.
+  LaunchSpec writer = spec(61);
+  writer.argv = {"dd", "if=/dev/zero", "of=" + tmp_ + "/cache", "bs=1M", "count=40", "status=none"};
+  writer.memory_limit_mib = 200;
+  const PooledRun second = run_pooled(pool, layout_, writer);
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(second.exit.exit_code, 0);
+  EXPECT_LT(second.peak, 60 << 20) << "the first job's peak was carried over";
+  EXPECT_FALSE(second.oom);
+
+  // 40 MiB of page cache stay charged to its cgroup: not kept.
+  const std::size_t kept = pool.idle();
+  LaunchSpec small = spec(62);
+  small.argv = {"true"};
+  small.memory_limit_mib = 200;
+  const PooledRun third = run_pooled(pool, layout_, small);
+  EXPECT_EQ(kept, 0u);
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(third.exit.exit_code, 0);
+  EXPECT_LT(third.peak, 4 << 20) << "an earlier job's memory or page cache was counted";
+  EXPECT_EQ(third.dirs.front(), layout_.v1_memory + "/job_62");
+  // An idle cgroup waits under its own name, never under a job's; its counters start again.
+  EXPECT_FALSE(cgroup_exists(62));
+  ASSERT_EQ(pool.idle(), 1u);
+  const std::string idle = layout_.v1_memory + "/" + idle_name(kept ? 2 : 1);
+  ASSERT_TRUE(fs::exists(idle));
+  EXPECT_LE(std::stoll(read_text(idle + "/memory.max_usage_in_bytes")), CgroupPool::kMaxLeftoverBytes);
+  EXPECT_EQ(read_text(idle + "/memory.failcnt"), "0\n");
+}
+
+TEST_F(CgroupPoolTest, ATrivialJobAfterAMemoryHogReportsItsOwnPeak) {
+  CgroupPool pool;
+  LaunchSpec big = spec(76);
+  big.argv = {self_exe()};
+  big.environment = {{"DROVER_TEST_TOUCH_MIB", "80"}};
+  const PooledRun first = run_pooled(pool, layout_, big);
+  EXPECT_GE(first.peak, 80 << 20);
+  for (int i = 0; i < 5; ++i) {
+    LaunchSpec small = spec(77 + i);
+    small.argv = {"true"};
+    const PooledRun next = run_pooled(pool, layout_, small);
+    EXPECT_EQ(next.exit.exit_code, 0);
+    EXPECT_LT(next.peak, 4 << 20) << "job " << i;
+    EXPECT_FALSE(next.oom);
+  }
+  EXPECT_EQ(pool.reused(), 5u);
+}
+
+TEST_F(CgroupPoolTest, AJobAfterAnOomKilledOneIsNotReportedOom) {
+  CgroupPool pool;
+  LaunchSpec hog = spec(63);
+  hog.argv = {self_exe()};
+  hog.environment = {{"DROVER_TEST_TOUCH_MIB", "200"}};
+  hog.memory_limit_mib = 50;
+  const PooledRun first = run_pooled(pool, layout_, hog);
+  EXPECT_EQ(first.exit.signal, SIGKILL);
+  EXPECT_TRUE(first.oom);
+  // Its oom_kill count cannot be reset: the cgroup is not kept.
+  EXPECT_EQ(pool.idle(), 0u);
+  EXPECT_FALSE(cgroup_exists(63));
+
+  LaunchSpec normal = spec(64);
+  normal.argv = {self_exe()};
+  normal.environment = {{"DROVER_TEST_TOUCH_MIB", "10"}};
+  normal.memory_limit_mib = 50;
+  const PooledRun second = run_pooled(pool, layout_, normal);
+  EXPECT_EQ(second.exit.exit_code, 0);
+  EXPECT_FALSE(second.oom);
+  EXPECT_EQ(pool.idle(), 1u);
+  const PooledRun third = run_pooled(pool, layout_, normal);
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_FALSE(third.oom);
+  EXPECT_NE(read_text(layout_.v1_memory + "/" + idle_name(1) + "/memory.oom_control").find("\noom_kill 0"), std::string::npos);
+}
+
+TEST_F(CgroupPoolTest, ACgroupWithAProcessOrAChildCgroupIsNotKept) {
+  CgroupPool pool;
+  LaunchSpec s = escaping_job(spec(65), tmp_);
+  s.cgroup_pool = &pool;
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  ASSERT_TRUE(wait_for_file(tmp_ + "/helper"));
+  // The main process ends, its escaped helper lives on in the cgroup.
+  ::kill(job->pid, SIGKILL);
+  wait_for(job->pid);
+  ASSERT_FALSE(job->cgroup.pids().empty());
+  pool.release(layout_, job->cgroup, true);
+  EXPECT_EQ(pool.idle(), 0u);
+  EXPECT_TRUE(cgroup_exists(65)) << "removed with a process in it";
+  ASSERT_TRUE(job->cgroup.kill_all());
+  EXPECT_TRUE(process_gone(std::stoi(read_text(tmp_ + "/helper"))));
+  (void)job->cgroup.remove();
+
+  LaunchSpec t = spec(66);
+  t.argv = {"true"};
+  t.cgroup_pool = &pool;
+  auto other = launch_job(t, layout_);
+  ASSERT_TRUE(other) << other.message();
+  wait_for(other->pid);
+  ASSERT_EQ(::mkdir((layout_.v1_memory + "/job_66/child").c_str(), 0755), 0);
+  pool.release(layout_, other->cgroup, true);
+  EXPECT_EQ(pool.idle(), 0u);
+  ::rmdir((layout_.v1_memory + "/job_66/child").c_str());
+  (void)other->cgroup.remove();
+}
+
+TEST_F(CgroupPoolTest, AKeptCgroupGetsTheNextJobsLimitsAndCpus) {
+  cpu_set_t mine;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
+  if (!CPU_ISSET(0, &mine)) GTEST_SKIP() << "CPU 0 is not available to this process";
+  CgroupPool pool;
+  const std::string parent_cpus = read_text(layout_.v1_cpuset + "/cpuset.cpus");
+  const std::string parent_swappiness = read_text(layout_.v1_memory + "/memory.swappiness");
+  LaunchSpec bound = spec(67);
+  bound.argv = {"grep", "Cpus_allowed_list", "/proc/self/status"};
+  bound.stdout_path = tmp_ + "/bound";
+  bound.cpus = {0};
+  bound.memory_limit_mib = 64;
+  run_pooled(pool, layout_, bound);
+  EXPECT_EQ(read_text(tmp_ + "/bound"), "Cpus_allowed_list:\t0\n");
+
+  // The next job has no limit and no CPUs of its own: a new cgroup's settings.
+  LaunchSpec free = spec(68);
+  free.script = "#!/bin/sh\ncat " + layout_.v1_memory + "/job_68/memory.limit_in_bytes " + layout_.v1_memory +
+                "/job_68/memory.swappiness " + layout_.v1_cpuset + "/job_68/cpuset.cpus\n";
+  free.stdout_path = tmp_ + "/free";
+  const PooledRun second = run_pooled(pool, layout_, free);
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(second.exit.exit_code, 0);
+  const std::string fresh_limit = read_text(layout_.v1_memory + "/memory.limit_in_bytes");
+  EXPECT_EQ(read_text(tmp_ + "/free"), fresh_limit + parent_swappiness + parent_cpus);
+
+  // And back to a limit: a job over it is killed.
+  LaunchSpec hog = spec(69);
+  hog.argv = {self_exe()};
+  hog.environment = {{"DROVER_TEST_TOUCH_MIB", "200"}};
+  hog.memory_limit_mib = 50;
+  const PooledRun third = run_pooled(pool, layout_, hog);
+  EXPECT_EQ(pool.reused(), 2u);
+  EXPECT_TRUE(third.oom);
+  EXPECT_EQ(third.exit.signal, SIGKILL);
+}
+
+TEST_F(CgroupPoolTest, AfterARootJobEverySettingIsWrittenAgain) {
+  CgroupPool pool;
+  LaunchSpec s = spec(70);
+  s.argv = {"true"};
+  s.memory_limit_mib = 64;
+  s.cgroup_pool = &pool;
+  auto job = launch_job(s, layout_);
+  ASSERT_TRUE(job) << job.message();
+  wait_for(job->pid);
+  // What a job running as root could do to its own cgroup.
+  const std::string dir = layout_.v1_memory + "/job_70";
+  std::ofstream(dir + "/memory.limit_in_bytes") << "8388608";
+  std::ofstream(dir + "/memory.oom_control") << "1";
+  pool.release(layout_, job->cgroup, /*trusted=*/false);
+  ASSERT_EQ(pool.idle(), 1u);
+  LaunchSpec t = spec(71);
+  t.argv = {"true"};
+  t.memory_limit_mib = 64;
+  t.cgroup_pool = &pool;
+  auto next = launch_job(t, layout_);
+  ASSERT_TRUE(next) << next.message();
+  wait_for(next->pid);
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(read_text(layout_.v1_memory + "/job_71/memory.limit_in_bytes"), std::to_string(64 << 20) + "\n");
+  EXPECT_NE(read_text(layout_.v1_memory + "/job_71/memory.oom_control").find("oom_kill_disable 0"), std::string::npos);
+  pool.release(layout_, next->cgroup, true);
+}
+
+TEST_F(CgroupPoolTest, DeviceRulesAreTheJobsOwn) {
+  if (!layout_.devices) GTEST_SKIP() << "no device cgroup: " << layout_.why_no_devices;
+  CgroupPool pool;
+  const std::string probe =
+      "#!/bin/sh\nhead -c1 /dev/full >/dev/null 2>&1; echo full=$?\nhead -c1 /dev/zero >/dev/null 2>&1; echo zero=$?\n";
+  LaunchSpec s = spec(72);
+  s.script = probe;
+  s.stdout_path = tmp_ + "/first";
+  s.denied_devices = {DeviceRule{'c', 1, 7, "/dev/full"}};
+  run_pooled(pool, layout_, s);
+  EXPECT_EQ(read_text(tmp_ + "/first"), "full=1\nzero=0\n");
+  ASSERT_EQ(pool.idle(), 1u);
+  EXPECT_FALSE(fs::exists(layout_.v1_devices + "/job_72"));
+  EXPECT_FALSE(fs::exists(layout_.v1_devices + "/" + idle_name(0)));
+  LaunchSpec t = spec(73);
+  t.script = probe;
+  t.stdout_path = tmp_ + "/second";
+  t.denied_devices = {DeviceRule{'c', 1, 5, "/dev/zero"}};
+  run_pooled(pool, layout_, t);
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(read_text(tmp_ + "/second"), "full=0\nzero=1\n");
+  LaunchSpec u = spec(74);
+  u.script = probe;
+  u.stdout_path = tmp_ + "/third";
+  run_pooled(pool, layout_, u);
+  EXPECT_EQ(pool.reused(), 2u);
+  EXPECT_EQ(read_text(tmp_ + "/third"), "full=0\nzero=0\n");
+}
+
+TEST_F(CgroupPoolTest, ThePoolRemovesItsCgroupsWhenItGoes) {
+  {
+    CgroupPool pool;
+    LaunchSpec s = spec(75);
+    s.argv = {"true"};
+    run_pooled(pool, layout_, s);
+    EXPECT_EQ(pool.idle(), 1u);
+  }
+  EXPECT_FALSE(fs::exists(layout_.v1_memory + "/" + idle_name(0)));
+  EXPECT_FALSE(fs::exists(layout_.v1_cpuset + "/" + idle_name(0)));
+}
+
 }  // namespace
 }  // namespace drover::agent

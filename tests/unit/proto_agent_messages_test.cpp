@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "test_cluster.hpp"
 
@@ -58,6 +60,142 @@ LaunchOrder full_order() {
   m.timeout_seconds = 600;
   m.rankfile = "rank 0=localhost slot=0,1\nrank 1=localhost slot=16,17\n";
   return m;
+}
+
+// dump_launch_order writes what dump(to_json()) wrote, byte for byte, for every
+// shape of order and every kind of string (escapes, UTF-8, invalid bytes).
+std::vector<LaunchOrder> many_orders() {
+  std::vector<LaunchOrder> orders;
+  orders.push_back(full_order());
+  LaunchOrder minimal;
+  minimal.job_id = 1;
+  minimal.attempt = 1;
+  orders.push_back(minimal);
+  LaunchOrder multi = full_order();
+  multi.num_nodes = 3;
+  multi.node_index = 2;
+  multi.hostfile = "n1 slots=2\nn2 slots=2\n";
+  multi.checkpoint_signal = 10;
+  multi.checkpoint_seconds = 60;
+  multi.checkpoint_batch_only = true;
+  multi.checkpoint_dir = "/scratch/ckpt";
+  multi.append_output = true;
+  multi.uid = 4294967295u;
+  multi.gid = 0;
+  multi.job_id = -7;
+  multi.memory_mib = std::numeric_limits<std::int64_t>::max();
+  orders.push_back(multi);
+  LaunchOrder dir_only = minimal;
+  dir_only.checkpoint_dir = "/c";
+  dir_only.num_nodes = 2;  // no hostfile: not written
+  orders.push_back(dir_only);
+  // Every byte value once, alone and inside text, in every string field.
+  std::vector<std::string> texts = {"", "plain", "quote\" back\\slash /slash", "tab\tnl\ncr\rbs\bff\f",
+                                    std::string("nul\0byte", 8), "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                    "bad \xff\xfe utf8", "cut \xe2\x82", "\xc0\xaf overlong", "lone \xed\xa0\x80 surrogate"};
+  for (int c = 0; c < 256; ++c) {
+    texts.push_back(std::string(1, static_cast<char>(c)));
+    texts.push_back("a" + std::string(1, static_cast<char>(c)) + "b");
+  }
+  for (const auto& t : texts) {
+    LaunchOrder m = full_order();
+    m.user = t;
+    m.argv = {t, "x", t};
+    m.script = "#!/bin/sh\n" + t;
+    m.environment = {{t, t}, {"K", t}, {t, "v"}};
+    m.working_dir = t;
+    m.stdout_path = t;
+    m.stderr_path = t;
+    m.rankfile = t;
+    m.checkpoint_dir = t;
+    orders.push_back(m);
+  }
+  return orders;
+}
+
+TEST(AgentMessages, DumpLaunchOrderIsExactlyTheJsonDump) {
+  for (const auto& m : many_orders()) EXPECT_EQ(dump_launch_order(m), dump(to_json(m)));
+}
+
+void expect_all_same(const LaunchOrder& a, const LaunchOrder& b) {
+  expect_same(a, b);
+  EXPECT_EQ(a.append_output, b.append_output);
+  EXPECT_EQ(a.node_index, b.node_index);
+  EXPECT_EQ(a.num_nodes, b.num_nodes);
+  EXPECT_EQ(a.hostfile, b.hostfile);
+  EXPECT_EQ(a.checkpoint_signal, b.checkpoint_signal);
+  EXPECT_EQ(a.checkpoint_seconds, b.checkpoint_seconds);
+  EXPECT_EQ(a.checkpoint_batch_only, b.checkpoint_batch_only);
+  EXPECT_EQ(a.checkpoint_dir, b.checkpoint_dir);
+}
+
+// read_launch_frame gives what the general parse gives, for every order the
+// head writes (valid UTF-8 only: the lexer refuses the rest, both ways).
+TEST(AgentMessages, ReadLaunchFrameMatchesTheGeneralParse) {
+  int read = 0;
+  for (const auto& m : many_orders()) {
+    const std::string frame = dump_launch_order(m);
+    const Json j = Json::parse(frame, nullptr, false);
+    auto fast = read_launch_frame(frame);
+    if (j.is_discarded()) {
+      EXPECT_FALSE(fast) << frame;
+      continue;
+    }
+    auto general = launch_order_from_json(j);
+    if (!general) {
+      EXPECT_FALSE(fast) << frame;
+      continue;
+    }
+    ASSERT_TRUE(fast) << frame;
+    expect_all_same(*fast, *general);
+    ++read;
+  }
+  EXPECT_GT(read, 400);
+  // Any key order (the Json value's own dump sorts them too; this one does not).
+  auto reordered = read_launch_frame(
+      R"({"type":"launch","workingDirectory":"/w","stdoutPath":"/o","gid":5,"uid":7,"attempt":1,"jobId":9,)"
+      R"("environment":[{"value":"1","name":"A"}],"cpus":[3,1],"argv":["x"]})");
+  ASSERT_TRUE(reordered);
+  EXPECT_EQ(reordered->job_id, 9);
+  EXPECT_EQ(reordered->uid, 7u);
+  EXPECT_EQ(reordered->environment, (KeyValues{{"A", "1"}}));
+  EXPECT_EQ(reordered->cpus, (std::vector<int>{3, 1}));
+}
+
+// What it does not take goes the general way (which names what is wrong).
+TEST(AgentMessages, ReadLaunchFrameLeavesEverythingElseToTheGeneralParse) {
+  const std::string good = dump_launch_order(full_order());
+  ASSERT_TRUE(read_launch_frame(good));
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string f = good;
+    const auto at = f.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) f.replace(at, from.size(), to);
+    return f;
+  };
+  for (const std::string& frame : {
+           std::string("{}"), std::string("[]"), std::string("not json"), good.substr(0, good.size() - 1),
+           good + " x", std::string(R"({"type":"kill","jobId":1,"attempt":1})"),
+           with("\"type\":\"launch\"", "\"type\":\"signal\""),
+           with("\"jobId\":123456789012", "\"jobId\":null"),
+           with("\"jobId\":123456789012", "\"jobId\":1.5"),
+           with("\"jobId\":123456789012", "\"jobId\":\"1\""),
+           with("\"jobId\":123456789012,", ""),
+           with("\"attempt\":2", "\"attempt\":4294967296"),
+           with("\"uid\":1000", "\"uid\":-1"),
+           with("\"cpus\":[0,1,16,17]", "\"cpus\":[0,-1]"),
+           with("\"cpus\":[0,1,16,17]", "\"cpus\":[[0]]"),
+           with("\"cpus\":[0,1,16,17]", "\"cpus\":[0,1],\"cpus\":[2]"),
+           with("\"argv\":[", "\"argv\":[1,"),
+           with("{\"name\":\"Z\",\"value\":\"1\"}", "{\"name\":\"Z\"}"),
+           with("{\"name\":\"Z\",\"value\":\"1\"}", "{\"name\":\"Z\",\"value\":\"1\",\"x\":1}"),
+           with("{\"name\":\"Z\",\"value\":\"1\"}", "\"Z=1\""),
+           with("\"appendOutput\":false", "\"appendOutput\":0"),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"ok\":false"),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"numNodes\":2,\"nodeIndex\":2"),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"checkpointSignal\":65"),
+       })
+    EXPECT_FALSE(read_launch_frame(frame)) << frame;
 }
 
 TEST(AgentMessages, LaunchOrderRoundTrip) {
