@@ -1244,6 +1244,18 @@ Result<Json> Head::op_history(const Caller& c, const Json& args) {
     else if (std::all_of(u.begin(), u.end(), ::isdigit)) f.uid = static_cast<std::uint32_t>(std::stoul(u));
     else return make_error("user", "unknown user '" + u + "'");
   }
+  // Jobs that ended moments ago may still wait for the sync timer: write what
+  // is pending (no fsync; a submit of this turn keeps its fsync before the
+  // reply) so that the query sees them.
+  if (auto dirty = state_.take_dirty(); !dirty.empty() || !new_payloads_.empty()) {
+    if (auto s = store_->save(state_, dirty, new_payloads_, false); !s) {
+      state_.mark_dirty(dirty);
+      return s.error();
+    }
+    if (!new_payloads_.empty()) durable_turn_ = true;
+    new_payloads_.clear();
+    uncommitted_ = false;  // written; the sync timer still makes it durable
+  }
   auto jobs = store_->history(f);
   if (!jobs) return jobs.error();
   Json list = Json::array();

@@ -46,5 +46,19 @@ TEST_F(FinishedJobsTest, ForgottenJobsAreStillFoundInTheStore) {
   EXPECT_EQ(any.code, 0) << any.err;
 }
 
+// The head writes a job's end to the store lazily (within 100 ms, with the sync
+// timer); history, read from the store, must still show a job the moment it ended.
+TEST_F(FinishedJobsTest, HistoryShowsAJobTheMomentItEnded) {
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = cluster().submit({"--wrap", "true"});
+    ASSERT_EQ(cluster().wait_for_end(id).value("status", ""), "SUCCEEDED");
+    const CliResult hist = cluster().run_cli({"history", "--json"});
+    ASSERT_EQ(hist.code, 0) << hist.err;
+    bool found = false;
+    for (const auto& j : Json::parse(hist.out)) found |= j.value("jobId", "") == id;
+    EXPECT_TRUE(found) << "job " << id << " missing from:\n" << hist.out;
+  }
+}
+
 }  // namespace
 }  // namespace drover::it
