@@ -456,6 +456,16 @@ class Pass {
   std::int64_t reserve_nodes(const Job& job, const std::vector<std::size_t>& envs);
   // Multi-node jobs whose node groups ask different resources.
   bool try_start_mixed(const Job& job, const std::vector<std::size_t>& envs, std::int64_t array_index);
+  // A node chosen for a multi-node start, by node index.
+  struct NodePick {
+    std::size_t slot = kNone;
+    place::PlacementPlan plan;
+  };
+  // Starts the job on `picked` (node index order; the first runs the script) in
+  // environment e, its limit cut to `stop` where --time-min allows; false (and
+  // nothing taken) when the environment's vCPU cap has no room for them.
+  bool start_on(const Job& job, std::int64_t array_index, std::size_t e, std::vector<NodePick>& picked,
+                std::int64_t stop);
   std::int64_t reserve_mixed(const Job& job, const std::vector<std::size_t>& envs);
   Profile& profile(std::size_t s);
   std::int64_t reserve(const Job& job, const std::vector<std::size_t>& envs);
@@ -649,12 +659,7 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
   // --nodelist: the listed nodes are part of it, the others come after them.
   const std::size_t listed = job.selection ? job.selection->node_list.size() : 0;
   if (listed > want) return false;  // refused at submit
-  struct Pick {
-    std::size_t slot;
-    place::PlacementPlan plan;
-    bool listed;
-  };
-  std::vector<Pick> picked;
+  std::vector<NodePick> picked;
   std::int64_t stop = end;  // the earliest a picked node's reservation needs it back (--time-min)
   for (std::size_t e : envs) {
     Env& env = envs_[e];
@@ -682,26 +687,32 @@ bool Pass::try_start_nodes(const Job& job, const std::vector<std::size_t>& envs,
         auto plan = s.place_job(request_on(job, *s.node));
         if (!plan) continue;
         stop = std::min(stop, by);
-        picked.push_back({si, std::move(*plan), is_listed});
+        picked.push_back({si, std::move(*plan)});
         ++(is_listed ? have_listed : others);
       }
       if (have_listed < listed || others < want - listed) continue;
-      std::int64_t pus = 0;
-      for (const auto& p : picked) pus += static_cast<std::int64_t>(p.plan.cpus.size());
-      if (env.env->max_vcpus > 0 && pus > env.cap_left) continue;
-      Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {},
-                 shortened_limit_s(job, stop)};
-      for (std::size_t i = 0; i < picked.size(); ++i) {
-        take(picked[i].slot, e, job, picked[i].plan, stop, static_cast<int>(i));
-        if (i > 0)
-          d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
-                                  std::move(picked[i].plan.gpus)});
-      }
-      out_.starts.push_back(std::move(d));
-      return true;
+      if (start_on(job, array_index, e, picked, stop)) return true;
     }
   }
   return false;
+}
+
+bool Pass::start_on(const Job& job, std::int64_t array_index, std::size_t e, std::vector<NodePick>& picked,
+                    std::int64_t stop) {
+  const Env& env = envs_[e];
+  std::int64_t pus = 0;
+  for (const auto& p : picked) pus += static_cast<std::int64_t>(p.plan.cpus.size());
+  if (env.env->max_vcpus > 0 && pus > env.cap_left) return false;
+  Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {},
+             shortened_limit_s(job, stop)};
+  for (std::size_t i = 0; i < picked.size(); ++i) {
+    take(picked[i].slot, e, job, picked[i].plan, stop, static_cast<int>(i));
+    if (i > 0)
+      d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
+                              std::move(picked[i].plan.gpus)});
+  }
+  out_.starts.push_back(std::move(d));
+  return true;
 }
 
 Profile& Pass::profile(std::size_t si) {
@@ -856,11 +867,7 @@ bool Pass::try_start_mixed(const Job& job, const std::vector<std::size_t>& envs,
   const std::int64_t end = add_sat(now_, limit_ms(job));
   const std::vector<int> order = largest_first(job);
   const auto want = static_cast<std::size_t>(job.nodes);
-  struct Pick {
-    std::size_t slot = kNone;
-    place::PlacementPlan plan;
-  };
-  std::vector<Pick> picked(want);  // by node index
+  std::vector<NodePick> picked(want);  // by node index
   for (std::size_t e : envs) {
     Env& env = envs_[e];
     if (!env.env->enabled || env.cap_left < job.total_vcpus()) continue;
@@ -870,12 +877,12 @@ bool Pass::try_start_mixed(const Job& job, const std::vector<std::size_t>& envs,
       for (auto& p : picked) p.slot = kNone;
       for (const int idx : order) {
         const Resources& r = job.request_on(idx);
-        Pick& p = picked[static_cast<std::size_t>(idx)];
+        NodePick& p = picked[static_cast<std::size_t>(idx)];
         for (std::size_t pos = env.tree.find(0, r.vcpus); pos != kNone; pos = env.tree.find(pos + 1, r.vcpus)) {
           const std::size_t si = env.slots[pos];
           const Slot& s = slots_[si];
           if (!allowed(job, s, choice)) continue;
-          if (std::any_of(picked.begin(), picked.end(), [&](const Pick& o) { return o.slot == si; })) continue;
+          if (std::any_of(picked.begin(), picked.end(), [&](const NodePick& o) { return o.slot == si; })) continue;
           const Amount n = need_on(job, *s.node, idx);
           if (!covers(s.free, n)) continue;
           std::int64_t by = stop;
@@ -895,20 +902,7 @@ bool Pass::try_start_mixed(const Job& job, const std::vector<std::size_t>& envs,
           break;
         }
       }
-      if (!all) continue;
-      std::int64_t pus = 0;
-      for (const auto& p : picked) pus += static_cast<std::int64_t>(p.plan.cpus.size());
-      if (env.env->max_vcpus > 0 && pus > env.cap_left) continue;
-      Decision d{job.id, array_index, slots_[picked[0].slot].node->name, picked[0].plan.cpus, picked[0].plan.gpus, {},
-                 shortened_limit_s(job, stop)};
-      for (std::size_t i = 0; i < want; ++i) {
-        take(picked[i].slot, e, job, picked[i].plan, stop, static_cast<int>(i));
-        if (i > 0)
-          d.more_nodes.push_back({slots_[picked[i].slot].node->name, std::move(picked[i].plan.cpus),
-                                  std::move(picked[i].plan.gpus)});
-      }
-      out_.starts.push_back(std::move(d));
-      return true;
+      if (all && start_on(job, array_index, e, picked, stop)) return true;
     }
   }
   return false;
