@@ -10,18 +10,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "place/discovery.hpp"
+#include "topology_test_support.hpp"
 
 namespace drover::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-NodeTopology load(const std::string& name) {
-  auto t = place::discover_topology(std::string(DROVER_TEST_DATA) + "/hwloc/" + name);
-  if (!t) ADD_FAILURE() << t.message();
-  return t ? *t : NodeTopology{};
-}
+const auto load = &drover::testing::hwloc_topology;
 
 void write(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());

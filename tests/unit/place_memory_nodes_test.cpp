@@ -4,24 +4,15 @@
 
 #include <gtest/gtest.h>
 
-#include "place/discovery.hpp"
+#include "topology_test_support.hpp"
 
 namespace drover::place {
 namespace {
 
 constexpr std::int64_t kGiB = 1024;
 
-NodeTopology load(const std::string& name) {
-  auto t = discover_topology(std::string(DROVER_TEST_DATA) + "/hwloc/" + name);
-  if (!t) ADD_FAILURE() << t.message();
-  return t ? *t : NodeTopology{};
-}
-
-std::vector<int> r(int first, int last) {
-  std::vector<int> v;
-  for (int i = first; i <= last; ++i) v.push_back(i);
-  return v;
-}
+const auto load = &drover::testing::hwloc_topology;
+const auto r = &drover::testing::range;
 
 using V = std::vector<int>;
 

@@ -13,32 +13,14 @@
 #include <vector>
 
 #include "place/discovery.hpp"
+#include "topology_test_support.hpp"
 
 namespace drover::place {
 namespace {
 
-const NodeTopology& topology(const std::string& name) {
-  static std::map<std::string, NodeTopology> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) {
-    auto r = discover_topology(std::string(DROVER_TEST_DATA) + "/hwloc/" + name);
-    EXPECT_TRUE(r) << name << ": " << (r ? "" : r.message());
-    it = cache.emplace(name, r ? std::move(r).value() : NodeTopology{}).first;
-  }
-  return it->second;
-}
-
-// Inclusive range of PU or GPU indexes.
-std::vector<int> r(int first, int last) {
-  std::vector<int> v;
-  for (int i = first; i <= last; ++i) v.push_back(i);
-  return v;
-}
-
-std::vector<int> operator+(std::vector<int> a, const std::vector<int>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+const auto topology = &drover::testing::hwloc_topology;
+const auto r = &drover::testing::range;
+using drover::testing::operator+;
 
 Node make_node(const NodeTopology& t, const std::vector<int>& used_pus = {},
                const std::vector<int>& used_gpus = {}, std::int64_t memory_used = 0) {

@@ -6,9 +6,9 @@
 
 #include "core/job_environment.hpp"
 #include "core/job_request.hpp"
-#include "place/discovery.hpp"
 #include "sched/scheduler.hpp"
 #include "test_cluster.hpp"
+#include "topology_test_support.hpp"
 
 namespace drover::sched {
 namespace {
@@ -24,11 +24,7 @@ Policy easy() {
   return p;
 }
 
-NodeTopology xml(const std::string& file) {
-  auto t = place::discover_topology(std::string(DROVER_TEST_DATA) + "/hwloc/" + file);
-  EXPECT_TRUE(t) << file << ": " << t.message();
-  return t ? *t : NodeTopology{};
-}
+const auto xml = &drover::testing::hwloc_topology;
 
 // "c1", "c2": 2 PUs each (netns-2core.xml); "g1": 16 PUs and 4 GPUs
 // (2pkg-4gpu.xml). One environment "ce" in the given order, queue "q".
