@@ -8,12 +8,14 @@
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -407,6 +409,121 @@ CgroupLayout detect_cgroups(const std::string& parent, const std::string& mount_
               mount_root);
 }
 
+// ---- control files kept open -------------------------------------------------
+
+namespace {
+
+// How many more control-file descriptors all job cgroups together may keep open:
+// a quarter of the agent's descriptor limit (at most 4096), so that jobs'
+// cgroups never starve its sockets. Beyond it files are opened for each use.
+std::atomic<int>& fd_budget() {
+  static std::atomic<int> budget = [] {
+    struct rlimit files {};
+    rlim_t soft = 1024;
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0) soft = files.rlim_cur;
+    return static_cast<int>(std::min<rlim_t>(soft / 4, 4096));
+  }();
+  return budget;
+}
+
+// The whole text of an open (pseudo-)file: a read at offset 0 makes the kernel
+// generate it anew.
+Result<std::string> read_fd(int fd, const std::string& path) {
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = retry_eintr([&] { return ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size())); });
+    if (n < 0) return make_error("cannot read " + path, errno_text(errno));
+    if (n == 0) return text;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// One write(2), as write_value: a cgroup file acts on each write separately.
+int write_fd(int fd, const std::string& value) {
+  const ssize_t n = retry_eintr([&] { return ::pwrite(fd, value.data(), value.size(), 0); });
+  if (n < 0) return errno;
+  return static_cast<std::size_t>(n) == value.size() ? 0 : EIO;
+}
+
+}  // namespace
+
+// Descriptors of a v1 cgroup's control files, opened on first use and kept until
+// the cgroup goes (they follow the directory through renames). A cgroup that a
+// CgroupPool keeps is read and written a few dozen times per job, and opening a
+// cgroup file costs the kernel far more than reading or writing it.
+class CgroupFiles {
+ public:
+  CgroupFiles() = default;
+  CgroupFiles(const CgroupFiles&) = delete;
+  CgroupFiles& operator=(const CgroupFiles&) = delete;
+  ~CgroupFiles() { close_all(); }
+
+  // The descriptor of <dir>/<name> (slot: which directory), or -1 when it cannot
+  // be kept open (no budget left, or open fails: the caller then uses the path,
+  // which reports the failure).
+  int get(int slot, const std::string& dir, const char* name) {
+    for (const auto& f : open_[slot])
+      if (std::strcmp(f.name, name) == 0) return f.fd;
+    if (fd_budget().fetch_sub(1) <= 0) {
+      fd_budget().fetch_add(1);
+      return -1;
+    }
+    const std::string path = dir + "/" + name;
+    int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDWR | O_CLOEXEC); });
+    if (fd < 0 && errno == EACCES) fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    if (fd < 0) {
+      fd_budget().fetch_add(1);
+      return -1;
+    }
+    open_[slot].push_back({name, fd});
+    return fd;
+  }
+  void close_all() {
+    for (auto& files : open_) {
+      for (const auto& f : files) {
+        ::close(f.fd);
+        fd_budget().fetch_add(1);
+      }
+      files.clear();
+    }
+  }
+
+ private:
+  struct Open {
+    const char* name;  // a string literal
+    int fd;
+  };
+  std::vector<Open> open_[2];
+};
+
+Result<std::string> JobCgroup::read_control(Hierarchy h, const char* name) const {
+  const std::string& dir = h == kMemory ? memory_dir_ : cpuset_dir_;
+  if (files_ && !dir.empty())
+    if (const int fd = files_->get(h, dir, name); fd >= 0) return read_fd(fd, dir + "/" + name);
+  return read_text(dir + "/" + name);
+}
+
+int JobCgroup::write_control(Hierarchy h, const char* name, const std::string& value) const {
+  const std::string& dir = h == kMemory ? memory_dir_ : cpuset_dir_;
+  if (files_ && !dir.empty())
+    if (const int fd = files_->get(h, dir, name); fd >= 0) return write_fd(fd, value);
+  return write_value(dir + "/" + name, value);
+}
+
+std::vector<int> JobCgroup::procs_fds() const {
+  std::vector<int> fds;
+  for (const auto& dir : dirs_) {
+    int fd = -1;
+    if (files_ && mode_ == CgroupMode::V1) {
+      if (dir == memory_dir_) fd = files_->get(kMemory, dir, "cgroup.procs");
+      else if (dir == cpuset_dir_) fd = files_->get(kCpuset, dir, "cgroup.procs");
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
 JobCgroup JobCgroup::open(const CgroupLayout& layout, const std::string& name) {
   JobCgroup cgroup;
   cgroup.mode_ = layout.mode;
@@ -431,10 +548,8 @@ JobCgroup JobCgroup::open(const CgroupLayout& layout, const std::string& name) {
 
 // The NUMA nodes of `wanted` that the parent's cpuset has (its file holds a list
 // such as "0-1"); all of them when `wanted` is empty or none is left.
-static std::vector<int> usable_mems(const std::vector<int>& wanted, const std::string& parent_file) {
-  if (wanted.empty()) return {};
-  auto text = read_text(parent_file);
-  if (!text) return {};
+static std::vector<int> usable_mems_of(const std::vector<int>& wanted, const Result<std::string>& text) {
+  if (wanted.empty() || !text) return {};
   const auto parent = parse_index_list(*text);
   std::vector<int> out;
   for (int m : wanted)
@@ -443,6 +558,11 @@ static std::vector<int> usable_mems(const std::vector<int>& wanted, const std::s
       out.push_back(m);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+static std::vector<int> usable_mems(const std::vector<int>& wanted, const std::string& parent_file) {
+  if (wanted.empty()) return {};
+  return usable_mems_of(wanted, read_text(parent_file));
 }
 
 Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::string& name,
@@ -472,6 +592,7 @@ Result<JobCgroup> JobCgroup::create(const CgroupLayout& layout, const std::strin
   };
 
   if (layout.mode == CgroupMode::V1) {
+    cgroup.files_ = std::make_shared<CgroupFiles>();
     const std::string memory = layout.v1_memory + "/" + name;
     if (auto st = make(memory); !st) return fail(st.error());
     cgroup.memory_dir_ = memory;
@@ -551,6 +672,8 @@ std::vector<pid_t> JobCgroup::pids() const {
   std::vector<pid_t> result;
   if (dirs_.empty()) return result;
   // v1: the memory directory comes first; every process of the job is in it.
+  // Opened anew each time: v1 keeps the list an open file read first for a
+  // second, so a kept descriptor would show processes already gone.
   auto text = read_text(dirs_.front() + "/cgroup.procs");
   if (!text) return result;
   const char* p = text->c_str();
@@ -598,6 +721,10 @@ Status JobCgroup::kill_all() const {
 
 bool JobCgroup::oom_killed() const {
   if (dirs_.empty()) return false;
+  if (mode_ == CgroupMode::V1 && !memory_dir_.empty()) {
+    auto text = read_control(kMemory, "memory.oom_control");
+    return text && keyed_value(*text, "oom_kill") > 0;
+  }
   const std::string file =
       dirs_.front() + (mode_ == CgroupMode::V1 ? "/memory.oom_control" : "/memory.events");
   auto text = read_text(file);
@@ -607,15 +734,15 @@ bool JobCgroup::oom_killed() const {
 std::int64_t JobCgroup::memory_peak_bytes() const {
   if (dirs_.empty()) return 0;
   // v2 only reports a peak from Linux 5.19 (memory.peak).
-  const std::string file =
-      dirs_.front() + (mode_ == CgroupMode::V1 ? "/memory.max_usage_in_bytes" : "/memory.peak");
-  auto text = read_text(file);
+  auto text = mode_ == CgroupMode::V1 && !memory_dir_.empty() ? read_control(kMemory, "memory.max_usage_in_bytes")
+                                                              : read_text(dirs_.front() + "/memory.peak");
   if (!text) return 0;
   // A kept cgroup (CgroupPool) starts with what the job before left charged.
   return std::max<std::int64_t>(0, std::strtoll(text->c_str(), nullptr, 10) - peak_baseline_);
 }
 
 Status JobCgroup::remove() const {
+  if (files_) files_->close_all();  // the copies of this object have no use for them either
   Status result;
   // Leaves first is not needed (job cgroups have no children); try every
   // directory even when one fails, and report the first failure.
@@ -648,11 +775,6 @@ int rename_dir(const std::string& from, const std::string& to) {
   return retry_eintr([&] { return ::rename(from.c_str(), to.c_str()); }) == 0 ? 0 : errno;
 }
 
-Result<std::string> first_line(const std::string& path) {
-  auto text = read_text(path);
-  if (!text) return text.error();
-  return trim(*text);
-}
 
 }  // namespace
 
@@ -666,7 +788,7 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
   auto discard = [&] { (void)kept.remove(); };
   if (!kept.pids().empty()) return discard();
   if (!kept.cpuset_dir_.empty()) {
-    auto procs = read_text(kept.cpuset_dir_ + "/cgroup.procs");
+    auto procs = read_text(kept.cpuset_dir_ + "/cgroup.procs");  // not kept open: see pids()
     if (!procs || procs->find_first_not_of(" \n") != std::string::npos) return discard();
   }
   // The device cgroup is the job's own: a new one for the next job.
@@ -679,7 +801,7 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
   if (!has_no_children(memory) || (!kept.cpuset_dir_.empty() && !has_no_children(kept.cpuset_dir_)))
     return discard();
   {
-    auto oom = read_text(memory + "/memory.oom_control");
+    auto oom = kept.read_control(JobCgroup::kMemory, "memory.oom_control");
     if (!oom || keyed_value(*oom, "oom_kill") != 0 || keyed_value(*oom, "under_oom") != 0) return discard();
   }
   // What stays charged goes towards the next job's limit and peak. A trivial job
@@ -689,15 +811,16 @@ void CgroupPool::release(const CgroupLayout& layout, const JobCgroup& cgroup, bo
   // of files it wrote) gets no successor: its cgroup is removed, its charges go
   // to the parent.
   std::int64_t usage = -1;
-  if (auto text = read_text(memory + "/memory.usage_in_bytes")) usage = std::strtoll(text->c_str(), nullptr, 10);
+  if (auto text = kept.read_control(JobCgroup::kMemory, "memory.usage_in_bytes"))
+    usage = std::strtoll(text->c_str(), nullptr, 10);
   if (usage < 0 || usage > kMaxLeftoverBytes) return discard();
   if (!counters_probed_) {
     for (const char* file : kResetCounters)
-      if (path_exists(memory + "/" + file)) counters_.push_back(std::string("/") + file);
+      if (path_exists(memory + "/" + file)) counters_.push_back(file);
     counters_probed_ = 1;
   }
-  for (const auto& file : counters_)
-    if (write_value(memory + file, "0") != 0) return discard();
+  for (const char* file : counters_)
+    if (kept.write_control(JobCgroup::kMemory, file, "0") != 0) return discard();
   // The agent's pid in the name: two agents sharing a parent (tests, a restart
   // racing the old one) never take each other's.
   const std::string idle_name = "job_idle" + std::to_string(::getpid()) + "_" + std::to_string(next_++);
@@ -753,52 +876,60 @@ Result<JobCgroup> CgroupPool::acquire(const CgroupLayout& layout, const std::str
       discard();
       return JobCgroup::create(layout, name, limits);
     };
+    // Through the kept cgroup's open files; a failure names the file.
+    auto write = [&](JobCgroup::Hierarchy h, const char* file, const std::string& value) -> Status {
+      if (const int err = cg.write_control(h, file, value))
+        return make_error("cannot write \"" + value + "\" to " + (h == JobCgroup::kMemory ? memory : cg.cpuset_dir_) +
+                              "/" + file,
+                          errno_text(err));
+      return {};
+    };
     if (entry.dirty || limits.memory_limit_mib != cg.memory_limit_mib_) {
-      const std::string memsw = memory + "/memory.memsw.limit_in_bytes";
-      const bool has_memsw = path_exists(memsw);
-      // memsw may never be below the plain limit: lift it first.
-      if (has_memsw) (void)write_value(memsw, "-1");
+      // memsw may never be below the plain limit: lift it first. It is missing
+      // where the kernel does not account swap.
+      const bool has_memsw = cg.write_control(JobCgroup::kMemory, "memory.memsw.limit_in_bytes", "-1") != ENOENT;
       const std::string bytes =
           limits.memory_limit_mib > 0
               ? std::to_string(limits.memory_limit_mib * static_cast<std::int64_t>(1024 * 1024))
               : std::string("-1");
-      if (auto st = write_file(memory + "/memory.limit_in_bytes", bytes); !st) return failed(st.error());
+      if (auto st = write(JobCgroup::kMemory, "memory.limit_in_bytes", bytes); !st) return failed(st.error());
       if (limits.memory_limit_mib > 0) {
-        if (has_memsw) (void)write_value(memsw, bytes);
-        (void)write_value(memory + "/memory.swappiness", "0");
-      } else if (auto parent = first_line(layout.v1_memory + "/memory.swappiness")) {
-        (void)write_value(memory + "/memory.swappiness", *parent);
+        if (has_memsw) (void)cg.write_control(JobCgroup::kMemory, "memory.memsw.limit_in_bytes", bytes);
+        (void)cg.write_control(JobCgroup::kMemory, "memory.swappiness", "0");
+      } else if (auto parent = parent_value(layout, false, "memory.swappiness")) {
+        (void)cg.write_control(JobCgroup::kMemory, "memory.swappiness", *parent);
       }
       cg.memory_limit_mib_ = limits.memory_limit_mib;
     }
     if (entry.dirty) {
       // Settings a job running as root could have changed, back to a new cgroup's.
-      if (auto st = write_file(memory + "/memory.oom_control", "0"); !st) return failed(st.error());
-      (void)write_value(memory + "/memory.soft_limit_in_bytes", "-1");
-      (void)write_value(memory + "/memory.move_charge_at_immigrate", "0");
+      if (auto st = write(JobCgroup::kMemory, "memory.oom_control", "0"); !st) return failed(st.error());
+      (void)cg.write_control(JobCgroup::kMemory, "memory.soft_limit_in_bytes", "-1");
+      (void)cg.write_control(JobCgroup::kMemory, "memory.move_charge_at_immigrate", "0");
     }
     if (!cg.cpuset_dir_.empty()) {
       const std::string cpu_list = format_index_list(limits.cpus);
       if (entry.dirty || cpu_list != cg.cpu_list_) {
         std::string value = cpu_list;
         if (value.empty()) {
-          auto parent = first_line(layout.v1_cpuset + "/cpuset.cpus");
+          auto parent = parent_value(layout, true, "cpuset.cpus");
           if (!parent) return failed(parent.error());
           value = *parent;
         }
-        if (auto st = write_file(cg.cpuset_dir_ + "/cpuset.cpus", value); !st) return failed(st.error());
+        if (auto st = write(JobCgroup::kCpuset, "cpuset.cpus", value); !st) return failed(st.error());
         cg.cpu_list_ = cpu_list;
       }
-      cg.mems_ = usable_mems(limits.mems, layout.v1_cpuset + "/cpuset.mems");
+      if (!limits.mems.empty()) cg.mems_ = usable_mems_of(limits.mems, parent_value(layout, true, "cpuset.mems"));
+      else cg.mems_.clear();
       const std::string mem_list = format_index_list(cg.mems_);
       if (entry.dirty || mem_list != cg.mem_list_) {
         std::string value = mem_list;
         if (value.empty()) {
-          auto parent = first_line(layout.v1_cpuset + "/cpuset.mems");
+          auto parent = parent_value(layout, true, "cpuset.mems");
           if (!parent) return failed(parent.error());
           value = *parent;
         }
-        if (auto st = write_file(cg.cpuset_dir_ + "/cpuset.mems", value); !st) return failed(st.error());
+        if (auto st = write(JobCgroup::kCpuset, "cpuset.mems", value); !st) return failed(st.error());
         cg.mem_list_ = mem_list;
       }
     } else {
@@ -823,6 +954,20 @@ Result<JobCgroup> CgroupPool::acquire(const CgroupLayout& layout, const std::str
 void CgroupPool::clear() {
   for (auto& entry : idle_) (void)entry.cgroup.remove();
   idle_.clear();
+  parent_files_.reset();
+}
+
+Result<std::string> CgroupPool::parent_value(const CgroupLayout& layout, bool cpuset, const char* name) {
+  if (!parent_files_ || parent_memory_ != layout.v1_memory || parent_cpuset_ != layout.v1_cpuset) {
+    parent_files_ = std::make_shared<CgroupFiles>();
+    parent_memory_ = layout.v1_memory;
+    parent_cpuset_ = layout.v1_cpuset;
+  }
+  const std::string& dir = cpuset ? parent_cpuset_ : parent_memory_;
+  const int fd = parent_files_->get(cpuset ? 1 : 0, dir, name);
+  auto text = fd >= 0 ? read_fd(fd, dir + "/" + name) : read_text(dir + "/" + name);
+  if (!text) return text.error();
+  return trim(*text);
 }
 
 }  // namespace drover::agent

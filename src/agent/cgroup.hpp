@@ -52,6 +52,9 @@ CgroupLayout detect_cgroups(const std::string& parent,
                             const std::string& mount_root = "/sys/fs/cgroup");
 
 // What a job's cgroup enforces.
+// Open descriptors of a v1 job cgroup's control files (cgroup.cpp).
+class CgroupFiles;
+
 struct CgroupLimits {
   std::int64_t memory_limit_mib = 0;  // 0: no limit
   std::vector<int> cpus;              // PU OS indexes; empty: the parent's set
@@ -95,6 +98,9 @@ class JobCgroup {
   Status remove() const;
   bool active() const { return mode_ != CgroupMode::None; }
   const std::vector<std::string>& dirs() const { return dirs_; }
+  // For each of dirs(): its cgroup.procs open for writing, or -1 where none is
+  // kept open. A process joins by writing "0" to it (the job's child, before exec).
+  std::vector<int> procs_fds() const;
   // The NUMA nodes written to cpuset.mems by create (empty: the parent's set).
   const std::vector<int>& mems() const { return mems_; }
 
@@ -108,6 +114,12 @@ class JobCgroup {
   std::int64_t memory_limit_mib_ = 0;
   std::string cpu_list_, mem_list_;  // as written; empty: the parent's set
   std::int64_t peak_baseline_ = 0;   // bytes charged when a kept cgroup was handed on
+  // v1: the control files opened so far, shared by the copies of this object.
+  std::shared_ptr<CgroupFiles> files_;
+  enum Hierarchy { kMemory = 0, kCpuset = 1 };
+  // <memory or cpuset dir>/<name>, through files_ when it can be kept open.
+  Result<std::string> read_control(Hierarchy h, const char* name) const;
+  int write_control(Hierarchy h, const char* name, const std::string& value) const;  // errno or 0
 };
 
 // Empty job cgroups kept for the next job (cgroup v1 only): making and removing a
@@ -128,7 +140,9 @@ class JobCgroup {
 // The device cgroup (GPU isolation) is never kept: each job gets a new one. On
 // reuse the memory limit, swappiness, CPUs and memory nodes are written again
 // when they differ from what the last job had, or when that job ran as root
-// (root could have changed them). Counters that only grow and cannot be reset
+// (root could have changed them). The control files a job's cycle reads and writes
+// stay open while the cgroup lives (CgroupFiles): opening a cgroup file costs
+// the kernel more than using it. Counters that only grow and cannot be reset
 // (memory.stat's pgfault, pgpgin, ...) stay; nothing reads them for accounting.
 // Kept cgroups are named job_idle<agent pid>_<N> (an agent that starts clears every job_*
 // directory) and are renamed to the job's name when reused. v2 cgroups are never
@@ -160,7 +174,12 @@ class CgroupPool {
   std::vector<Idle> idle_;
   std::uint64_t next_ = 0, reused_ = 0;
   int counters_probed_ = 0;               // 0: not yet; 1: done
-  std::vector<std::string> counters_;     // the reset files this kernel has
+  std::vector<const char*> counters_;     // the reset files this kernel has
+  // The parent's memory.swappiness, cpuset.cpus and cpuset.mems (what "as a new
+  // cgroup" means), read through descriptors kept open for the layout in use.
+  Result<std::string> parent_value(const CgroupLayout& layout, bool cpuset, const char* name);
+  std::string parent_memory_, parent_cpuset_;
+  std::shared_ptr<CgroupFiles> parent_files_;
 };
 
 }  // namespace drover::agent

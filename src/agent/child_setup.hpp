@@ -21,13 +21,16 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,7 @@ struct CpuSetDeleter {
 // The job's identity and confinement, as the child applies it.
 struct Confinement {
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  std::vector<int> cgroup_procs_fds;      // the same files already open (-1: open the path)
   std::unique_ptr<cpu_set_t, CpuSetDeleter> cpu_set;
   std::size_t cpu_set_size = 0;
   std::string cpu_list;  // for messages
@@ -107,7 +111,14 @@ inline void confine(const Confinement& c, int error_fd) {
   if (::setsid() < 0) fail(error_fd, "cannot start a new session", "", errno);
 
   // "0" means the writing process.
-  for (const auto& procs : c.cgroup_procs) {
+  for (std::size_t i = 0; i < c.cgroup_procs.size(); ++i) {
+    const auto& procs = c.cgroup_procs[i];
+    if (i < c.cgroup_procs_fds.size() && c.cgroup_procs_fds[i] >= 0) {
+      // The agent's descriptor: a copy of its table, open until exec.
+      if (retry_eintr([&] { return ::pwrite(c.cgroup_procs_fds[i], "0", 1, 0); }) != 1)
+        fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
+      continue;
+    }
     const int fd = retry_eintr([&] { return ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); });
     if (fd < 0) fail(error_fd, "cannot join cgroup", procs.c_str(), errno);
     if (retry_eintr([&] { return ::write(fd, "0", 1); }) != 1) {
@@ -172,8 +183,7 @@ inline void close_inherited_on_exec(int max_fd) {
 }
 
 // Parent side: the user's supplementary groups (getgrouplist), for Confinement::groups.
-inline Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
-  if (user.empty()) return std::vector<gid_t>{gid};
+inline Result<std::vector<gid_t>> lookup_groups(const std::string& user, gid_t gid) {
   std::vector<gid_t> groups;
   int count = 32;
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -187,6 +197,46 @@ inline Result<std::vector<gid_t>> supplementary_groups(const std::string& user, 
     count = std::max(n, count * 2);
   }
   return make_error("cannot list the groups of user " + user, "group list keeps growing");
+}
+
+// lookup_groups, remembered per user and group for up to a minute while
+// /etc/group stays the same file: an array's tasks would otherwise read and
+// parse it (or ask the directory service) once each. A change to /etc/group
+// applies to the next job at once; one in a directory service (LDAP, sssd)
+// within a minute.
+inline Result<std::vector<gid_t>> supplementary_groups(const std::string& user, gid_t gid) {
+  if (user.empty()) return std::vector<gid_t>{gid};
+  struct Entry {
+    std::string user;
+    gid_t gid;
+    std::vector<gid_t> groups;
+    std::chrono::steady_clock::time_point at;
+    struct stat file;
+  };
+  static std::mutex mutex;
+  static std::vector<Entry> cache;
+  struct stat file {};
+  const bool have_file = ::stat("/etc/group", &file) == 0;
+  auto same_file = [&](const struct stat& a) {
+    return have_file && a.st_dev == file.st_dev && a.st_ino == file.st_ino && a.st_size == file.st_size &&
+           a.st_mtim.tv_sec == file.st_mtim.tv_sec && a.st_mtim.tv_nsec == file.st_mtim.tv_nsec &&
+           a.st_ctim.tv_sec == file.st_ctim.tv_sec && a.st_ctim.tv_nsec == file.st_ctim.tv_nsec;
+  };
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex);
+  auto it = std::find_if(cache.begin(), cache.end(), [&](const Entry& e) { return e.user == user && e.gid == gid; });
+  if (it != cache.end() && same_file(it->file) && now - it->at < std::chrono::minutes(1)) return it->groups;
+  auto groups = lookup_groups(user, gid);
+  if (!groups || !have_file) return groups;
+  if (it == cache.end()) {
+    if (cache.size() >= 64) cache.erase(cache.begin());  // the oldest entry
+    cache.push_back(Entry{user, gid, {}, now, file});
+    it = cache.end() - 1;
+  }
+  it->groups = *groups;
+  it->at = now;
+  it->file = file;
+  return groups;
 }
 
 // Parent side: the identity the child takes. As root: the user's uid, gid and

@@ -442,6 +442,7 @@ Result<LaunchedJob> launch_job(const LaunchSpec& spec, const CgroupLayout& cgrou
                                  : JobCgroup::create(cgroups, name, limits);
   if (!cgroup) return cgroup.error();
   for (const auto& dir : cgroup->dirs()) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
+  plan.cgroup_procs_fds = cgroup->procs_fds();
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {

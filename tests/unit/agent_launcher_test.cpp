@@ -743,6 +743,36 @@ TEST_F(OtherUserTest, RunsWithTheUsersIdentityAndGroups) {
   EXPECT_EQ(st.st_uid, uid_);
 }
 
+// The agent remembers a user's groups (an array's tasks would each read
+// /etc/group), but a change to /etc/group applies to the very next job.
+TEST_F(OtherUserTest, AGroupChangeAppliesToTheNextJob) {
+  auto groups_of_job = [&](std::int64_t id) {
+    LaunchSpec s = user_spec(id);
+    s.stdout_path = home_ + "/groups" + std::to_string(id);
+    s.argv = {"id", "-G"};
+    auto job = launch_job(s, layout_);
+    EXPECT_TRUE(job) << job.message();
+    if (!job) return std::vector<gid_t>{};
+    JobGuard guard(*job);
+    EXPECT_EQ(decode_wait_status(guard.wait()).exit_code, 0);
+    std::istringstream out(read_text(s.stdout_path));
+    std::vector<gid_t> groups;
+    for (gid_t g; out >> g;) groups.push_back(g);
+    return groups;
+  };
+  auto has_extra = [&](const std::vector<gid_t>& groups) {
+    return std::find(groups.begin(), groups.end(), extra_gid_) != groups.end();
+  };
+  EXPECT_TRUE(has_extra(groups_of_job(34)));
+  EXPECT_TRUE(has_extra(groups_of_job(35)));  // from the agent's memory
+  ASSERT_TRUE(run_retrying("gpasswd -d " + user_ + " " + extra_group_));
+  const auto after = groups_of_job(36);
+  ASSERT_TRUE(run_retrying("gpasswd -a " + user_ + " " + extra_group_));
+  EXPECT_FALSE(has_extra(after)) << "the group the user just left is still given";
+  EXPECT_NE(std::find(after.begin(), after.end(), gid_), after.end());
+  EXPECT_TRUE(has_extra(groups_of_job(37)));
+}
+
 TEST_F(OtherUserTest, AnOutputFileTheUserCannotWriteIsReported) {
   const std::string root_only = tmp_ + "/root-only";
   fs::create_directory(root_only);
@@ -1096,6 +1126,38 @@ TEST_F(CgroupPoolTest, AKeptCgroupGetsTheNextJobsLimitsAndCpus) {
   EXPECT_EQ(pool.reused(), 2u);
   EXPECT_TRUE(third.oom);
   EXPECT_EQ(third.exit.signal, SIGKILL);
+}
+
+// The agent keeps a kept cgroup's control files open (cgroup.procs among them,
+// which the child joins through); they follow the directory through its
+// renames, so each job is in the cgroup that bears its own name.
+TEST_F(CgroupPoolTest, EachJobRunsInTheKeptCgroupUnderItsOwnName) {
+  CgroupPool pool;
+  const std::string mount = "/sys/fs/cgroup/memory";
+  if (layout_.v1_memory.rfind(mount + "/", 0) != 0) GTEST_SKIP() << "memory hierarchy not at " << mount;
+  const std::string parent = layout_.v1_memory.substr(mount.size());
+  for (int id = 72; id < 75; ++id) {
+    LaunchSpec s = spec(id);
+    s.argv = {"cat", "/proc/self/cgroup"};
+    s.stdout_path = tmp_ + "/cgroup" + std::to_string(id);
+    s.memory_limit_mib = 64 + id;  // a different limit each time: written through the kept files
+    const PooledRun run = run_pooled(pool, layout_, s);
+    EXPECT_EQ(run.exit.exit_code, 0);
+    const std::string text = read_text(s.stdout_path);
+    EXPECT_NE(text.find(":memory:" + parent + "/job_" + std::to_string(id) + "\n"), std::string::npos) << text;
+    if (!layout_.v1_cpuset.empty())
+      EXPECT_NE(text.find(":cpuset:"), std::string::npos) << text;
+    EXPECT_EQ(pool.idle(), 1u);
+  }
+  EXPECT_EQ(pool.reused(), 2u);
+  // The last job's limit, written through a descriptor opened while the cgroup
+  // had the first job's name.
+  LaunchSpec last = spec(75);
+  last.argv = {"cat", layout_.v1_memory + "/job_75/memory.limit_in_bytes"};
+  last.stdout_path = tmp_ + "/limit";
+  last.memory_limit_mib = 99;
+  run_pooled(pool, layout_, last);
+  EXPECT_EQ(read_text(last.stdout_path), std::to_string(99 << 20) + "\n");
 }
 
 TEST_F(CgroupPoolTest, AfterARootJobEverySettingIsWrittenAgain) {
