@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <set>
 
+#include "core/job_environment.hpp"
 #include "place/discovery.hpp"
 #include "place/memory_nodes.hpp"
 #include "transport/log.hpp"
@@ -259,6 +261,7 @@ void NodeAgent::connect() {
     return;
   }
   welcomed_ = !tcp_;
+  environment_bases_.clear();  // the head sends them again on a new connection
   conn_ = transport::Connection::adopt(loop_, *fd, proto::kDefaultMaxFrame);
   conn_->on_message([this](const auto&, std::string f) { on_message(std::move(f)); });
   conn_->on_close([this](const auto&, const std::string& why) {
@@ -301,7 +304,10 @@ void NodeAgent::on_message(std::string frame) {
   // without building a Json value. Anything else, or a launch it does not
   // take, goes the general way below.
   if (welcomed_)
-    if (auto o = proto::read_launch_frame(frame)) return on_launch(*o);
+    if (auto o = proto::read_launch_frame(frame)) {
+      if (resolve_environment(*o)) on_launch(*o);
+      return;
+    }
   Json m = Json::parse(frame, nullptr, false);
   if (m.is_discarded() || !m.is_object()) {
     log::warn("garbled message from the head; ignored");
@@ -333,7 +339,7 @@ void NodeAgent::on_message(std::string frame) {
   if (type == "launch") {
     auto o = proto::launch_order_from_json(m);
     if (!o) return log::warn(o.message());
-    on_launch(*o);
+    if (resolve_environment(*o)) on_launch(*o);
   } else if (type == "kill") {
     on_kill(m.value("jobId", std::int64_t{0}), m.value("attempt", 0), m.value("reason", ""));
   } else if (type == "signal") {
@@ -350,6 +356,39 @@ void NodeAgent::on_message(std::string frame) {
   } else {
     log::warn("unknown message from the head: " + type);
   }
+}
+
+bool NodeAgent::resolve_environment(proto::LaunchOrder& o) {
+  if (!o.environment_base) return true;
+  auto at = std::find_if(environment_bases_.begin(), environment_bases_.end(),
+                         [&](const auto& b) { return b.first == o.environment_base; });
+  if (o.has_base_environment) {
+    if (at != environment_bases_.end()) environment_bases_.erase(at);
+    if (environment_bases_.size() >= kEnvironmentBases) environment_bases_.pop_back();
+    environment_bases_.emplace(environment_bases_.begin(), o.environment_base, std::move(o.base_environment));
+    o.base_environment.clear();
+    o.has_base_environment = false;
+  } else if (at == environment_bases_.end()) {
+    // The head sends a base with the first order that needs it on a connection:
+    // this cannot happen unless the two are out of step.
+    const std::string why = "the head named environment base " + std::to_string(o.environment_base) +
+                            ", which this agent does not have";
+    log::error("job " + std::to_string(o.job_id) + " could not start: " + why);
+    proto::ExitReport r;
+    r.job_id = o.job_id;
+    r.attempt = o.attempt;
+    r.at = transport::epoch_ms();
+    r.reason = "cannot start: " + why;
+    report(r);
+    return false;
+  } else {
+    std::rotate(environment_bases_.begin(), at, at + 1);  // most recently used first, as the head orders them
+  }
+  KeyValues env = environment_bases_.front().second;
+  set_over(env, o.environment);
+  o.environment = std::move(env);
+  o.environment_base = 0;
+  return true;
 }
 
 void NodeAgent::on_launch(const proto::LaunchOrder& o) {

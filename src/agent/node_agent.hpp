@@ -109,6 +109,13 @@ class NodeAgent {
   std::map<std::int64_t, RunningJob> jobs_;       // by job id
   std::map<pid_t, std::int64_t> job_of_pid_;
   std::map<std::int64_t, proto::ExitReport> unacked_;  // by job id
+  // Array tasks' shared environments (LaunchOrder::base_environment) from the
+  // head on this connection, most recently used first. Twice as many as the
+  // head counts on (Head::kEnvironmentBasesPerAgent).
+  static constexpr std::size_t kEnvironmentBases = 16;
+  std::vector<std::pair<std::int64_t, KeyValues>> environment_bases_;
+  // The order's whole environment: its base's with its variables set over it.
+  bool resolve_environment(proto::LaunchOrder& o);
   // Launches of a later attempt of a job whose earlier attempt still runs here (a lost
   // node requeued it while this node's part was being killed), by job id.
   std::map<std::int64_t, proto::LaunchOrder> deferred_launches_;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <iterator>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/hostlist.hpp"
 
@@ -156,10 +159,52 @@ std::string checkpoint_directory(const Job& job, const JobPayload& payload) {
   return dir;
 }
 
-KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx) {
+namespace {
+// The submitter's variables that name GPUs: never passed on (base_environment);
+// the job's own are set by job_variables.
+constexpr const char* kGpuVariables[] = {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK",
+                                         "DROVER_GPUS",          "DROVER_TASK_GPUS",     "SLURM_GPUS_ON_NODE",
+                                         "GPU_DEVICE_ORDINAL",   "HIP_VISIBLE_DEVICES"};
+}  // namespace
+
+KeyValues base_environment(const JobPayload& payload) {
   KeyValues env;
-  env.reserve(payload.environment.size() + 64);  // what is set below, without reallocating
-  env = payload.environment;
+  env.reserve(payload.environment.size());
+  for (const auto& kv : payload.environment)
+    if (std::none_of(std::begin(kGpuVariables), std::end(kGpuVariables), [&](const char* g) { return kv.first == g; }))
+      env.push_back(kv);
+  return env;
+}
+
+void set_over(KeyValues& env, const KeyValues& vars) {
+  if (vars.size() < 8) {
+    for (const auto& [k, v] : vars) set_value(env, k, v);
+    return;
+  }
+  // Room first: the index holds views of the names inside env's elements.
+  env.reserve(env.size() + vars.size());
+  std::unordered_map<std::string_view, std::size_t> at;
+  at.reserve(env.size() + vars.size());
+  for (std::size_t i = 0; i < env.size(); ++i) at.emplace(env[i].first, i);  // the first of a name, as set_value
+  for (const auto& [k, v] : vars) {
+    if (auto it = at.find(k); it != at.end()) {
+      env[it->second].second = v;
+    } else {
+      env.emplace_back(k, v);
+      at.emplace(env.back().first, env.size() - 1);
+    }
+  }
+}
+
+KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx) {
+  KeyValues env = base_environment(payload);
+  set_over(env, job_variables(job, payload, ctx));
+  return env;
+}
+
+KeyValues job_variables(const Job& job, const JobPayload& payload, const LaunchContext& ctx) {
+  KeyValues env;
+  env.reserve(80);
   const Attempt* a = job.current_attempt();
   const std::string id = std::to_string(job.id);
   const std::string attempt = std::to_string(job.attempts.size());
@@ -183,7 +228,7 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   const std::string node_index = std::to_string(other ? k : 0);
   const auto per_node = tasks_per_node(job);
   const std::string ncpus = std::to_string(cpus ? cpus->size() : job.request_on(static_cast<int>(k)).vcpus);
-  auto set = [&](const char* k, const std::string& v) { set_value(env, k, v); };
+  auto set = [&](const char* k, const std::string& v) { env.emplace_back(k, v); };
 
   set("DROVER_JOB_ID", id);
   set("DROVER_JOB_NAME", job.name);
@@ -283,10 +328,8 @@ KeyValues job_environment(const Job& job, const JobPayload& payload, const Launc
   }
 
   // The submitter's GPU variables (carried by --export=ALL) name GPUs this job
-  // does not hold: a job sees only its own, and without any, none.
-  for (const char* k : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "DROVER_GPUS",
-                        "DROVER_TASK_GPUS", "SLURM_GPUS_ON_NODE", "GPU_DEVICE_ORDINAL", "HIP_VISIBLE_DEVICES"})
-    env.erase(std::remove_if(env.begin(), env.end(), [k](const auto& kv) { return kv.first == k; }), env.end());
+  // does not hold (base_environment drops them): a job sees only its own, and
+  // without any, none.
   if (gpus && !gpus->empty()) {
     std::string gpu_list = join(*gpus);
     // Each task its own GPUs: the list in task order, and each task's apart.

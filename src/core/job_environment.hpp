@@ -59,6 +59,18 @@ std::string mpi_rankfile(const Job& job, const std::vector<std::vector<std::vect
 // The job's checkpoint directory, absolute ($DROVER_CHECKPOINT_DIR).
 std::string checkpoint_directory(const Job& job, const JobPayload& payload);
 
+// A job's whole environment: base_environment, with job_variables set over it.
 KeyValues job_environment(const Job& job, const JobPayload& payload, const LaunchContext& ctx);
+// The submitter's environment as the job's starts from it: without the GPU
+// variables it may carry (they name GPUs this job does not hold). The same for
+// every task of an array, so it goes to an agent once (LaunchOrder).
+KeyValues base_environment(const JobPayload& payload);
+// Drover's, AWS Batch's and Slurm's variables for this job (and node), in the
+// order they are set over the base.
+KeyValues job_variables(const Job& job, const JobPayload& payload, const LaunchContext& ctx);
+// Sets each of vars over env, in order, as set_value does (a name env has
+// keeps its place and takes the value; a new one is appended), in time
+// linear in the sizes of both.
+void set_over(KeyValues& env, const KeyValues& vars);
 
 }  // namespace drover

@@ -128,6 +128,8 @@ Json to_json(const LaunchOrder& m) {
             {"memoryMiB", m.memory_mib},
             {"timeoutSeconds", m.timeout_seconds},
             {"appendOutput", m.append_output}};
+  if (m.environment_base) j["environmentBase"] = m.environment_base;
+  if (m.has_base_environment) j["baseEnvironment"] = to_env_json(m.base_environment);
   if (m.num_nodes > 1) {
     j["nodeIndex"] = m.node_index;
     j["numNodes"] = m.num_nodes;
@@ -198,11 +200,25 @@ void append_key(std::string& out, const char* key) {
   out += "\":";
 }
 
+// [{"name":...,"value":...},...], as to_env_json dumps.
+void append_env(std::string& out, const KeyValues& env) {
+  out += '[';
+  for (std::size_t i = 0; i < env.size(); ++i) {
+    out += i ? ",{\"name\":" : "{\"name\":";
+    append_string(out, env[i].first);
+    out += ",\"value\":";
+    append_string(out, env[i].second);
+    out += '}';
+  }
+  out += ']';
+}
+
 }  // namespace
 
 std::string dump_launch_order(const LaunchOrder& m) {
   std::size_t size = 512 + m.script.size() + m.hostfile.size() + m.rankfile.size();
   for (const auto& [k, v] : m.environment) size += k.size() + v.size() + 24;
+  for (const auto& [k, v] : m.base_environment) size += k.size() + v.size() + 24;
   std::string out;
   out.reserve(size);
   out += '{';
@@ -218,6 +234,10 @@ std::string dump_launch_order(const LaunchOrder& m) {
   out += ']';
   append_key(out, "attempt");
   out += std::to_string(m.attempt);
+  if (m.has_base_environment) {
+    append_key(out, "baseEnvironment");
+    append_env(out, m.base_environment);
+  }
   if (m.checkpoint_signal) {
     append_key(out, "checkpointBatchOnly");
     out += m.checkpoint_batch_only ? "true" : "false";
@@ -235,15 +255,11 @@ std::string dump_launch_order(const LaunchOrder& m) {
   append_key(out, "cpus");
   append_ints(out, m.cpus);
   append_key(out, "environment");
-  out += '[';
-  for (std::size_t i = 0; i < m.environment.size(); ++i) {
-    out += i ? ",{\"name\":" : "{\"name\":";
-    append_string(out, m.environment[i].first);
-    out += ",\"value\":";
-    append_string(out, m.environment[i].second);
-    out += '}';
+  append_env(out, m.environment);
+  if (m.environment_base) {
+    append_key(out, "environmentBase");
+    out += std::to_string(m.environment_base);
   }
-  out += ']';
   append_key(out, "gid");
   out += std::to_string(m.gid);
   append_key(out, "gpus");
@@ -349,6 +365,14 @@ Result<LaunchOrder> launch_order_from_json(const Json& j) {
       need_object(e, "environment");
       m.environment.emplace_back(text(e, "name", true), text(e, "value", true));
     }
+    m.environment_base = number<std::int64_t>(j, "environmentBase", 0);
+    if (j.contains("baseEnvironment")) {
+      m.has_base_environment = true;
+      for (const auto& e : list(j, "baseEnvironment")) {
+        need_object(e, "baseEnvironment");
+        m.base_environment.emplace_back(text(e, "name", true), text(e, "value", true));
+      }
+    }
     m.working_dir = text(j, "workingDirectory", true);
     m.stdout_path = text(j, "stdoutPath", true);
     m.stderr_path = text(j, "stderrPath");
@@ -383,7 +407,8 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
   enum class Field { None, JobId, Attempt, Uid, Gid, User, Argv, Script, Environment, WorkingDir, StdoutPath,
                      StderrPath, Cpus, Gpus, MemoryMib, TimeoutSeconds, AppendOutput, NumNodes, NodeIndex,
                      Hostfile, Rankfile, CheckpointSignal, CheckpointSeconds, CheckpointBatchOnly, CheckpointDir,
-                     Type, Count };
+                     Type, EnvironmentBase, BaseEnvironment, Count };
+  static_assert(static_cast<unsigned>(Field::Count) <= 32, "seen holds a bit per field");
   LaunchOrder order;
   bool typed = false;  // "type" was "launch"
   std::uint32_t seen = 0;
@@ -421,12 +446,12 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
       order.argv.push_back(std::move(v));
       return true;
     }
-    if (depth_ == 3 && field_ == Field::Environment) {
+    if (depth_ == 3 && env_field()) {
       if (env_key_ == 1 && !has_name_) {
-        order.environment.back().first = std::move(v);
+        env().back().first = std::move(v);
         has_name_ = true;
       } else if (env_key_ == 2 && !has_value_) {
-        order.environment.back().second = std::move(v);
+        env().back().second = std::move(v);
         has_value_ = true;
       } else {
         return false;
@@ -438,9 +463,9 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
   }
   bool start_object(std::size_t) override {
     if (depth_ == 0) return ++depth_ == 1;
-    if (depth_ == 2 && in_array_ && field_ == Field::Environment) {
+    if (depth_ == 2 && in_array_ && env_field()) {
       ++depth_;
-      order.environment.emplace_back();
+      env().emplace_back();
       has_name_ = has_value_ = false;
       env_key_ = 0;
       return true;
@@ -459,9 +484,9 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
     return false;
   }
   bool start_array(std::size_t) override {
-    if (depth_ != 1 || (field_ != Field::Argv && field_ != Field::Environment && field_ != Field::Cpus &&
-                        field_ != Field::Gpus))
+    if (depth_ != 1 || (field_ != Field::Argv && !env_field() && field_ != Field::Cpus && field_ != Field::Gpus))
       return false;
+    if (field_ == Field::BaseEnvironment) order.has_base_environment = true;
     ++depth_;
     in_array_ = true;
     return true;
@@ -499,7 +524,8 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
         {"hostfile", Field::Hostfile}, {"rankfile", Field::Rankfile},
         {"checkpointSignal", Field::CheckpointSignal}, {"checkpointSeconds", Field::CheckpointSeconds},
         {"checkpointBatchOnly", Field::CheckpointBatchOnly}, {"checkpointDirectory", Field::CheckpointDir},
-        {"type", Field::Type}};
+        {"type", Field::Type}, {"environmentBase", Field::EnvironmentBase},
+        {"baseEnvironment", Field::BaseEnvironment}};
     for (const auto& [name, field] : kFields)
       if (k == name) return field;
     return Field::None;
@@ -521,6 +547,7 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
                            kI64Max = std::numeric_limits<std::int64_t>::max();
     switch (field_) {
       case Field::JobId: return fits(kI64Min, kI64Max) && (order.job_id = v, true);
+      case Field::EnvironmentBase: return fits(kI64Min, kI64Max) && (order.environment_base = v, true);
       case Field::Attempt: return fits(kIntMin, kIntMax) && (order.attempt = static_cast<int>(v), true);
       case Field::Uid: return fits(0, UINT32_MAX) && (order.uid = static_cast<std::uint32_t>(v), true);
       case Field::Gid: return fits(0, UINT32_MAX) && (order.gid = static_cast<std::uint32_t>(v), true);
@@ -535,6 +562,9 @@ class LaunchFrameReader : public nlohmann::json_sax<Json> {
       default: return false;
     }
   }
+
+  bool env_field() const { return field_ == Field::Environment || field_ == Field::BaseEnvironment; }
+  KeyValues& env() { return field_ == Field::Environment ? order.environment : order.base_environment; }
 
   int depth_ = 0;
   bool in_array_ = false;

@@ -27,6 +27,16 @@ struct LaunchOrder {
   std::vector<std::string> argv;
   std::string script;
   KeyValues environment;
+  // An array's tasks share most of their environment (the submitter's): it is
+  // sent to an agent once, as a base named by the array's id, and each task's
+  // order then carries only its own variables (environment), set over the base
+  // by name (a name the base has keeps its place, others are appended).
+  // environment_base: the base this order builds on (0: none, environment is
+  // whole); has_base_environment: this order carries that base's variables
+  // (base_environment), which the agent keeps for the orders after it.
+  std::int64_t environment_base = 0;
+  bool has_base_environment = false;
+  KeyValues base_environment;
   std::string working_dir;
   std::string stdout_path;  // absolute, patterns expanded
   std::string stderr_path;  // empty: with stdout

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -1510,6 +1511,7 @@ void Head::on_agent_closed(const ConnPtr& conn) {
   auto a = agents_by_node_.find(node);
   if (a != agents_by_node_.end() && a->second == conn) {
     agents_by_node_.erase(a);
+    environment_bases_.erase(node);
     last_heard_.erase(node);
     disconnected_at_[node] = transport::epoch_ms();
     log::warn("node " + node + " disconnected; its jobs keep running and will be re-synced");
@@ -1635,6 +1637,7 @@ void Head::on_hello(const ConnPtr& conn, const proto::AgentHello& hello) {
     old->second->close("replaced by a new connection");
   }
   agents_by_node_[node] = conn;
+  environment_bases_.erase(node);  // a new connection: the agent starts without any
   node_of_conn_[conn.get()] = node;
   const auto now = transport::epoch_ms();
   last_heard_[node] = now;
@@ -1794,7 +1797,12 @@ void Head::launch(const Job& job) {
     // AWS node groups: this node's group adds its environment (and, on nodes
     // other than the main one, its command).
     const NodeGroup* group = payload->node_group(static_cast<int>(i));
-    if (group && !group->environment.empty()) {
+    if (nodes.size() == 1 && job.array_parent != 0) {
+      // An array's task: only its own variables, over the array's base
+      // (sent below with the first of its tasks on this agent).
+      o.environment = job_variables(job, *payload, ctx);
+      o.environment_base = job.array_parent;
+    } else if (group && !group->environment.empty()) {
       JobPayload with = *payload;
       for (const auto& [k, v] : group->environment) set_value(with.environment, k, v);
       o.environment = job_environment(job, with, ctx);
@@ -1845,6 +1853,18 @@ void Head::launch(const Job& job) {
       // The node went away between the decision and now: the hello re-sync
       // requeues it when the node comes back.
       continue;
+    }
+    if (o.environment_base) {
+      auto& held = environment_bases_[nodes[i]];
+      auto at = std::find(held.begin(), held.end(), o.environment_base);
+      if (at == held.end()) {
+        o.has_base_environment = true;
+        o.base_environment = base_environment(*payload);
+        if (held.size() >= kEnvironmentBasesPerAgent) held.pop_back();
+        held.insert(held.begin(), o.environment_base);
+      } else {
+        std::rotate(held.begin(), at, at + 1);  // most recently used first, as the agent orders them
+      }
     }
     it->second->send(proto::dump_launch_order(o));
   }

@@ -160,6 +160,11 @@ class Head {
   std::unordered_map<transport::Connection*, ConnPtr> api_conns_;
   std::unordered_map<transport::Connection*, ConnPtr> agent_conns_;
   std::map<std::string, ConnPtr> agents_by_node_;  // node name -> its connection
+  // The arrays whose environment base (LaunchOrder::base_environment) each
+  // connected agent holds, most recently used first; the agent keeps at least
+  // as many (kAgentEnvironmentBases), so it has every one named here.
+  static constexpr std::size_t kEnvironmentBasesPerAgent = 8;
+  std::map<std::string, std::vector<std::int64_t>> environment_bases_;
   std::unordered_map<transport::Connection*, std::string> node_of_conn_;
   std::map<std::string, std::int64_t> last_heard_;      // connected nodes: last message
   std::map<std::string, std::int64_t> disconnected_at_;  // nodes away, not yet declared lost

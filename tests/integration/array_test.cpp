@@ -66,9 +66,15 @@ TEST_F(ArrayTest, EveryTaskRunsWithItsIndexUnderTheThrottle) {
 // with more arrays than it keeps, every task still runs its own array's
 // command and is described with what its own array was submitted with.
 TEST_F(ArrayTest, ManyArraysEachRunTheirOwnCommand) {
+  // Each array with an environment of its own, too: the agent holds fewer
+  // arrays' environments (8 by the head's count) than there are here.
   std::vector<std::string> ids;
-  for (int k = 0; k < 10; ++k)
-    ids.push_back(cluster().submit({"--array=0-2", "--wrap", "echo array" + std::to_string(k) + " $SLURM_ARRAY_TASK_ID"}));
+  for (int k = 0; k < 10; ++k) {
+    CliOptions o;
+    o.env = {{"DROVER_IT_ARRAY", "env" + std::to_string(k)}};
+    ids.push_back(cluster().submit(
+        {"--array=0-2", "--wrap", "echo array" + std::to_string(k) + " $SLURM_ARRAY_TASK_ID $DROVER_IT_ARRAY"}, o));
+  }
   for (int k = 0; k < 10; ++k) {
     ASSERT_FALSE(ids[k].empty());
     EXPECT_EQ(cluster().wait_for_end(ids[k], 20000).value("status", ""), "SUCCEEDED") << k;
@@ -77,10 +83,11 @@ TEST_F(ArrayTest, ManyArraysEachRunTheirOwnCommand) {
     for (int i = 0; i < 3; ++i) {
       const std::string name = ids[k] + "_" + std::to_string(i);
       EXPECT_EQ(read_file(cluster().work_dir() + "/drover-" + name + ".out"),
-                "array" + std::to_string(k) + " " + std::to_string(i) + "\n");
+                "array" + std::to_string(k) + " " + std::to_string(i) + " env" + std::to_string(k) + "\n");
       const Json t = cluster().describe(name);
       ASSERT_TRUE(t.contains("submitOptions")) << t.dump(2);
-      EXPECT_EQ(t["submitOptions"].value("wrap", ""), "echo array" + std::to_string(k) + " $SLURM_ARRAY_TASK_ID");
+      EXPECT_EQ(t["submitOptions"].value("wrap", ""),
+                "echo array" + std::to_string(k) + " $SLURM_ARRAY_TASK_ID $DROVER_IT_ARRAY");
     }
 }
 
@@ -177,6 +184,37 @@ TEST_F(ArrayTest, SurvivesAHeadRestart) {
   for (int i = 0; i <= 5; ++i)
     EXPECT_EQ(read_file(cluster().work_dir() + "/drover-" + a + "_" + std::to_string(i) + ".out"),
               std::to_string(i) + "\n");
+}
+
+// An array's tasks share the submitter's environment, which the head sends an
+// agent once (then each task's order carries only its own variables): every
+// task sees the submitter's variables, its own Drover and Slurm variables over
+// any the submitter had of those names, none of the submitter's GPU variables,
+// and all of that again after a head restart and after an agent restart (new
+// connections, on which the head must send the environment again).
+TEST_F(ArrayTest, EveryTaskGetsTheSubmittersEnvironmentAndItsOwnVariables) {
+  CliOptions o;
+  o.env = {{"DROVER_IT_COLOR", "teal"}, {"DROVER_JOB_ID", "bogus"}, {"CUDA_VISIBLE_DEVICES", "7"},
+           {"SLURM_ARRAY_TASK_ID", "99"}};
+  const std::string a = cluster().submit(
+      {"--array=0-5%1", "--wrap",
+       "sleep 0.3; echo $DROVER_IT_COLOR $SLURM_ARRAY_TASK_ID $DROVER_JOB_ID ${CUDA_VISIBLE_DEVICES-none}"},
+      o);
+  ASSERT_FALSE(a.empty());
+  ASSERT_TRUE(cluster().wait_for_state(a + "_2", "RUNNING", 10000));
+  ASSERT_EQ(cluster().restart_head(), "");
+  ASSERT_TRUE(cluster().wait_for_state(a + "_4", "RUNNING", 10000));
+  ASSERT_EQ(cluster().restart_agent(), "");  // task 4 is killed with it (and not retried: one attempt)
+  const Json p = cluster().wait_for_end(a, 30000);
+  EXPECT_EQ(p["arrayProperties"]["statusSummary"].value("SUCCEEDED", 0), 5) << p.dump(2) << cluster().logs();
+  EXPECT_EQ(cluster().describe(a + "_4").value("status", ""), "FAILED");
+  for (int i : {0, 1, 2, 3, 5}) {
+    const std::string name = a + "_" + std::to_string(i);
+    const std::string id = cluster().describe(name).value("jobId", "");
+    EXPECT_EQ(read_file(cluster().work_dir() + "/drover-" + name + ".out"),
+              "teal " + std::to_string(i) + " " + id + " none\n")
+        << name;
+  }
 }
 
 TEST_F(ArrayTest, BadArraysAreRefusedAtSubmit) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 #include "test_cluster.hpp"
@@ -187,6 +188,51 @@ TEST_F(JobEnvironment, WithoutAnAttemptUsesTheRequest) {
   EXPECT_EQ(find_value(env, "SLURM_MEM_PER_NODE"), nullptr);
   EXPECT_EQ(find_value(env, "SLURM_SUBMIT_HOST"), nullptr);
   EXPECT_EQ(find_value(env, "CUDA_VISIBLE_DEVICES"), nullptr);
+}
+
+// What an array task's launch order carries: the base (the submitter's
+// environment, once per agent) and the job's variables, which the agent sets
+// over it. Together they are exactly job_environment, order included.
+TEST_F(JobEnvironment, TheBaseWithTheJobsVariablesOverItIsTheWholeEnvironment) {
+  payload.environment = {{"PATH", "/usr/bin"}, {"CUDA_VISIBLE_DEVICES", "3"}, {"SLURM_JOB_NAME", "old"},
+                         {"HOME", "/home/alice"}, {"DROVER_JOB_ID", "spoofed"}, {"ROCR_VISIBLE_DEVICES", "1"}};
+  const KeyValues base = base_environment(payload);
+  EXPECT_EQ(base, (KeyValues{{"PATH", "/usr/bin"}, {"SLURM_JOB_NAME", "old"}, {"HOME", "/home/alice"},
+                             {"DROVER_JOB_ID", "spoofed"}}));
+  for (const std::vector<int>& gpus : {std::vector<int>{}, std::vector<int>{0, 2}}) {
+    job.attempts.back().gpus = gpus;
+    const KeyValues vars = job_variables(job, payload, ctx);
+    EXPECT_EQ(find_value(vars, "PATH"), nullptr);  // the submitter's are not among them
+    KeyValues merged = base;
+    set_over(merged, vars);
+    EXPECT_EQ(merged, job_environment(job, payload, ctx));
+    // The submitter's names keep their places; the job's values win.
+    EXPECT_EQ(merged[1], (std::pair<std::string, std::string>{"SLURM_JOB_NAME", "align"}));
+    EXPECT_EQ(merged[3], (std::pair<std::string, std::string>{"DROVER_JOB_ID", "77"}));
+  }
+}
+
+// set_over is set_value applied in order, whatever the names: repeated ones,
+// ones already there, empty ones, few or many.
+TEST(KeyValues, SetOverIsSetValueInOrder) {
+  std::mt19937 random(7);
+  for (int round = 0; round < 300; ++round) {
+    auto some = [&](int most) {
+      KeyValues kv;
+      const int n = static_cast<int>(random() % static_cast<unsigned>(most + 1));
+      for (int i = 0; i < n; ++i)
+        kv.emplace_back(round % 3 == 0 && i % 5 == 0 ? std::string() : "K" + std::to_string(random() % 40) +
+                                                                            std::string(random() % 2 ? 20 : 0, 'x'),
+                        std::to_string(random()));
+      return kv;
+    };
+    KeyValues env = some(60);
+    const KeyValues vars = some(round % 2 ? 5 : 60);
+    KeyValues expected = env;
+    for (const auto& [k, v] : vars) set_value(expected, k, v);
+    set_over(env, vars);
+    EXPECT_EQ(env, expected) << "round " << round;
+  }
 }
 
 TEST(KeyValues, FindAndSet) {

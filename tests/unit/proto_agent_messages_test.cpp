@@ -22,6 +22,9 @@ void expect_same(const LaunchOrder& a, const LaunchOrder& b) {
   EXPECT_EQ(a.argv, b.argv);
   EXPECT_EQ(a.script, b.script);
   EXPECT_EQ(a.environment, b.environment);
+  EXPECT_EQ(a.environment_base, b.environment_base);
+  EXPECT_EQ(a.has_base_environment, b.has_base_environment);
+  EXPECT_EQ(a.base_environment, b.base_environment);
   EXPECT_EQ(a.working_dir, b.working_dir);
   EXPECT_EQ(a.stdout_path, b.stdout_path);
   EXPECT_EQ(a.stderr_path, b.stderr_path);
@@ -85,6 +88,20 @@ std::vector<LaunchOrder> many_orders() {
   multi.job_id = -7;
   multi.memory_mib = std::numeric_limits<std::int64_t>::max();
   orders.push_back(multi);
+  // An array task's order: its own variables over a base, the base sent with
+  // it (the first task on the agent), or only named (the rest).
+  LaunchOrder with_base = full_order();
+  with_base.environment_base = 77;
+  with_base.has_base_environment = true;
+  with_base.base_environment = {{"PATH", "/bin"}, {"HOME", "/home/alice"}, {"A", "base"}};
+  orders.push_back(with_base);
+  with_base.has_base_environment = false;
+  with_base.base_environment.clear();
+  orders.push_back(with_base);
+  LaunchOrder empty_base = minimal;  // a submitter with no environment at all
+  empty_base.environment_base = 5;
+  empty_base.has_base_environment = true;
+  orders.push_back(empty_base);
   LaunchOrder dir_only = minimal;
   dir_only.checkpoint_dir = "/c";
   dir_only.num_nodes = 2;  // no hostfile: not written
@@ -103,6 +120,9 @@ std::vector<LaunchOrder> many_orders() {
     m.argv = {t, "x", t};
     m.script = "#!/bin/sh\n" + t;
     m.environment = {{t, t}, {"K", t}, {t, "v"}};
+    m.environment_base = 3;
+    m.has_base_environment = true;
+    m.base_environment = {{"B", t}, {t, t}};
     m.working_dir = t;
     m.stdout_path = t;
     m.stderr_path = t;
@@ -194,6 +214,10 @@ TEST(AgentMessages, ReadLaunchFrameLeavesEverythingElseToTheGeneralParse) {
            with("\"type\":\"launch\"", "\"type\":\"launch\",\"ok\":false"),
            with("\"type\":\"launch\"", "\"type\":\"launch\",\"numNodes\":2,\"nodeIndex\":2"),
            with("\"type\":\"launch\"", "\"type\":\"launch\",\"checkpointSignal\":65"),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"environmentBase\":\"7\""),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"baseEnvironment\":[\"A=1\"]"),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"baseEnvironment\":[{\"name\":\"A\"}]"),
+           with("\"type\":\"launch\"", "\"type\":\"launch\",\"baseEnvironment\":{}"),
        })
     EXPECT_FALSE(read_launch_frame(frame)) << frame;
 }
