@@ -262,6 +262,9 @@ void NodeAgent::connect() {
   }
   welcomed_ = !tcp_;
   environment_bases_.clear();  // the head sends them again on a new connection
+  started_.clear();            // the hello lists every running job
+  if (started_timer_) loop_.cancel(started_timer_);
+  started_timer_ = 0;
   conn_ = transport::Connection::adopt(loop_, *fd, proto::kDefaultMaxFrame);
   conn_->on_message([this](const auto&, std::string f) { on_message(std::move(f)); });
   conn_->on_close([this](const auto&, const std::string& why) {
@@ -296,7 +299,12 @@ void NodeAgent::heartbeat() {
 }
 
 void NodeAgent::send(const Json& j) {
-  if (conn_ && conn_->open()) conn_->send(proto::dump(j));
+  if (!conn_ || !conn_->open()) return;
+  for (const auto& frame : started_) conn_->queue(frame);  // before anything that follows them
+  started_.clear();
+  if (started_timer_) loop_.cancel(started_timer_);
+  started_timer_ = 0;
+  conn_->send(proto::dump(j));
 }
 
 void NodeAgent::on_message(std::string frame) {
@@ -513,7 +521,29 @@ void NodeAgent::on_launch(const proto::LaunchOrder& o) {
     });
   }
   arm_checkpoint_timer(j);
-  send(proto::to_json(proto::RunningReport{o.job_id, o.attempt, now}));
+  report_started(proto::RunningReport{o.job_id, o.attempt, now});
+}
+
+// "Started" waits up to kStartedDelayMs for the next message to the head (a
+// trivial job's exit report, another job's start) and goes out in the same
+// write: the head wakes once for both. Its time is the one taken at the start.
+void NodeAgent::report_started(const proto::RunningReport& r) {
+  started_.push_back(proto::dump(proto::to_json(r)));
+  if (!started_timer_)
+    started_timer_ = loop_.after(kStartedDelayMs, [this] {
+      started_timer_ = 0;
+      send_started();
+    });
+}
+
+void NodeAgent::send_started() {
+  if (started_timer_) loop_.cancel(started_timer_);
+  started_timer_ = 0;
+  if (conn_ && conn_->open()) {
+    for (const auto& frame : started_) conn_->queue(frame);
+    conn_->send_queued();
+  }
+  started_.clear();
 }
 
 // A job that checkpoints gets its signal checkpoint_seconds before its time

@@ -114,6 +114,12 @@ class NodeAgent {
   // head counts on (Head::kEnvironmentBasesPerAgent).
   static constexpr std::size_t kEnvironmentBases = 16;
   std::vector<std::pair<std::int64_t, KeyValues>> environment_bases_;
+  // "started" reports not sent yet (report_started), and the timer that sends them.
+  static constexpr std::int64_t kStartedDelayMs = 5;
+  std::vector<std::string> started_;
+  std::uint64_t started_timer_ = 0;
+  void report_started(const proto::RunningReport& r);
+  void send_started();
   // The order's whole environment: its base's with its variables set over it.
   bool resolve_environment(proto::LaunchOrder& o);
   // Launches of a later attempt of a job whose earlier attempt still runs here (a lost

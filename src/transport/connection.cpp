@@ -173,6 +173,11 @@ void Connection::send(std::string_view payload) {
   flush();
 }
 
+void Connection::queue(std::string_view payload) {
+  if (fd_ < 0) return;
+  out_ += proto::encode_frame(payload);
+}
+
 void Connection::flush() {
   while (fd_ >= 0 && out_pos_ < out_.size()) {
     const ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);

@@ -36,6 +36,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();  // begins reading; call once handlers are set
 
   void send(std::string_view payload);
+  // Adds a message to go out with the next send (in order), without writing
+  // now: several messages then take one write, and wake the peer once.
+  void queue(std::string_view payload);
+  // Writes what queue() added.
+  void send_queued() { flush(); }
   // Sends what is queued, then closes.
   void close_after_flush();
   void close(const std::string& why = "closed");
