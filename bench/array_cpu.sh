@@ -10,6 +10,10 @@
 # /proc/PID/stat) that droverd and drover-noded spent on it, and the tasks'
 # own (drover-noded's reaped children). CPU time is steadier than wall time on a
 # shared machine; the wall figure is printed with the load average beside it.
+# The tasks write their output files (drover-<array>_<index>.out) in the
+# submit directory: a new directory beside the state directory, or inside
+# BENCH_WORK_DIR when that is set (e.g. /dev/shm). The cost of creating a file
+# on that file system is part of each task.
 # The client polls the array every BENCH_POLL_MS (50) ms, not every 2 ms as
 # run.sh does: each poll costs droverd CPU, and a per-task figure must not grow
 # with the wall time a loaded machine adds.
@@ -33,7 +37,12 @@ export DROVER_STATE_DIR=$STATE
 unset DROVER_SOCKET
 cleanup() {
   "$DROVER" down --state-dir "$STATE" >/dev/null 2>&1 || true
-  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "array_cpu.sh: kept $TMP" >&2; else rm -rf "$TMP"; fi
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+    echo "array_cpu.sh: kept $TMP ${WORK:-}" >&2
+  else
+    rm -rf "$TMP"
+    if [[ -n ${BENCH_WORK_DIR:-} && -n ${WORK:-} ]]; then rm -rf "$WORK"; fi
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -44,8 +53,10 @@ ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13, $14 + $15 }';
 HZ=$(getconf CLK_TCK)
 per_task_ms() { awk -v a="$1" -v b="$2" -v hz="$HZ" -v n="$N" 'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }'; }
 
-mkdir -p "$TMP/work"
-cd "$TMP/work"
+WORK=$TMP/work
+[[ -n ${BENCH_WORK_DIR:-} ]] && WORK=$(mktemp -d "$BENCH_WORK_DIR/drover-cpu-work.XXXXXX")
+mkdir -p "$WORK"
+cd "$WORK"
 "$DROVER" up --state-dir "$STATE" --node-name cpu-node >/dev/null
 HEAD=$(cat "$STATE/droverd.pid")
 AGENT=$(cat "$STATE/noded.pid")
