@@ -461,23 +461,27 @@ class CgroupFiles {
 
   // The descriptor of <dir>/<name> (slot: which directory), or -1 when it cannot
   // be kept open (no budget left, or open fails: the caller then uses the path,
-  // which reports the failure).
-  int get(int slot, const std::string& dir, const char* name) {
+  // which reports the failure) or, for writing, is open for reading only.
+  int get(int slot, const std::string& dir, const char* name, bool for_writing) {
     for (const auto& f : open_[slot])
-      if (std::strcmp(f.name, name) == 0) return f.fd;
+      if (std::strcmp(f.name, name) == 0) return for_writing && !f.writable ? -1 : f.fd;
     if (fd_budget().fetch_sub(1) <= 0) {
       fd_budget().fetch_add(1);
       return -1;
     }
     const std::string path = dir + "/" + name;
+    bool writable = true;
     int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDWR | O_CLOEXEC); });
-    if (fd < 0 && errno == EACCES) fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    if (fd < 0 && errno == EACCES) {  // a read-only file (memory.usage_in_bytes)
+      writable = false;
+      fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    }
     if (fd < 0) {
       fd_budget().fetch_add(1);
       return -1;
     }
-    open_[slot].push_back({name, fd});
-    return fd;
+    open_[slot].push_back({name, fd, writable});
+    return for_writing && !writable ? -1 : fd;
   }
   void close_all() {
     for (auto& files : open_) {
@@ -493,6 +497,7 @@ class CgroupFiles {
   struct Open {
     const char* name;  // a string literal
     int fd;
+    bool writable;
   };
   std::vector<Open> open_[2];
 };
@@ -500,14 +505,14 @@ class CgroupFiles {
 Result<std::string> JobCgroup::read_control(Hierarchy h, const char* name) const {
   const std::string& dir = h == kMemory ? memory_dir_ : cpuset_dir_;
   if (files_ && !dir.empty())
-    if (const int fd = files_->get(h, dir, name); fd >= 0) return read_fd(fd, dir + "/" + name);
+    if (const int fd = files_->get(h, dir, name, false); fd >= 0) return read_fd(fd, dir + "/" + name);
   return read_text(dir + "/" + name);
 }
 
 int JobCgroup::write_control(Hierarchy h, const char* name, const std::string& value) const {
   const std::string& dir = h == kMemory ? memory_dir_ : cpuset_dir_;
   if (files_ && !dir.empty())
-    if (const int fd = files_->get(h, dir, name); fd >= 0) return write_fd(fd, value);
+    if (const int fd = files_->get(h, dir, name, true); fd >= 0) return write_fd(fd, value);
   return write_value(dir + "/" + name, value);
 }
 
@@ -516,8 +521,8 @@ std::vector<int> JobCgroup::procs_fds() const {
   for (const auto& dir : dirs_) {
     int fd = -1;
     if (files_ && mode_ == CgroupMode::V1) {
-      if (dir == memory_dir_) fd = files_->get(kMemory, dir, "cgroup.procs");
-      else if (dir == cpuset_dir_) fd = files_->get(kCpuset, dir, "cgroup.procs");
+      if (dir == memory_dir_) fd = files_->get(kMemory, dir, "cgroup.procs", true);
+      else if (dir == cpuset_dir_) fd = files_->get(kCpuset, dir, "cgroup.procs", true);
     }
     fds.push_back(fd);
   }
@@ -964,7 +969,7 @@ Result<std::string> CgroupPool::parent_value(const CgroupLayout& layout, bool cp
     parent_cpuset_ = layout.v1_cpuset;
   }
   const std::string& dir = cpuset ? parent_cpuset_ : parent_memory_;
-  const int fd = parent_files_->get(cpuset ? 1 : 0, dir, name);
+  const int fd = parent_files_->get(cpuset ? 1 : 0, dir, name, false);
   auto text = fd >= 0 ? read_fd(fd, dir + "/" + name) : read_text(dir + "/" + name);
   if (!text) return text.error();
   return trim(*text);

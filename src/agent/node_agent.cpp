@@ -379,14 +379,13 @@ bool NodeAgent::resolve_environment(proto::LaunchOrder& o) {
   } else if (at == environment_bases_.end()) {
     // The head sends a base with the first order that needs it on a connection:
     // this cannot happen unless the two are out of step.
-    const std::string why = "the head named environment base " + std::to_string(o.environment_base) +
-                            ", which this agent does not have";
-    log::error("job " + std::to_string(o.job_id) + " could not start: " + why);
+    const std::string why = std::string(proto::kNoEnvironmentBase) + " " + std::to_string(o.environment_base);
+    log::error("job " + std::to_string(o.job_id) + ": " + why);
     proto::ExitReport r;
     r.job_id = o.job_id;
     r.attempt = o.attempt;
     r.at = transport::epoch_ms();
-    r.reason = "cannot start: " + why;
+    r.reason = why;
     report(r);
     return false;
   } else {

@@ -49,7 +49,10 @@ class NodeAgent {
   // Stops the loop; running jobs are left running (a restarted agent does not
   // re-adopt them yet: it kills what is left of them in their cgroups, and the
   // head requeues or fails them when it reconnects).
-  void stop() { loop_.stop(); }
+  void stop() {
+    send_started();  // what the head has not heard yet (best effort)
+    loop_.stop();
+  }
   // Kills every job (used on `drover down`).
   void kill_all_jobs();
 

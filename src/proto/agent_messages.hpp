@@ -15,7 +15,15 @@
 
 namespace drover::proto {
 
-inline constexpr int kAgentProtocolVersion = 1;
+// 2: launch orders of array tasks name an environment base (environmentBase),
+// which an agent of version 1 would ignore, starting tasks without the
+// submitter's environment. The head refuses an agent of another version.
+inline constexpr int kAgentProtocolVersion = 2;
+
+// The reason of an agent's exit report for an array task whose order named an
+// environment base the agent does not hold (head and agent out of step: not
+// expected). Nothing ran; the head sends the base again and requeues the task.
+inline constexpr const char* kNoEnvironmentBase = "cannot start: this agent does not hold environment base";
 
 // head -> agent: run this attempt.
 struct LaunchOrder {

@@ -1579,7 +1579,14 @@ void Head::on_agent_message(const ConnPtr& conn, std::string frame) {
 void Head::on_exit_report(const std::string& node, const proto::ExitReport& r) {
   const Job* j = state_.job(r.job_id);
   const bool current = j && is_active(j->state) && static_cast<int>(j->attempts.size()) == r.attempt;
-  if (current && j->current_attempt()->node == node) {
+  if (current && j->state == JobState::Starting && j->current_attempt()->node == node &&
+      r.reason.rfind(proto::kNoEnvironmentBase, 0) == 0) {
+    // The agent lacked the array's environment: nothing ran. The next order
+    // to that node carries it again, and this task starts again.
+    log::warn("job " + std::to_string(r.job_id) + ": " + r.reason + " on " + node + "; requeued");
+    environment_bases_.erase(node);
+    (void)apply(JobRequeued{r.job_id, r.at, r.reason + "; requeued"});
+  } else if (current && j->current_attempt()->node == node) {
     // The main node's process ended: so does the job, on every node.
     const Attempt a = *j->current_attempt();
     (void)apply(JobExited{r.job_id, r.at, r.exit_code, r.signal, r.reason, r.checkpoint_at,

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -764,7 +765,7 @@ TEST_F(OtherUserTest, AGroupChangeAppliesToTheNextJob) {
     return std::find(groups.begin(), groups.end(), extra_gid_) != groups.end();
   };
   EXPECT_TRUE(has_extra(groups_of_job(34)));
-  EXPECT_TRUE(has_extra(groups_of_job(35)));  // from the agent's memory
+  EXPECT_TRUE(has_extra(groups_of_job(35)));  // /etc/group unchanged: the remembered list
   ASSERT_TRUE(run_retrying("gpasswd -d " + user_ + " " + extra_group_));
   const auto after = groups_of_job(36);
   ASSERT_TRUE(run_retrying("gpasswd -a " + user_ + " " + extra_group_));
@@ -1150,6 +1151,21 @@ TEST_F(CgroupPoolTest, EachJobRunsInTheKeptCgroupUnderItsOwnName) {
     EXPECT_EQ(pool.idle(), 1u);
   }
   EXPECT_EQ(pool.reused(), 2u);
+  // The control files are open in this process (the pool's), under the name
+  // the cgroup has now: the kept one's idle name.
+  auto open_files = [] {
+    std::set<std::string> paths;
+    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      const auto target = fs::read_symlink(e.path(), ec);
+      if (!ec) paths.insert(target.string());
+    }
+    return paths;
+  };
+  const std::string idle = layout_.v1_memory + "/" + idle_name(2);
+  const auto files = open_files();
+  for (const char* f : {"cgroup.procs", "memory.limit_in_bytes", "memory.max_usage_in_bytes", "memory.oom_control"})
+    EXPECT_EQ(files.count(idle + "/" + f), 1u) << f << " of " << idle << " is not held open";
   // The last job's limit, written through a descriptor opened while the cgroup
   // had the first job's name.
   LaunchSpec last = spec(75);

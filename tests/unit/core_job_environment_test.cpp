@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -206,6 +207,22 @@ TEST_F(JobEnvironment, TheBaseWithTheJobsVariablesOverItIsTheWholeEnvironment) {
     KeyValues merged = base;
     set_over(merged, vars);
     EXPECT_EQ(merged, job_environment(job, payload, ctx));
+    // The way job_environment worked before it was split: the submitter's whole
+    // environment, each variable set over it, the submitter's GPU variables
+    // removed before the job's own (the last ones set) are set.
+    const std::vector<std::string> gpu_names = {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK",
+                                                "DROVER_GPUS", "DROVER_TASK_GPUS", "SLURM_GPUS_ON_NODE",
+                                                "GPU_DEVICE_ORDINAL", "HIP_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"};
+    auto is_gpu = [&](const std::string& k) {
+      return std::find(gpu_names.begin(), gpu_names.end(), k) != gpu_names.end();
+    };
+    KeyValues old = payload.environment;
+    for (const auto& [k, v] : vars)
+      if (!is_gpu(k)) set_value(old, k, v);
+    old.erase(std::remove_if(old.begin(), old.end(), [&](const auto& kv) { return is_gpu(kv.first); }), old.end());
+    for (const auto& [k, v] : vars)
+      if (is_gpu(k)) set_value(old, k, v);
+    EXPECT_EQ(merged, old);
     // The submitter's names keep their places; the job's values win.
     EXPECT_EQ(merged[1], (std::pair<std::string, std::string>{"SLURM_JOB_NAME", "align"}));
     EXPECT_EQ(merged[3], (std::pair<std::string, std::string>{"DROVER_JOB_ID", "77"}));
