@@ -306,6 +306,16 @@ TEST_F(ApiRobustnessTest, GarbageOnTheAgentSocketLeavesTheNodeConnected) {
     EXPECT_EQ(r.value("ok", true), false) << r.dump();
     EXPECT_TRUE(c.closed_by_peer());
   }
+  {
+    // An agent of the protocol before environment bases would start array
+    // tasks without the submitter's environment: refused, saying why.
+    RawConn c(cluster().agent_socket());
+    ASSERT_TRUE(c.send_frame(R"({"type":"hello","version":1,"nodeName":"old-agent"})"));
+    const Json r = c.reply();
+    EXPECT_EQ(r.value("ok", true), false) << r.dump();
+    EXPECT_NE(r.value("error", "").find("protocol version 1 not supported"), std::string::npos) << r.dump();
+    EXPECT_TRUE(c.closed_by_peer());
+  }
   EXPECT_TRUE(cluster().node_info().value("connected", false));
   expect_still_serving();
 }
